@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench [name ...]` prints figure, target, baseline, ratio and verdict."""

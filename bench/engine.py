@@ -1,0 +1,307 @@
+"""Engine benchmarks (issue 4): row size, dispatcher lag vs stock beat, checks/s, pings/s.
+
+Each figure comes with a baseline measured in the same run on the same machine:
+- bytes per CheckResult row vs a naive table (bigserial id + btree on monitor, time);
+- dispatcher lag p99 vs stock celery beat holding one schedule entry per monitor;
+- checks/s stored by real workers vs one thread calling the same target in a loop;
+- pings/s through gunicorn vs the same server handing out a static file (whitenoise).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.harness import QUICK, ROOT, Row, environment, median, percentile, progress, setup_django
+
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for_port(port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+def _start(args: list[str], **env: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(args, cwd=ROOT, env={**os.environ, **environment(), **env}, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _reset_monitors() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE monitors_checkresult, monitors_statechange, monitors_monitorregionstate, monitors_rollup, "
+                       "monitors_monitor_regions, monitors_monitor_tags, monitors_monitor CASCADE")
+    from portal.redis_client import get_redis
+
+    get_redis().flushdb()
+
+
+# --- 1. bytes per row ---------------------------------------------------------------------------
+
+def bytes_per_row() -> Row:
+    from django.db import connection
+
+    from monitors.models import CheckResult, Monitor, Region
+
+    _reset_monitors()
+    count = 50_000 if QUICK else 200_000
+    progress(f"inserting {count:,} check results")
+    region = Region.objects.get(name="default")
+    monitors = Monitor.objects.bulk_create([Monitor(name=f"row-{i}", kind="http", target="http://127.0.0.1/") for i in range(200)])
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    per_monitor = count // len(monitors)
+    batch = []
+    for index in range(per_monitor):
+        at = start + timedelta(seconds=60 * index)
+        for monitor in monitors:
+            failed = index % 97 == 0
+            batch.append(CheckResult(monitor=monitor, at=at, region=region, outcome=2 if failed else 0, latency_ms=40 + index % 300,
+                                     status_code=503 if failed else 200, message="HTTP 503 Service Unavailable" if failed else ""))
+        if len(batch) >= 20_000:
+            CheckResult.objects.bulk_create(batch)
+            batch = []
+    CheckResult.objects.bulk_create(batch)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_naive_result")
+        cursor.execute("""CREATE TABLE bench_naive_result (id bigserial PRIMARY KEY, monitor_id bigint NOT NULL, region_id bigint NOT NULL,
+                          started_at timestamptz NOT NULL, outcome smallint NOT NULL, latency_ms integer, status_code smallint,
+                          message varchar(200) NOT NULL)""")
+        cursor.execute("""INSERT INTO bench_naive_result (monitor_id, region_id, started_at, outcome, latency_ms, status_code, message)
+                          SELECT monitor_id, region_id, at, outcome, latency_ms, status_code, message FROM monitors_checkresult""")
+        cursor.execute("CREATE INDEX bench_naive_monitor_time ON bench_naive_result (monitor_id, started_at)")
+        cursor.execute("CREATE INDEX bench_naive_monitor ON bench_naive_result (monitor_id)")  # what a Django FK adds
+        cursor.execute("VACUUM ANALYZE monitors_checkresult")
+        cursor.execute("VACUUM ANALYZE bench_naive_result")
+        cursor.execute("SELECT pg_total_relation_size('monitors_checkresult'), pg_total_relation_size('bench_naive_result'), count(*) FROM monitors_checkresult")
+        ours, naive, rows = cursor.fetchone()
+        cursor.execute("DROP TABLE bench_naive_result")
+    figure, baseline = ours / rows, naive / rows
+    return Row("CheckResult size (PostgreSQL, table + indexes)", figure, "B/row", "<= 130 B/row", baseline, "naive table",
+               baseline / figure, figure <= 130, f"{rows:,} rows")
+
+
+# --- 2. dispatcher lag --------------------------------------------------------------------------
+
+def _make_monitors(count: int, now: datetime) -> None:
+    from monitors import services
+    from monitors.models import Monitor
+
+    monitors = Monitor.objects.bulk_create([
+        Monitor(name=f"lag-{i}", kind="tcp", target="127.0.0.1:9", interval_seconds=60, timeout_seconds=5) for i in range(count)
+    ])
+    for monitor in monitors:
+        services.schedule(monitor, now=now)
+    Monitor.objects.bulk_update(monitors, ["next_due_at"], batch_size=2000)
+
+
+def vigil_dispatcher_lag(count: int, seconds: float) -> list[float]:
+    """Run the real dispatcher tick loop (as VigilScheduler does) and record claim lag."""
+    from django.utils import timezone
+
+    from monitors import services
+
+    _reset_monitors()
+    # Slots start a few seconds ahead, so none passes while 10,000 monitors are being created.
+    _make_monitors(count, timezone.now() + timedelta(seconds=10 if count > 2000 else 3))
+    lags: list[float] = []
+    original = services.claim_due
+
+    def measured_claim(*, now: datetime, limit: int = services.CLAIM_LIMIT):  # type: ignore[no-untyped-def]
+        claimed = original(now=now, limit=limit)
+        wall = datetime.now(UTC)
+        lags.extend((wall - slot).total_seconds() for _, slot, _ in claimed)
+        return claimed
+
+    services.claim_due = measured_claim  # measuring, not changing: the same function runs
+    try:
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            started = time.monotonic()
+            while services.dispatch_due(now=timezone.now()) >= services.CLAIM_LIMIT:
+                pass
+            time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
+    finally:
+        services.claim_due = original
+    return lags
+
+
+def stock_beat_lag(count: int, seconds: float) -> list[float]:
+    """Stock celery beat with one 60 s entry per monitor, spread like Vigil's offsets."""
+    from celery.beat import ScheduleEntry, Scheduler
+    from celery.schedules import schedule
+
+    from portal.celery import app
+
+    lags: list[float] = []
+
+    class MeasuredScheduler(Scheduler):
+        def apply_entry(self, entry, producer=None):  # type: ignore[no-untyped-def]
+            due = entry.last_run_at + timedelta(seconds=60)
+            lags.append((datetime.now(UTC) - due).total_seconds())
+            return super().apply_entry(entry, producer=producer)
+
+    now = datetime.now(UTC)
+    scheduler = MeasuredScheduler(app, lazy=True)
+    entries = {}
+    for index in range(count):
+        offset = (index * 60.0 / count)  # spread over the minute, like Vigil's per-monitor offsets
+        entries[f"check-{index}"] = ScheduleEntry(
+            name=f"check-{index}", task="monitors.run_check_batch", schedule=schedule(timedelta(seconds=60)),
+            args=([[index, now.isoformat()]], "bench-stock"), options={"queue": "bench-stock"},
+            last_run_at=now - timedelta(seconds=60) + timedelta(seconds=offset), app=app,
+        )
+    scheduler.schedule.update(entries)
+    scheduler._heap = None  # rebuild the heap from the entries
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:
+        interval = scheduler.tick()
+        time.sleep(min(max(interval or 0, 0), 1.0, max(0.0, until - time.monotonic())))
+    return lags
+
+
+def dispatcher_lag() -> list[Row]:
+    rows = []
+    seconds = 20 if QUICK else 45
+    for count in (1_000, 10_000):
+        progress(f"dispatcher lag, {count:,} monitors, {seconds}s")
+        ours = vigil_dispatcher_lag(count, seconds)
+        progress(f"stock beat lag, {count:,} entries, {seconds}s")
+        stock = stock_beat_lag(count, seconds)
+        ours_p99, stock_p99 = percentile(ours, 0.99), percentile(stock, 0.99)
+        rows.append(Row(f"dispatcher lag p99, {count:,} monitors", ours_p99, "s", "<= 1 s", stock_p99, "stock beat, 1 entry/monitor",
+                        stock_p99 / ours_p99 if ours_p99 > 0 else None, ours_p99 <= 1.0,
+                        f"p50 {median(ours):.3f}s over {len(ours):,} claims; stock p50 {median(stock):.3f}s over {len(stock):,} sends"))
+    from portal.redis_client import get_redis
+
+    get_redis().delete("bench-stock")
+    return rows
+
+
+# --- 3. checks per second -----------------------------------------------------------------------
+
+def checks_per_second() -> Row:
+    import requests
+    from django.utils import timezone
+
+    from monitors import services
+    from monitors.models import CheckResult, Monitor
+
+    _reset_monitors()
+    port = _free_port()
+    target = _start([sys.executable, "-m", "bench.target_server", str(port)])
+    _wait_for_port(port)
+    workers = []
+    try:
+        url = f"http://127.0.0.1:{port}/health"
+        session = requests.Session()
+        progress("baseline: one thread calling the target")
+        count, until = 0, time.monotonic() + 3
+        started = time.monotonic()
+        while time.monotonic() < until:
+            _ = session.get(url, timeout=5).content
+            count += 1
+        baseline = count / (time.monotonic() - started)
+
+        total = 2_000 if QUICK else 6_000
+        progress(f"{total:,} http monitors; 2 worker processes; round 1 warms up (every monitor goes unknown -> up)")
+        monitors = Monitor.objects.bulk_create([
+            Monitor(name=f"cps-{i}", kind="http", target=url, interval_seconds=3600, timeout_seconds=5, retries=0) for i in range(total)
+        ])
+        ids = [m.pk for m in monitors]
+        for name in ("a", "b"):
+            workers.append(_start([str(BIN / "celery"), "-A", "portal", "worker", "--concurrency=1", "--queues=vigil,checks.default",
+                                   f"--hostname=bench-{name}@%h", "--without-gossip", "--without-mingle", "--loglevel=WARNING"]))
+
+        def one_round(expected: int) -> float:
+            Monitor.objects.filter(pk__in=ids).update(next_due_at=timezone.now())
+            while services.dispatch_due(now=timezone.now()) >= services.CLAIM_LIMIT:
+                pass
+            started = time.monotonic()
+            deadline = started + 300
+            while CheckResult.objects.count() < expected and time.monotonic() < deadline:
+                time.sleep(0.1)
+            return (CheckResult.objects.count() - (expected - total)) / (time.monotonic() - started)
+
+        one_round(total)
+        progress("round 2: steady state (no state changes)")
+        figure = one_round(2 * total)
+        stored = CheckResult.objects.count()
+    finally:
+        for worker in workers:
+            _stop(worker)
+        _stop(target)
+    return Row("checks stored per second (2 worker processes)", figure, "checks/s", ">= 1,000 (floor 200)", baseline,
+               "1 thread, requests only", figure / baseline if baseline else None, figure >= 200,
+               f"{stored:,} of {2 * total:,} stored over two rounds; figure from the steady-state round; target {'met' if figure >= 1000 else 'floor only' if figure >= 200 else 'missed'}")
+
+
+# --- 4. pings per second ------------------------------------------------------------------------
+
+def pings_per_second() -> Row:
+    from django.core.management import call_command
+
+    from bench.load_client import run_load
+    from monitors.models import Monitor
+
+    _reset_monitors()
+    call_command("collectstatic", "--noinput", verbosity=0)
+    tokens = [str(m.ping_token) for m in Monitor.objects.bulk_create([
+        Monitor(name=f"job-{i}", kind="heartbeat", interval_seconds=60, timeout_seconds=5, heartbeat_period_seconds=3600) for i in range(100)
+    ])]
+    port = _free_port()
+    server = _start([str(BIN / "gunicorn"), "portal.wsgi:application", "-b", f"127.0.0.1:{port}", "-k", "gthread", "--workers", "3",
+                     "--threads", "8", "--keep-alive", "30", "--log-level", "warning"])
+    try:
+        _wait_for_port(port)
+        seconds = 8 if QUICK else 20
+        run_load("127.0.0.1", port, ["/static/css/vigil.css"], connections=8, seconds=2)  # warm up
+        progress(f"baseline: static file through whitenoise, {seconds}s")
+        static = run_load("127.0.0.1", port, ["/static/css/vigil.css"], connections=64, seconds=seconds)
+        progress(f"pings, 64 connections over 100 monitors, {seconds}s")
+        pings = run_load("127.0.0.1", port, [f"/ping/{t}" for t in tokens], connections=64, seconds=seconds)
+    finally:
+        _stop(server)
+    ok = pings.statuses.get(200, 0)
+    figure = ok / pings.seconds if pings.seconds else 0.0
+    return Row("heartbeat pings per second (gunicorn gthread 3x8)", figure, "pings/s", ">= 1,000", static.per_second,
+               "static file, same server", figure / static.per_second if static.per_second else None, figure >= 1000,
+               f"p95 {percentile(pings.latencies, 0.95) * 1000:.0f} ms, errors {pings.errors}, statuses {pings.statuses}")
+
+
+def run() -> list[Row]:
+    setup_django()
+    rows = [bytes_per_row()]
+    rows += dispatcher_lag()
+    rows.append(checks_per_second())
+    rows.append(pings_per_second())
+    return rows

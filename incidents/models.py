@@ -1,0 +1,281 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+
+class ComponentStatus(models.TextChoices):
+    """Statuspage's component statuses, worst last."""
+
+    OPERATIONAL = "operational", "Operational"
+    DEGRADED_PERFORMANCE = "degraded_performance", "Degraded performance"
+    UNDER_MAINTENANCE = "under_maintenance", "Under maintenance"
+    PARTIAL_OUTAGE = "partial_outage", "Partial outage"
+    MAJOR_OUTAGE = "major_outage", "Major outage"
+
+
+STATUS_RANK = {status: rank for rank, status in enumerate(ComponentStatus.values)}
+
+
+def worst_status(statuses: list[str]) -> str:
+    return max(statuses, key=STATUS_RANK.__getitem__) if statuses else ComponentStatus.OPERATIONAL
+
+
+class ComponentGroup(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    position = models.PositiveIntegerField(default=0)
+    is_public = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Component(models.Model):
+    Status = ComponentStatus
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    group = models.ForeignKey(ComponentGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="components")
+    position = models.PositiveIntegerField(default=0)
+    is_public = models.BooleanField(default=True, help_text="Private components never appear on public pages or APIs.")
+    # `status` is what everyone sees: the override of an open incident, else maintenance,
+    # else `derived_status` (from its monitors). Written only by incidents.services.
+    status = models.CharField(max_length=24, choices=ComponentStatus.choices, default=ComponentStatus.OPERATIONAL)
+    derived_status = models.CharField(max_length=24, choices=ComponentStatus.choices, default=ComponentStatus.OPERATIONAL)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Incident(models.Model):
+    class Impact(models.TextChoices):
+        CRITICAL = "critical", "SEV-1 critical"
+        MAJOR = "major", "SEV-2 major"
+        MINOR = "minor", "SEV-3 minor"
+        NONE = "none", "SEV-4 none"
+
+    class Status(models.TextChoices):
+        INVESTIGATING = "investigating", "Investigating"
+        IDENTIFIED = "identified", "Identified"
+        MONITORING = "monitoring", "Monitoring"
+        RESOLVED = "resolved", "Resolved"
+        POSTMORTEM = "postmortem", "Postmortem"
+
+    SEVERITY = {"critical": "SEV-1", "major": "SEV-2", "minor": "SEV-3", "none": "SEV-4"}
+    OPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
+
+    title = models.CharField(max_length=200)
+    impact = models.CharField(max_length=10, choices=Impact.choices, default=Impact.MINOR)
+    status = models.CharField(max_length=14, choices=Status.choices, default=Status.INVESTIGATING, db_index=True)
+    is_public = models.BooleanField(default=True, help_text="Internal incidents never appear on public pages or APIs.")
+    commander = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField()
+    identified_at = models.DateTimeField(null=True, blank=True)
+    monitoring_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Bumped by every write; a form carries the version it was rendered from, so a
+    # stale edit (someone else posted meanwhile) is refused instead of overwriting.
+    version = models.PositiveIntegerField(default=1)
+    auto_rule = models.ForeignKey("AutoIncidentRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents")
+    # True while the incident is run by its auto rule; a person posting takes it over.
+    auto_managed = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["is_public", "-started_at"], name="incident_public_started_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.severity} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("incident-detail", args=[self.pk])
+
+    @property
+    def severity(self) -> str:
+        return self.SEVERITY[self.impact]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    def clean(self) -> None:
+        if self.resolved_at and self.started_at and self.resolved_at < self.started_at:
+            raise ValidationError({"resolved_at": "resolved_at must not be before started_at"})
+
+
+class ComponentImpact(models.Model):
+    """The status an open incident sets on a component (the override)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="impacts")
+    component = models.ForeignKey(Component, on_delete=models.CASCADE, related_name="impacts")
+    status = models.CharField(max_length=24, choices=ComponentStatus.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["incident", "component"], name="impact_incident_component_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.component}: {self.get_status_display()}"
+
+
+class IncidentUpdate(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="updates")
+    status = models.CharField(max_length=14, choices=Incident.Status.choices)
+    message = models.TextField(help_text="Markdown.")
+    message_html = models.TextField(blank=True, help_text="Sanitized rendering of the message.")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField()
+    notify_subscribers = models.BooleanField(default=True)
+    # The component statuses this update set, as [{"component": id, "name": ..., "status": ...}].
+    affected_components = models.JSONField(default=list, blank=True)
+    edited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} {self.status} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class IncidentUpdateRevision(models.Model):
+    """The earlier text of an edited update: history is kept, never silently rewritten."""
+
+    update = models.ForeignKey(IncidentUpdate, on_delete=models.CASCADE, related_name="revisions")
+    message = models.TextField()
+    edited_at = models.DateTimeField()
+    editor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-edited_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"revision of update {self.update_id} at {self.edited_at:%Y-%m-%d %H:%M}"
+
+
+class Maintenance(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        IN_PROGRESS = "in_progress", "In progress"
+        VERIFYING = "verifying", "Verifying"
+        COMPLETED = "completed", "Completed"
+
+    ACTIVE_STATUSES = (Status.IN_PROGRESS, Status.VERIFYING)
+
+    title = models.CharField(max_length=200)
+    message = models.TextField(blank=True, help_text="Markdown.")
+    components = models.ManyToManyField(Component, related_name="maintenances", blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    time_zone = models.CharField(max_length=64, default="UTC", help_text="Shown to readers next to the times.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED, db_index=True)
+    auto_transition = models.BooleanField(default=True, help_text="Start and complete on time by itself.")
+    recurrence = models.CharField(
+        max_length=300, blank=True, help_text="iCal RRULE, e.g. FREQ=WEEKLY;BYDAY=SU. The next window is created when this one completes."
+    )
+    series = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="occurrences")
+    suppress_alerts = models.BooleanField(default=True)
+    exclude_from_slo = models.BooleanField(default=True)
+    is_public = models.BooleanField(default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [models.Index(fields=["status", "starts_at"], name="maintenance_status_start_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.starts_at:%Y-%m-%d %H:%M})"
+
+    def clean(self) -> None:
+        import zoneinfo
+
+        errors = {}
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = "The end must be after the start."
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            errors["time_zone"] = f"{self.time_zone!r} is not a known time zone; use an IANA name like Europe/Berlin."
+        if self.recurrence:
+            from dateutil.rrule import rrulestr
+
+            try:
+                rrulestr(self.recurrence, dtstart=self.starts_at)
+            except (ValueError, TypeError) as exc:
+                errors["recurrence"] = f"Not a valid RRULE ({exc}); write it like FREQ=WEEKLY;BYDAY=SU."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Postmortem(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="postmortem")
+    summary = models.TextField(blank=True)
+    impact = models.TextField(blank=True)
+    timeline = models.TextField(blank=True, help_text="Pulled from the incident's updates when the postmortem is started; editable.")
+    root_cause = models.TextField(blank=True)
+    lessons = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    published_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Postmortem: {self.incident.title}"
+
+
+class ActionItem(models.Model):
+    postmortem = models.ForeignKey(Postmortem, on_delete=models.CASCADE, related_name="action_items")
+    description = models.CharField(max_length=300)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    due_date = models.DateField(null=True, blank=True)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["done", "due_date", "id"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class AutoIncidentRule(models.Model):
+    """Open an incident when a component's monitors confirm an outage; resolve on recovery."""
+
+    class OnRecovery(models.TextChoices):
+        RESOLVE = "resolve", "Post 'resolved'"
+        MONITORING = "monitoring", "Post 'monitoring' and let a person resolve"
+
+    component = models.OneToOneField(Component, on_delete=models.CASCADE, related_name="auto_incident_rule")
+    enabled = models.BooleanField(default=True)
+    trigger_status = models.CharField(
+        max_length=24, choices=ComponentStatus.choices, default=ComponentStatus.PARTIAL_OUTAGE,
+        help_text="Open an incident when the component's derived status is this bad or worse.",
+    )
+    impact = models.CharField(max_length=10, choices=Incident.Impact.choices, default=Incident.Impact.MAJOR)
+    title_template = models.CharField(max_length=200, default="{component} outage")
+    message_template = models.TextField(default="We are investigating problems with {component}: {reason}")
+    recovery_message = models.TextField(default="{component} has recovered; we are monitoring.")
+    on_recovery = models.CharField(max_length=12, choices=OnRecovery.choices, default=OnRecovery.RESOLVE)
+    is_public = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"auto-incident for {self.component}"

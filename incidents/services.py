@@ -1,0 +1,470 @@
+"""Writes of incidents, components, maintenance and postmortems.
+
+Every write validates, saves inside one transaction, records the AuditLog and
+pushes a live update after commit. Component status is recomputed here only:
+an open incident's override, else an active maintenance, else what its monitors say.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as Person
+from django.db import transaction
+from django.dispatch import Signal
+from django.template.loader import render_to_string
+
+from incidents.models import (
+    STATUS_RANK,
+    AutoIncidentRule,
+    Component,
+    ComponentImpact,
+    ComponentStatus,
+    Incident,
+    IncidentUpdate,
+    IncidentUpdateRevision,
+    Maintenance,
+    Postmortem,
+    worst_status,
+)
+from incidents.selectors import component_ids_under_maintenance, incident_overrides
+from lib.markdown_render import render as render_markdown
+from portal.live import OPS_GROUP, publish_after_commit
+from portal.services import audit_record
+
+log = logging.getLogger("vigil.incidents")
+User = Person | AnonymousUser | None
+
+# Sent after commit with `incident` and `update` (may be None): status pages and
+# subscribers react to these.
+incident_changed = Signal()
+# Sent after commit with `component_ids` whose visible status changed.
+components_changed = Signal()
+maintenance_changed = Signal()
+
+
+class IncidentConflict(Exception):
+    """The incident changed since the form was rendered; the message says by whom."""
+
+
+def incident_group(incident_id: int) -> str:
+    return f"incident-{incident_id}"
+
+
+def _person(user: User) -> Person | None:
+    return user if isinstance(user, Person) and user.is_authenticated else None
+
+
+# --- Components -----------------------------------------------------------------------------
+
+
+def derive_status(monitor_states: list[tuple[str, bool]]) -> str:
+    """A component's status from its monitors: (state, down in some region) each.
+
+    Monitors that are paused, unknown or in maintenance do not vote.
+    """
+    votes = [(state, partly_down) for state, partly_down in monitor_states if state in ("up", "degraded", "down")]
+    if not votes:
+        return ComponentStatus.OPERATIONAL
+    if all(state == "down" for state, _ in votes):
+        return ComponentStatus.MAJOR_OUTAGE
+    if any(state == "down" or partly_down for state, partly_down in votes):
+        return ComponentStatus.PARTIAL_OUTAGE
+    if any(state == "degraded" for state, _ in votes):
+        return ComponentStatus.DEGRADED_PERFORMANCE
+    return ComponentStatus.OPERATIONAL
+
+
+def component_refresh(*, component_ids: Iterable[int] | None = None, now: datetime) -> list[Component]:
+    """Recompute the status of components; return those whose visible status changed."""
+    from monitors.models import Monitor, MonitorRegionState
+
+    with transaction.atomic():
+        rows = Component.objects.select_for_update().order_by("pk")
+        if component_ids is not None:
+            rows = rows.filter(pk__in=list(component_ids))
+        components = list(rows)
+        ids = [c.pk for c in components]
+        monitors = list(Monitor.objects.filter(component_id__in=ids).values_list("pk", "component_id", "state"))
+        partly_down = set(
+            MonitorRegionState.objects.filter(monitor_id__in=[m[0] for m in monitors], verdict="down").values_list("monitor_id", flat=True)
+        )
+        by_component: dict[int, list[tuple[str, bool]]] = {}
+        for monitor_id, component_id, state in monitors:
+            by_component.setdefault(component_id, []).append((state, monitor_id in partly_down))
+        overrides = incident_overrides(ids)
+        in_maintenance = component_ids_under_maintenance()
+        changed = []
+        for component in components:
+            derived = derive_status(by_component.get(component.pk, []))
+            if component.pk in overrides:
+                visible = worst_status(overrides[component.pk])
+            elif component.pk in in_maintenance:
+                visible = ComponentStatus.UNDER_MAINTENANCE
+            else:
+                visible = derived
+            fields = []
+            if derived != component.derived_status:
+                component.derived_status = derived
+                fields.append("derived_status")
+            if visible != component.status:
+                log.info("component %s: %s -> %s", component.name, component.status, visible)
+                component.status = visible
+                component.status_changed_at = now
+                fields += ["status", "status_changed_at"]
+                changed.append(component)
+            if fields:
+                component.save(update_fields=fields)
+        if changed:
+            changed_ids = [c.pk for c in changed]
+            transaction.on_commit(lambda: components_changed.send(sender=Component, component_ids=changed_ids))
+            publish_after_commit(OPS_GROUP, data={"type": "components", "ids": changed_ids})
+    return changed
+
+
+# --- Incidents --------------------------------------------------------------------------------
+
+
+def _set_impacts(incident: Incident, components: Mapping[int, str]) -> list[dict[str, Any]]:
+    """Apply the statuses a commander chose; 'operational' removes the override."""
+    chosen = {int(pk): status for pk, status in components.items() if status}
+    for status in chosen.values():
+        if status not in STATUS_RANK:
+            raise ValueError(f"component status must be one of {', '.join(STATUS_RANK)}, not {status!r}")
+    names = dict(Component.objects.filter(pk__in=list(chosen)).values_list("pk", "name"))
+    missing = set(chosen) - set(names)
+    if missing:
+        raise ValueError(f"no component with id {sorted(missing)[0]}")
+    for pk, status in chosen.items():
+        if status == ComponentStatus.OPERATIONAL:
+            ComponentImpact.objects.filter(incident=incident, component_id=pk).delete()
+        else:
+            ComponentImpact.objects.update_or_create(incident=incident, component_id=pk, defaults={"status": status})
+    return [{"component": pk, "name": names[pk], "status": status} for pk, status in chosen.items()]
+
+
+def _stamp_status(incident: Incident, status: str, now: datetime) -> None:
+    incident.status = status
+    if status == Incident.Status.IDENTIFIED and incident.identified_at is None:
+        incident.identified_at = now
+    if status == Incident.Status.MONITORING and incident.monitoring_at is None:
+        incident.monitoring_at = now
+        incident.identified_at = incident.identified_at or now
+    if status == Incident.Status.RESOLVED:
+        incident.resolved_at = now
+    elif status in Incident.OPEN_STATUSES:
+        incident.resolved_at = None  # reopened
+
+
+def _after_incident_write(incident: Incident, update: IncidentUpdate | None) -> None:
+    html = ""
+    if update is not None:
+        html = render_to_string("incidents/fragments/live_update.html", {"incident": incident, "update": update})
+    publish_after_commit(incident_group(incident.pk), html=html) if html else None
+    publish_after_commit(OPS_GROUP, data={"type": "incident", "id": incident.pk, "status": incident.status})
+    transaction.on_commit(lambda: incident_changed.send(sender=Incident, incident=incident, update=update))
+
+
+@transaction.atomic
+def incident_open(
+    *,
+    title: str,
+    impact: str,
+    message: str,
+    components: Mapping[int, str] | None = None,
+    status: str = Incident.Status.INVESTIGATING,
+    is_public: bool = True,
+    notify: bool = True,
+    by: User,
+    now: datetime,
+    commander: Person | None = None,
+    auto_rule: AutoIncidentRule | None = None,
+) -> Incident:
+    if status not in Incident.OPEN_STATUSES:
+        raise ValueError("a new incident starts as investigating, identified or monitoring")
+    person = _person(by)
+    incident = Incident(
+        title=title.strip(), impact=impact, status=status, is_public=is_public, started_at=now,
+        created_by=person, commander=commander or person, auto_rule=auto_rule, auto_managed=auto_rule is not None,
+    )
+    _stamp_status(incident, status, now)
+    incident.full_clean()
+    incident.save()
+    affected = _set_impacts(incident, components or {})
+    update = _add_update(incident, status=status, message=message, by=person, now=now, notify=notify, affected=affected)
+    component_refresh(component_ids=[a["component"] for a in affected], now=now)
+    audit_record(actor=by, action="open", target=incident, changes={"impact": impact, "status": status, "components": affected},
+                 source="system" if person is None else "console")
+    _after_incident_write(incident, update)
+    return incident
+
+
+def _add_update(incident: Incident, *, status: str, message: str, by: Person | None, now: datetime, notify: bool,
+                affected: list[dict[str, Any]]) -> IncidentUpdate:
+    if not message.strip():
+        raise ValueError("message: write what is happening (it is shown on the timeline)")
+    update = IncidentUpdate(
+        incident=incident, status=status, message=message.strip(), message_html=render_markdown(message.strip()),
+        author=by, author_name=by.get_username() if by is not None else "Vigil", created_at=now,
+        notify_subscribers=notify, affected_components=affected,
+    )
+    update.full_clean()
+    update.save()
+    return update
+
+
+@transaction.atomic
+def incident_post_update(
+    *,
+    incident_id: int,
+    expected_version: int | None,
+    status: str,
+    message: str,
+    components: Mapping[int, str] | None = None,
+    notify: bool = True,
+    by: User,
+    now: datetime,
+) -> IncidentUpdate:
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if expected_version is not None and incident.version != expected_version:
+        latest = incident.updates.order_by("-created_at", "-id").first()
+        who = f" by {latest.author_name}" if latest else ""
+        when = f" at {latest.created_at:%H:%M:%S} UTC" if latest else ""
+        raise IncidentConflict(
+            f"Someone else updated this incident{who}{when} after you opened it. "
+            "Your text is kept below: read the timeline, then post again."
+        )
+    if status not in Incident.Status.values or status == Incident.Status.POSTMORTEM:
+        raise ValueError("status must be investigating, identified, monitoring or resolved")
+    person = _person(by)
+    _stamp_status(incident, status, now)
+    if status == Incident.Status.RESOLVED:
+        # The override ends when the incident resolves; the monitors speak again.
+        affected_ids = list(incident.impacts.values_list("component_id", flat=True))
+        affected = _set_impacts(incident, components or {})
+        incident.impacts.all().delete()
+    else:
+        affected = _set_impacts(incident, components or {})
+        affected_ids = [a["component"] for a in affected]
+    if person is not None:
+        incident.auto_managed = False  # a person has taken over
+    incident.version += 1
+    incident.full_clean()
+    incident.save()
+    update = _add_update(incident, status=status, message=message, by=person, now=now, notify=notify, affected=affected)
+    component_refresh(component_ids=affected_ids, now=now)
+    audit_record(actor=by, action="post_update", target=incident, changes={"status": status, "components": affected},
+                 source="system" if person is None else "console")
+    _after_incident_write(incident, update)
+    return update
+
+
+@transaction.atomic
+def incident_edit_update(*, update_id: int, expected_version: int | None, message: str, by: User, now: datetime) -> IncidentUpdate:
+    update = IncidentUpdate.objects.select_related("incident").get(pk=update_id)
+    incident = Incident.objects.select_for_update().get(pk=update.incident_id)
+    if expected_version is not None and incident.version != expected_version:
+        raise IncidentConflict("Someone else changed this incident after you opened it. Reload, then edit again.")
+    if not message.strip():
+        raise ValueError("message: an update cannot be emptied; post a correction instead")
+    IncidentUpdateRevision.objects.create(update=update, message=update.message, edited_at=now, editor=_person(by))
+    update.message = message.strip()
+    update.message_html = render_markdown(update.message)
+    update.edited_at = now
+    update.save(update_fields=["message", "message_html", "edited_at"])
+    incident.version += 1
+    incident.save(update_fields=["version", "updated_at"])
+    audit_record(actor=by, action="edit_update", target=incident, changes={"update": update.pk}, source="console")
+    _after_incident_write(incident, update)
+    return update
+
+
+@transaction.atomic
+def incident_set_details(*, incident_id: int, expected_version: int | None, by: User, now: datetime, **fields: Any) -> Incident:
+    """Change title, impact, visibility or commander (not status: that is an update)."""
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if expected_version is not None and incident.version != expected_version:
+        raise IncidentConflict("Someone else changed this incident after you opened it. Reload, then try again.")
+    allowed = {"title", "impact", "is_public", "commander"}
+    changes = {}
+    for name, value in fields.items():
+        if name not in allowed:
+            raise ValueError(f"{name} cannot be changed here")
+        if getattr(incident, name) != value:
+            setattr(incident, name, value)
+            changes[name] = value
+    incident.version += 1
+    incident.full_clean()
+    incident.save()
+    audit_record(actor=by, action="update", target=incident, changes=changes, source="console")
+    _after_incident_write(incident, None)
+    return incident
+
+
+# --- Auto incidents ---------------------------------------------------------------------------
+
+
+def _format(template: str, **values: str) -> str:
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        return template
+
+
+def auto_incident_evaluate(*, component: Component, reason: str, now: datetime) -> Incident | None:
+    """Open the rule's incident on a confirmed outage; post recovery when it clears."""
+    rule = AutoIncidentRule.objects.filter(component=component, enabled=True).first()
+    if rule is None:
+        return None
+    open_incident = Incident.objects.filter(auto_rule=rule, status__in=Incident.OPEN_STATUSES).order_by("-started_at").first()
+    outage = STATUS_RANK[component.derived_status] >= STATUS_RANK[rule.trigger_status] and component.derived_status != ComponentStatus.UNDER_MAINTENANCE
+    if outage and open_incident is None:
+        values = {"component": component.name, "reason": reason, "status": component.get_derived_status_display()}
+        return incident_open(
+            title=_format(rule.title_template, **values), impact=rule.impact, message=_format(rule.message_template, **values),
+            components={component.pk: component.derived_status}, is_public=rule.is_public, by=None, now=now, auto_rule=rule,
+        )
+    if not outage and component.derived_status == ComponentStatus.OPERATIONAL and open_incident is not None and open_incident.auto_managed:
+        status = Incident.Status.RESOLVED if rule.on_recovery == AutoIncidentRule.OnRecovery.RESOLVE else Incident.Status.MONITORING
+        if open_incident.status != status:
+            incident_post_update(
+                incident_id=open_incident.pk, expected_version=None, status=status,
+                message=_format(rule.recovery_message, component=component.name, reason=reason), by=None, now=now,
+            )
+        return open_incident
+    return None
+
+
+# --- Maintenance ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def maintenance_save(*, maintenance: Maintenance, components: Iterable[Component], by: User, now: datetime) -> Maintenance:
+    maintenance.full_clean()
+    creating = maintenance.pk is None
+    if creating and maintenance.created_by is None:
+        maintenance.created_by = _person(by)
+    maintenance.save()
+    maintenance.components.set(list(components))
+    audit_record(actor=by, action="create" if creating else "update", target=maintenance,
+                 changes={"starts_at": maintenance.starts_at.isoformat(), "ends_at": maintenance.ends_at.isoformat()}, source="console")
+    maintenance_tick(now=now)
+    return maintenance
+
+
+@transaction.atomic
+def maintenance_set_status(*, maintenance_id: int, status: str, by: User, now: datetime) -> Maintenance:
+    maintenance = Maintenance.objects.select_for_update().get(pk=maintenance_id)
+    if status not in Maintenance.Status.values:
+        raise ValueError(f"status must be one of {', '.join(Maintenance.Status.values)}")
+    _move_maintenance(maintenance, status, now)
+    audit_record(actor=by, action="set_status", target=maintenance, changes={"status": status}, source="console")
+    return maintenance
+
+
+def _move_maintenance(maintenance: Maintenance, status: str, now: datetime) -> None:
+    if maintenance.status == status:
+        return
+    log.info("maintenance %s: %s -> %s", maintenance.title, maintenance.status, status)
+    maintenance.status = status
+    if status == Maintenance.Status.IN_PROGRESS and maintenance.started_at is None:
+        maintenance.started_at = now
+    if status == Maintenance.Status.COMPLETED:
+        maintenance.completed_at = now
+    maintenance.save()
+    if status == Maintenance.Status.COMPLETED and maintenance.recurrence:
+        _schedule_next_occurrence(maintenance, now)
+    component_ids = list(maintenance.components.values_list("pk", flat=True))
+    component_refresh(component_ids=component_ids, now=now)
+    _refresh_monitor_states(component_ids, now)
+    transaction.on_commit(lambda: maintenance_changed.send(sender=Maintenance, maintenance=maintenance))
+    publish_after_commit(OPS_GROUP, data={"type": "maintenance", "id": maintenance.pk, "status": status})
+
+
+def _schedule_next_occurrence(maintenance: Maintenance, now: datetime) -> Maintenance | None:
+    from dateutil.rrule import rrulestr
+
+    series = maintenance.series or maintenance
+    rule = rrulestr(maintenance.recurrence, dtstart=series.starts_at)
+    duration = maintenance.ends_at - maintenance.starts_at
+    upcoming = rule.after(max(now, maintenance.ends_at) - timedelta(seconds=1))
+    if upcoming is None:
+        return None
+    following = Maintenance.objects.create(
+        title=maintenance.title, message=maintenance.message, starts_at=upcoming, ends_at=upcoming + duration,
+        time_zone=maintenance.time_zone, auto_transition=maintenance.auto_transition, recurrence=maintenance.recurrence,
+        series=series, suppress_alerts=maintenance.suppress_alerts, exclude_from_slo=maintenance.exclude_from_slo,
+        is_public=maintenance.is_public, created_by=maintenance.created_by,
+    )
+    following.components.set(maintenance.components.all())
+    return following
+
+
+def _refresh_monitor_states(component_ids: list[int], now: datetime) -> None:
+    """Monitors of these components enter or leave the maintenance state."""
+    from monitors.services import apply_maintenance
+
+    apply_maintenance(component_ids=component_ids, now=now)
+
+
+def maintenance_tick(*, now: datetime) -> int:
+    """Move maintenance windows on time: scheduled -> in progress -> completed."""
+    moved = 0
+    with transaction.atomic():
+        due = Maintenance.objects.select_for_update().filter(auto_transition=True).filter(
+            status__in=[Maintenance.Status.SCHEDULED, Maintenance.Status.IN_PROGRESS], starts_at__lte=now
+        )
+        for maintenance in due:
+            if now >= maintenance.ends_at:
+                _move_maintenance(maintenance, Maintenance.Status.COMPLETED, now)
+                moved += 1
+            elif maintenance.status == Maintenance.Status.SCHEDULED:
+                _move_maintenance(maintenance, Maintenance.Status.IN_PROGRESS, now)
+                moved += 1
+    return moved
+
+
+# --- Postmortems ------------------------------------------------------------------------------
+
+
+def timeline_text(incident: Incident) -> str:
+    lines = []
+    for update in incident.updates.order_by("created_at", "id"):
+        first_line = update.message.strip().splitlines()[0] if update.message.strip() else ""
+        lines.append(f"- {update.created_at:%Y-%m-%d %H:%M} UTC **{update.get_status_display()}** ({update.author_name}): {first_line}")
+    return "\n".join(lines)
+
+
+@transaction.atomic
+def postmortem_start(*, incident_id: int, by: User, now: datetime) -> Postmortem:
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    postmortem, created = Postmortem.objects.get_or_create(
+        incident=incident, defaults={"timeline": timeline_text(incident), "author": _person(by)}
+    )
+    if created:
+        audit_record(actor=by, action="start_postmortem", target=incident, source="console")
+    return postmortem
+
+
+@transaction.atomic
+def postmortem_publish(*, postmortem_id: int, by: User, now: datetime) -> Postmortem:
+    postmortem = Postmortem.objects.select_for_update().select_related("incident").get(pk=postmortem_id)
+    incident = postmortem.incident
+    if incident.is_open:
+        raise ValueError("resolve the incident before publishing its postmortem")
+    missing = [name for name in ("summary", "root_cause") if not getattr(postmortem, name).strip()]
+    if missing:
+        raise ValueError(f"{missing[0]}: write it before publishing")
+    postmortem.status = Postmortem.Status.PUBLISHED
+    postmortem.published_at = now
+    postmortem.save()
+    incident.status = Incident.Status.POSTMORTEM
+    incident.version += 1
+    incident.save(update_fields=["status", "version", "updated_at"])
+    audit_record(actor=by, action="publish_postmortem", target=incident, source="console")
+    _after_incident_write(incident, None)
+    return postmortem

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from incidents import public_views, views
+
+urlpatterns = [
+    path("incidents/", views.incident_list, name="incident-list"),
+    path("incidents/declare/", views.incident_declare, name="incident-declare"),
+    path("incidents/<int:pk>/", views.incident_detail, name="incident-detail"),
+    path("incidents/<int:pk>/timeline/", views.incident_timeline, name="incident-timeline"),
+    path("incidents/<int:pk>/monitors/", views.incident_monitors, name="incident-monitors"),
+    path("incidents/<int:pk>/updates/", views.incident_post_update, name="incident-post-update"),
+    path("incidents/<int:pk>/template/", views.incident_template, name="incident-template"),
+    path("incidents/<int:pk>/postmortem/", views.postmortem_edit, name="postmortem"),
+    path("incidents/updates/<int:pk>/edit/", views.update_edit, name="update-edit"),
+    path("maintenance/new/", views.maintenance_edit, name="maintenance-new"),
+    path("maintenance/<int:pk>/", views.maintenance_edit, name="maintenance-edit"),
+    path("maintenance/<int:pk>/status/", views.maintenance_status, name="maintenance-status"),
+    path("status/incidents/<int:pk>/", public_views.public_incident, name="public-incident"),
+]

@@ -1,0 +1,255 @@
+"""The incident commander's console: thin views over incidents.services.
+
+Every form works without JavaScript (post, redirect, render). With htmx, posting
+an update swaps the timeline and form in place, and other commanders' pages
+refresh their timeline when the websocket says it changed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from incidents import services, update_templates
+from incidents.forms import DeclareIncidentForm, EditUpdateForm, MaintenanceForm, UpdateIncidentForm
+from incidents.models import ActionItem, Incident, IncidentUpdate, Maintenance, Postmortem
+from monitors.models import Monitor
+from portal.roles import RESPONDER, VIEWER, has_role, role_required
+
+
+def _errors_from(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()) if hasattr(exc, "message_dict") else " ".join(exc.messages)
+    return str(exc)
+
+
+@role_required(VIEWER)
+def incident_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    impact = request.GET.get("impact", "")
+    query = request.GET.get("q", "").strip()
+    recent = Incident.objects.exclude(status__in=Incident.OPEN_STATUSES).select_related("commander")
+    if status in Incident.Status.values:
+        recent = recent.filter(status=status)
+    if impact in Incident.Impact.values:
+        recent = recent.filter(impact=impact)
+    if query:
+        recent = recent.filter(Q(title__icontains=query) | Q(updates__message__icontains=query)).distinct()
+    open_incidents = Incident.objects.filter(status__in=Incident.OPEN_STATUSES).select_related("commander").prefetch_related("impacts__component")
+    upcoming = Maintenance.objects.exclude(status=Maintenance.Status.COMPLETED).prefetch_related("components").order_by("starts_at")[:20]
+    return render(request, "incidents/list.html", {
+        "open_incidents": open_incidents, "recent": recent[:50], "upcoming": upcoming, "status": status, "impact": impact, "q": query,
+        "statuses": Incident.Status.choices, "impacts": Incident.Impact.choices, "can_respond": has_role(request.user, RESPONDER),
+    })
+
+
+@role_required(RESPONDER)
+@require_http_methods(["GET", "POST"])
+def incident_declare(request: HttpRequest) -> HttpResponse:
+    form = DeclareIncidentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            incident = services.incident_open(
+                title=data["title"], impact=data["impact"], status=data["status"], message=data["message"],
+                components=form.chosen_components(), is_public=data["is_public"], notify=data["notify"], by=request.user, now=timezone.now(),
+            )
+        except (ValueError, ValidationError) as exc:
+            form.add_error(None, _errors_from(exc))
+        else:
+            messages.success(request, f"Declared {incident.severity}: {incident.title}")
+            return redirect(incident)
+    if request.method == "GET" and request.GET.get("template"):
+        form.initial["message"] = update_templates.fill("investigating", None, timezone.now())
+    return render(request, "incidents/declare.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _detail_context(request: HttpRequest, incident: Incident, form: UpdateIncidentForm | None = None) -> dict[str, object]:
+    updates = incident.updates.select_related("author").prefetch_related("revisions").order_by("-created_at", "-id")
+    component_ids = list(incident.impacts.values_list("component_id", flat=True))
+    monitors = Monitor.objects.filter(component_id__in=component_ids).select_related("component").order_by("component__name", "name")
+    end = incident.resolved_at or timezone.now()
+    return {
+        "incident": incident,
+        "updates": updates,
+        "impacts": incident.impacts.select_related("component"),
+        "monitors": monitors,
+        "duration": end - incident.started_at,
+        "form": form or UpdateIncidentForm(incident=incident),
+        "can_respond": has_role(request.user, RESPONDER),
+        "postmortem": Postmortem.objects.filter(incident=incident).first(),
+        "template_statuses": list(update_templates.TEMPLATES),
+    }
+
+
+@role_required(VIEWER)
+def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    return render(request, "incidents/detail.html", _detail_context(request, incident))
+
+
+@role_required(VIEWER)
+def incident_timeline(request: HttpRequest, pk: int) -> HttpResponse:
+    """The timeline alone: what a live refresh swaps in."""
+    incident = get_object_or_404(Incident, pk=pk)
+    return render(request, "incidents/detail.html#timeline", _detail_context(request, incident))
+
+
+@role_required(VIEWER)
+def incident_monitors(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    return render(request, "incidents/detail.html#monitors", _detail_context(request, incident))
+
+
+@role_required(RESPONDER)
+@require_POST
+def incident_post_update(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    form = UpdateIncidentForm(request.POST, incident=incident)
+    status = 200
+    if "use_template" in request.POST:
+        # No-JS path for templates: re-show the form with the chosen status's text.
+        data = request.POST.copy()
+        data["message"] = update_templates.fill(request.POST.get("status", ""), incident, timezone.now())
+        form = UpdateIncidentForm(data, incident=incident)
+        form.errors.clear()
+    elif form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.incident_post_update(
+                incident_id=incident.pk, expected_version=data["version"], status=data["status"], message=data["message"],
+                components=form.chosen_components(), notify=data["notify"], by=request.user, now=timezone.now(),
+            )
+        except services.IncidentConflict as exc:
+            form.add_error(None, str(exc))
+            status = 409
+        except (ValueError, ValidationError) as exc:
+            form.add_error(None, _errors_from(exc))
+            status = 400
+        else:
+            incident.refresh_from_db()
+            if not request.htmx:
+                messages.success(request, "Update posted.")
+                return redirect(incident)
+            return render(request, "incidents/detail.html#live", _detail_context(request, incident))
+    else:
+        status = 400
+    incident.refresh_from_db()
+    context = _detail_context(request, incident, form)
+    if request.htmx:
+        response = render(request, "incidents/detail.html#live", context, status=200)
+        response["HX-Reswap"] = "outerHTML"
+        return response
+    return render(request, "incidents/detail.html", context, status=status)
+
+
+@role_required(RESPONDER)
+def incident_template(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    text = update_templates.fill(request.GET.get("template_status", ""), incident, timezone.now())
+    return render(request, "incidents/fragments/message_field.html", {"text": text})
+
+
+@role_required(RESPONDER)
+@require_http_methods(["GET", "POST"])
+def update_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    update = get_object_or_404(IncidentUpdate.objects.select_related("incident"), pk=pk)
+    incident = update.incident
+    form = EditUpdateForm(request.POST or None, initial={"message": update.message, "version": incident.version})
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.incident_edit_update(update_id=update.pk, expected_version=form.cleaned_data["version"],
+                                          message=form.cleaned_data["message"], by=request.user, now=timezone.now())
+        except services.IncidentConflict as exc:
+            form.add_error(None, str(exc))
+            status = 409
+        except ValueError as exc:
+            form.add_error("message", str(exc))
+            status = 400
+        else:
+            messages.success(request, "Update edited; the earlier text is kept in its history.")
+            return redirect(incident)
+    return render(request, "incidents/update_edit.html", {"form": form, "update": update, "incident": incident}, status=status)
+
+
+# --- Maintenance -----------------------------------------------------------------------------
+
+
+@role_required(RESPONDER)
+@require_http_methods(["GET", "POST"])
+def maintenance_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    instance = get_object_or_404(Maintenance, pk=pk) if pk else None
+    if instance is None and request.method == "GET":
+        start = (timezone.now() + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+        form = MaintenanceForm(initial={"starts_at": start.replace(tzinfo=None), "ends_at": (start + timedelta(hours=1)).replace(tzinfo=None), "time_zone": "UTC"})
+    else:
+        form = MaintenanceForm(request.POST or None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        maintenance = form.save(commit=False)
+        try:
+            services.maintenance_save(maintenance=maintenance, components=form.cleaned_data["components"], by=request.user, now=timezone.now())
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"Maintenance “{maintenance.title}” saved.")
+            return redirect("incident-list")
+    return render(request, "incidents/maintenance_form.html", {"form": form, "maintenance": instance}, status=400 if form.errors else 200)
+
+
+@role_required(RESPONDER)
+@require_POST
+def maintenance_status(request: HttpRequest, pk: int) -> HttpResponse:
+    status = request.POST.get("status", "")
+    try:
+        maintenance = services.maintenance_set_status(maintenance_id=pk, status=status, by=request.user, now=timezone.now())
+    except Maintenance.DoesNotExist:
+        raise Http404("No such maintenance") from None
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"“{maintenance.title}” is now {maintenance.get_status_display().lower()}.")
+    return redirect("incident-list")
+
+
+# --- Postmortems ------------------------------------------------------------------------------
+
+
+@role_required(VIEWER)
+@require_http_methods(["GET", "POST"])
+def postmortem_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    postmortem = Postmortem.objects.filter(incident=incident).first()
+    can_edit = has_role(request.user, RESPONDER)
+    if request.method == "POST":
+        if not can_edit:
+            return render(request, "403.html", {"message": "Editing a postmortem needs the responder role."}, status=403)
+        if postmortem is None:
+            postmortem = services.postmortem_start(incident_id=incident.pk, by=request.user, now=timezone.now())
+        for field in ("summary", "impact", "timeline", "root_cause", "lessons"):
+            if field in request.POST:
+                setattr(postmortem, field, request.POST[field][:20_000])
+        postmortem.save()
+        description = request.POST.get("new_action", "").strip()
+        if description:
+            ActionItem.objects.create(postmortem=postmortem, description=description[:300], due_date=request.POST.get("new_action_due") or None)
+        if "publish" in request.POST:
+            try:
+                services.postmortem_publish(postmortem_id=postmortem.pk, by=request.user, now=timezone.now())
+            except ValueError as exc:
+                messages.error(request, str(exc))
+                return redirect("postmortem", pk=incident.pk)
+            messages.success(request, "Postmortem published.")
+        else:
+            messages.success(request, "Postmortem saved.")
+        return redirect("postmortem", pk=incident.pk)
+    return render(request, "incidents/postmortem.html", {"incident": incident, "postmortem": postmortem, "can_edit": can_edit,
+                                                          "draft_timeline": services.timeline_text(incident)})

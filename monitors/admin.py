@@ -1,0 +1,174 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet, Sum
+from django.http import HttpRequest
+from django.utils import timezone
+
+from monitors import services
+from monitors.models import Monitor, Region, Rollup, StateChange, Tag
+from portal.admin import AuditedModelAdmin
+from portal.services import SECRET_MASK, audit_record, mask_secrets
+
+MASK = SECRET_MASK
+
+
+def restore_secrets(new: Any, old: Any) -> Any:
+    """Where the form sent MASK back unchanged, keep the stored secret."""
+    if isinstance(new, dict):
+        previous = old if isinstance(old, dict) else {}
+        return {k: (previous.get(k, "") if v == MASK else restore_secrets(v, previous.get(k))) for k, v in new.items()}
+    if isinstance(new, list):
+        previous = old if isinstance(old, list) else []
+        return [restore_secrets(v, previous[i] if i < len(previous) else None) for i, v in enumerate(new)]
+    return new
+
+
+class MonitorForm(forms.ModelForm):
+    """Secrets in settings are write-only: shown masked, kept when the mask comes back."""
+
+    class Meta:
+        model = Monitor
+        fields = ["name", "kind", "target", "settings", "component", "tags", "paused", "interval_seconds", "timeout_seconds", "retries",
+                  "retry_interval_seconds", "recovery_confirmations", "regions", "quorum", "heartbeat_period_seconds",
+                  "heartbeat_grace_seconds"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and "settings" in self.fields:
+            self.initial["settings"] = mask_secrets(self.instance.settings)
+            self.fields["settings"].help_text += " Secrets show as ******** and stay unchanged unless you type a new value; prefer env:NAME."
+
+    def clean_settings(self) -> Any:
+        value = self.cleaned_data.get("settings")
+        original = Monitor.objects.filter(pk=self.instance.pk).values_list("settings", flat=True).first() if self.instance.pk else None
+        return restore_secrets(value, original or {})
+
+
+@admin.register(Region)
+class RegionAdmin(AuditedModelAdmin):
+    list_display = ["name", "label", "queue"]
+    search_fields = ["name", "label"]
+
+
+@admin.register(Tag)
+class TagAdmin(AuditedModelAdmin):
+    search_fields = ["name"]
+
+
+class StateChangeInline(admin.TabularInline):
+    model = StateChange
+    fields = ["at", "old_state", "new_state", "reason", "is_flapping"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StateChange]:
+        recent = StateChange.objects.order_by("-at").values_list("pk", flat=True)
+        return super().get_queryset(request).filter(pk__in=list(recent[:1000]))
+
+
+@admin.register(Monitor)
+class MonitorAdmin(AuditedModelAdmin):
+    form = MonitorForm
+    list_display = ["name", "kind", "state", "is_flapping", "last_checked_at", "last_latency_ms", "uptime_24h", "component", "paused"]
+    list_filter = ["state", "kind", "paused", "is_flapping", "regions", "tags", "component"]
+    search_fields = ["name", "target", "last_message"]
+    filter_horizontal = ["regions", "tags"]
+    readonly_fields = ["state", "state_since", "state_reason", "is_flapping", "last_checked_at", "last_outcome",
+                       "last_latency_ms", "last_status_code", "last_message", "next_due_at", "ping_url", "last_ping_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "target", "settings", "component", "tags", "paused"]}),
+        ("Schedule and confirmation", {"fields": ["interval_seconds", "timeout_seconds", "retries", "retry_interval_seconds",
+                                                  "recovery_confirmations", "regions", "quorum"]}),
+        ("Heartbeat", {"fields": ["ping_url", "heartbeat_period_seconds", "heartbeat_grace_seconds", "last_ping_at"],
+                       "classes": ["collapse"]}),
+        ("Current state", {"fields": ["state", "state_since", "state_reason", "is_flapping", "last_checked_at", "last_outcome",
+                                      "last_latency_ms", "last_status_code", "last_message", "next_due_at"]}),
+    ]
+    inlines = [StateChangeInline]
+    actions = ["pause", "resume", "check_now", "duplicate"]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        self._uptime: dict[int, float] = {}
+        return super().changelist_view(request, extra_context)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Monitor]:
+        return super().get_queryset(request).select_related("component")
+
+    @admin.display(description="Uptime 24 h")
+    def uptime_24h(self, obj: Monitor) -> str:
+        # One rollup query for the whole page, on first use (hourly rollups, never raw rows).
+        cache = getattr(self, "_uptime", None)
+        if cache is None:
+            cache = self._uptime = {}
+        if not cache:
+            since = timezone.now() - timedelta(hours=24)
+            rows = Rollup.objects.filter(period=Rollup.Period.HOUR, start__gte=since).values("monitor_id").annotate(
+                total=Sum("total"), ok=Sum("ok"), degraded=Sum("degraded")).values_list("monitor_id", "total", "ok", "degraded").order_by()
+            cache.update({pk: (ok + degraded) / total * 100 for pk, total, ok, degraded in rows if total})
+            cache.setdefault(-1, 0.0)  # marks the page as loaded even when no monitor has rollups
+        value = cache.get(obj.pk)
+        return "–" if value is None else f"{value:.2f}%"
+
+    @admin.display(description="Ping URL")
+    def ping_url(self, obj: Monitor) -> str:
+        if obj.kind != Monitor.Kind.HEARTBEAT or obj.pk is None:
+            return "(heartbeat monitors only)"
+        from django.conf import settings
+
+        return f"{settings.VIGIL_BASE_URL}/ping/{obj.ping_token}"
+
+    def save_model(self, request: HttpRequest, obj: Monitor, form: Any, change: bool) -> None:
+        services.monitor_save(monitor=obj, now=timezone.now())
+        changed = {name: form.cleaned_data.get(name) for name in form.changed_data}
+        audit_record(actor=request.user, action="update" if change else "create", target=obj, changes=changed, request=request, source="admin")
+
+    @admin.action(description="Pause selected monitors", permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> None:
+        count = services.monitor_set_paused(monitor_ids=queryset.values_list("pk", flat=True), paused=True, now=timezone.now())
+        audit_record(actor=request.user, action="pause", object_type="monitors.monitor", changes={"count": count}, request=request, source="admin")
+        self.message_user(request, f"Paused {count} monitor(s).", messages.SUCCESS)
+
+    @admin.action(description="Resume selected monitors", permissions=["change"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> None:
+        count = services.monitor_set_paused(monitor_ids=queryset.values_list("pk", flat=True), paused=False, now=timezone.now())
+        audit_record(actor=request.user, action="resume", object_type="monitors.monitor", changes={"count": count}, request=request, source="admin")
+        self.message_user(request, f"Resumed {count} monitor(s).", messages.SUCCESS)
+
+    @admin.action(description="Check selected monitors now", permissions=["change"])
+    def check_now(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> None:
+        count = services.monitor_check_now(monitor_ids=queryset.values_list("pk", flat=True), now=timezone.now())
+        self.message_user(request, f"{count} monitor(s) will be checked within a second or two.", messages.SUCCESS)
+
+    @admin.action(description="Duplicate selected monitors", permissions=["add"])
+    def duplicate(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> None:
+        created = 0
+        for original in queryset:
+            regions, tags = list(original.regions.all()), list(original.tags.all())
+            copy = Monitor(
+                name=_free_name(f"{original.name} (copy)"), kind=original.kind, target=original.target, settings=original.settings,
+                interval_seconds=original.interval_seconds, timeout_seconds=original.timeout_seconds, retries=original.retries,
+                retry_interval_seconds=original.retry_interval_seconds, recovery_confirmations=original.recovery_confirmations,
+                quorum=original.quorum, component=original.component, paused=True,
+                heartbeat_period_seconds=original.heartbeat_period_seconds, heartbeat_grace_seconds=original.heartbeat_grace_seconds,
+            )
+            services.monitor_save(monitor=copy, now=timezone.now())
+            copy.regions.set(regions)
+            copy.tags.set(tags)
+            audit_record(actor=request.user, action="duplicate", target=copy, changes={"from": original.name}, request=request, source="admin")
+            created += 1
+        self.message_user(request, f"Created {created} paused cop{'y' if created == 1 else 'ies'}; review and resume them.", messages.SUCCESS)
+
+
+def _free_name(base: str) -> str:
+    name, number = base, 2
+    while Monitor.objects.filter(name=name).exists():
+        name, number = f"{base} {number}", number + 1
+    return name

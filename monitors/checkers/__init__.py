@@ -1,0 +1,46 @@
+"""Check kinds: one module each, one registry line each (see base.py for the interface)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from monitors.checkers import dns, health_json, heartbeat, http, metric, postgres, redis_check, tcp, tls
+from monitors.checkers.base import CheckSession, Result, down
+
+if TYPE_CHECKING:
+    from monitors.models import Monitor
+
+log = logging.getLogger("vigil.checks")
+
+REGISTRY: dict[str, ModuleType] = {
+    "http": http,
+    "health_json": health_json,
+    "tls": tls,
+    "tcp": tcp,
+    "dns": dns,
+    "heartbeat": heartbeat,
+    "postgres": postgres,
+    "redis": redis_check,
+    "metric": metric,
+}
+
+
+def validate_settings(kind: str, target: str, settings: dict[str, Any]) -> dict[str, str]:
+    module = REGISTRY.get(kind)
+    if module is None:
+        return {"kind": f"unknown kind {kind!r}; use one of {', '.join(REGISTRY)}"}
+    errors: dict[str, str] = module.validate(target, settings)
+    return errors
+
+
+def run_check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
+    """Run one check; a bug in a checker is a failed check with a message, never a crash."""
+    try:
+        result: Result = REGISTRY[monitor.kind].check(monitor, session, now)
+        return result
+    except Exception as exc:
+        log.exception("checker %s failed on monitor %s", monitor.kind, monitor.pk)
+        return down(f"internal checker error: {type(exc).__name__}: {exc}")

@@ -1,0 +1,214 @@
+"""HTTP(S) checks: status codes, keyword present/absent, JSON condition, latency.
+
+settings (all optional):
+  method: GET | HEAD | POST | PUT | PATCH | DELETE | OPTIONS   (default GET)
+  headers: {name: value}        body: string sent as the request body
+  auth: {type: basic, username, password} | {type: bearer, token}
+  expected_status: [200, "200-299", ...]                       (default ["200-299"])
+  keyword: text that must appear   keyword_absent: text that must not appear
+  json_path: condition, e.g. '$.status == "healthy"' (lib/json_condition.py)
+  latency_warn_ms: slower -> degraded    latency_down_ms: slower -> down
+  follow_redirects: true   max_redirects: 5   verify_tls: true
+  max_body_bytes: 1048576 (bytes read at most; the rest is never downloaded)
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from lib.json_condition import ConditionError
+from lib.json_condition import parse as parse_condition
+from monitors.checkers.base import CheckSession, Deadline, Result, degraded, describe_error, down, ok
+from monitors.checkers.secrets import resolve_secret
+from monitors.checkers.watchdog import deadline_guard
+
+if TYPE_CHECKING:
+    from monitors.models import Monitor
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+DEFAULT_MAX_BODY = 1024 * 1024
+CHUNK = 16 * 1024
+
+
+def parse_status_ranges(spec: Any) -> list[tuple[int, int]]:
+    """[200, "300-399"] -> [(200, 200), (300, 399)]; raises ValueError naming the bad item."""
+    items = spec if isinstance(spec, list) else [spec]
+    ranges = []
+    for item in items:
+        text = str(item).strip()
+        low, _, high = text.partition("-")
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            raise ValueError(f"{item!r} is not a status code or range like 200 or \"200-299\"") from None
+        if not (100 <= first <= last <= 599):
+            raise ValueError(f"{item!r} is outside 100-599 or its range is reversed")
+        ranges.append((first, last))
+    return ranges
+
+
+def validate(target: str, settings: dict[str, Any]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not target.startswith(("http://", "https://")):
+        errors["target"] = f"{target!r} is not an http:// or https:// URL"
+    method = str(settings.get("method", "GET")).upper()
+    if method not in METHODS:
+        errors["settings"] = f"method {method!r} is not one of {', '.join(METHODS)}"
+    try:
+        parse_status_ranges(settings.get("expected_status", ["200-299"]))
+    except ValueError as exc:
+        errors["settings"] = f"expected_status: {exc}"
+    if settings.get("json_path"):
+        try:
+            parse_condition(str(settings["json_path"]))
+        except ConditionError as exc:
+            errors["settings"] = f"json_path: {exc}"
+    for key in ("latency_warn_ms", "latency_down_ms", "max_body_bytes", "max_redirects"):
+        value = settings.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            errors["settings"] = f"{key} must be a whole number of 0 or more, got {value!r}"
+    warn, crit = settings.get("latency_warn_ms"), settings.get("latency_down_ms")
+    if isinstance(warn, int) and isinstance(crit, int) and warn >= crit:
+        errors["settings"] = f"latency_warn_ms ({warn}) must be below latency_down_ms ({crit})"
+    auth = settings.get("auth")
+    if auth is not None and (not isinstance(auth, dict) or auth.get("type") not in ("basic", "bearer")):
+        errors["settings"] = "auth must be {type: basic, username, password} or {type: bearer, token}"
+    headers = settings.get("headers", {})
+    if not isinstance(headers, dict):
+        errors["settings"] = "headers must be an object of name: value"
+    return errors
+
+
+def _request_kwargs(settings: dict[str, Any], timeout: float) -> dict[str, Any]:
+    headers = {str(k): str(v) for k, v in (settings.get("headers") or {}).items()}
+    kwargs: dict[str, Any] = {
+        "headers": headers,
+        "timeout": (min(timeout, 10.0), timeout),
+        "allow_redirects": bool(settings.get("follow_redirects", True)),
+        "verify": bool(settings.get("verify_tls", True)),
+        "stream": True,
+    }
+    if settings.get("body") is not None:
+        kwargs["data"] = str(settings["body"]).encode()
+    auth = settings.get("auth") or {}
+    if auth.get("type") == "basic":
+        kwargs["auth"] = (resolve_secret(auth.get("username", "")), resolve_secret(auth.get("password", "")))
+    elif auth.get("type") == "bearer":
+        headers["Authorization"] = f"Bearer {resolve_secret(auth.get('token', ''))}"
+    return kwargs
+
+
+def fetch(monitor: Monitor, session: CheckSession, needs_body: bool) -> tuple[Result | None, requests.Response | None, bytes, bool, int]:
+    """Run the request within the monitor's hard timeout.
+
+    Returns (failure or None, response, body read, whether the body was cut, elapsed ms).
+    """
+    settings = monitor.settings or {}
+    deadline = Deadline(monitor.timeout_seconds)
+    http = session.http
+    http.max_redirects = int(settings.get("max_redirects", 5))
+    max_body = int(settings.get("max_body_bytes", DEFAULT_MAX_BODY))
+    method = str(settings.get("method", "GET")).upper()
+    body = bytearray()
+    truncated = False
+    with deadline_guard(monitor.timeout_seconds):
+        try:
+            response = http.request(method, monitor.target, **_request_kwargs(settings, monitor.timeout_seconds))
+        except requests.TooManyRedirects:
+            return down(f"too many redirects (more than {http.max_redirects})", latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
+        except requests.exceptions.SSLError as exc:
+            return down(f"TLS error: {describe_error(exc)}", latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
+        except (requests.RequestException, OSError) as exc:
+            if deadline.expired():
+                return down(f"no response within {monitor.timeout_seconds:g}s", latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
+            return down(describe_error(exc), latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
+        try:
+            declared = int(response.headers.get("Content-Length", "0") or 0)
+        except ValueError:
+            declared = 0
+        try:
+            if needs_body or declared <= max_body:
+                raw = response.raw
+                while len(body) < max_body:
+                    chunk = raw.read1(min(CHUNK, max_body - len(body)), decode_content=True) if hasattr(raw, "read1") else raw.read(CHUNK)
+                    if not chunk:
+                        break
+                    body.extend(chunk)
+                    if deadline.expired():
+                        raise TimeoutError
+                else:
+                    truncated = True
+            else:
+                truncated = True
+        except (requests.RequestException, OSError, TimeoutError, ValueError) as exc:
+            response.close()
+            if deadline.expired():
+                return (
+                    down(f"response not complete within {monitor.timeout_seconds:g}s (got {len(body)} bytes)",
+                         latency_ms=deadline.elapsed_ms(), status_code=response.status_code),
+                    response, bytes(body), truncated, deadline.elapsed_ms(),
+                )
+            return down(f"connection broke while reading the body: {describe_error(exc)}", latency_ms=deadline.elapsed_ms(),
+                        status_code=response.status_code), response, bytes(body), truncated, deadline.elapsed_ms()
+        finally:
+            if truncated:
+                response.close()  # never download the rest of a huge body
+            else:
+                response.raw.release_conn()  # keep-alive: the connection goes back to the pool
+    return None, response, bytes(body), truncated, deadline.elapsed_ms()
+
+
+def latency_verdict(settings: dict[str, Any], elapsed_ms: int) -> tuple[str, str] | None:
+    crit, warn = settings.get("latency_down_ms"), settings.get("latency_warn_ms")
+    if crit is not None and elapsed_ms > crit:
+        return "down", f"slow: {elapsed_ms} ms > {crit} ms"
+    if warn is not None and elapsed_ms > warn:
+        return "degraded", f"slow: {elapsed_ms} ms > {warn} ms"
+    return None
+
+
+def check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
+    settings = monitor.settings or {}
+    needs_body = bool(settings.get("keyword") or settings.get("keyword_absent") or settings.get("json_path"))
+    failure, response, body, truncated, elapsed = fetch(monitor, session, needs_body)
+    if failure is not None:
+        return failure
+    assert response is not None
+    code = response.status_code
+    ranges = parse_status_ranges(settings.get("expected_status", ["200-299"]))
+    if not any(low <= code <= high for low, high in ranges):
+        reason = response.reason or ""
+        return down(f"HTTP {code} {reason}".strip() + f" (expected {_describe_ranges(ranges)})", latency_ms=elapsed, status_code=code)
+    text = body.decode(response.encoding or "utf-8", errors="replace") if needs_body else ""
+    cut_note = f" (only the first {len(body)} bytes were read)" if truncated else ""
+    keyword = settings.get("keyword")
+    if keyword and str(keyword) not in text:
+        return down(f"keyword {str(keyword)!r} not found{cut_note}", latency_ms=elapsed, status_code=code)
+    absent = settings.get("keyword_absent")
+    if absent and str(absent) in text:
+        return down(f"unwanted keyword {str(absent)!r} found", latency_ms=elapsed, status_code=code)
+    if settings.get("json_path"):
+        condition = parse_condition(str(settings["json_path"]))
+        try:
+            document = json.loads(text)
+        except ValueError:
+            return down(f"body is not JSON{cut_note}", latency_ms=elapsed, status_code=code)
+        holds, value = condition.evaluate(document)
+        if not holds:
+            return down(f"{condition.text} failed (found {json.dumps(value)[:60]})", latency_ms=elapsed, status_code=code)
+    slow = latency_verdict(settings, elapsed)
+    if slow is not None:
+        outcome, message = slow
+        return Result(outcome, latency_ms=elapsed, status_code=code, message=message)
+    return ok(f"HTTP {code}", latency_ms=elapsed, status_code=code)
+
+
+def _describe_ranges(ranges: list[tuple[int, int]]) -> str:
+    return ", ".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges)
+
+
+__all__ = ["check", "degraded", "fetch", "latency_verdict", "validate"]

@@ -1,0 +1,305 @@
+from __future__ import annotations
+
+import uuid
+import zlib
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+from lib.latency_histogram import BUCKET_COUNT
+
+
+class Region(models.Model):
+    """A place checks run from. Workers started with VIGIL_REGION=<name> consume its queue."""
+
+    # Small keys keep CheckResult rows narrow (see CheckResult).
+    id = models.SmallAutoField(primary_key=True)
+    name = models.SlugField(max_length=40, unique=True)
+    label = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.label or self.name
+
+    @property
+    def queue(self) -> str:
+        return queue_for_region(self.name)
+
+
+def queue_for_region(name: str) -> str:
+    return f"checks.{name}"
+
+
+class Tag(models.Model):
+    name = models.SlugField(max_length=40, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Monitor(models.Model):
+    class Kind(models.TextChoices):
+        HTTP = "http", "HTTP(S)"
+        HEALTH_JSON = "health_json", "Health JSON document"
+        TLS = "tls", "TLS certificate"
+        TCP = "tcp", "TCP port"
+        DNS = "dns", "DNS record"
+        HEARTBEAT = "heartbeat", "Heartbeat (push)"
+        POSTGRES = "postgres", "PostgreSQL"
+        REDIS = "redis", "Redis"
+        METRIC = "metric", "Prometheus metric"
+
+    class State(models.TextChoices):
+        UNKNOWN = "unknown"
+        UP = "up"
+        DEGRADED = "degraded"
+        DOWN = "down"
+        PAUSED = "paused"
+        MAINTENANCE = "maintenance"
+
+    # A 4-byte key: two billion monitors is plenty, and every CheckResult row carries it.
+    id = models.AutoField(primary_key=True)
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    target = models.CharField(
+        max_length=2048,
+        blank=True,
+        help_text="URL (http, health_json, metric), host:port (tcp, tls), name (dns), or connection URL (postgres, redis).",
+    )
+    settings = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Kind-specific options, e.g. expected_status, keyword, json_path, latency_warn_ms; see docs/monitors.md.",
+    )
+    interval_seconds = models.PositiveIntegerField(default=60)
+    timeout_seconds = models.FloatField(default=10.0)
+    retries = models.PositiveSmallIntegerField(
+        default=2, help_text="Extra failed attempts, at the retry interval, before a region calls the monitor down."
+    )
+    retry_interval_seconds = models.PositiveIntegerField(default=20)
+    recovery_confirmations = models.PositiveSmallIntegerField(default=2, help_text="Successes in a row before a down monitor is up again.")
+    regions = models.ManyToManyField(Region, related_name="monitors", blank=True)
+    quorum = models.PositiveSmallIntegerField(
+        default=0, help_text="Regions that must agree the monitor is down; 0 means a majority of its regions."
+    )
+    component = models.ForeignKey(
+        "incidents.Component", null=True, blank=True, on_delete=models.SET_NULL, related_name="monitors"
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="monitors")
+    paused = models.BooleanField(default=False)
+    # Heartbeat monitors: jobs ping /ping/<ping_token>; late after period + grace.
+    ping_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    heartbeat_period_seconds = models.PositiveIntegerField(default=3600)
+    heartbeat_grace_seconds = models.PositiveIntegerField(default=300)
+
+    # Current state, written only by monitors.services in the transaction that records
+    # the StateChange.
+    state = models.CharField(max_length=12, choices=State.choices, default=State.UNKNOWN, db_index=True)
+    state_since = models.DateTimeField(null=True, blank=True)
+    state_reason = models.CharField(max_length=300, blank=True)
+    is_flapping = models.BooleanField(default=False)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_outcome = models.CharField(max_length=10, blank=True)
+    last_latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_message = models.CharField(max_length=300, blank=True)
+    last_ping_at = models.DateTimeField(null=True, blank=True)
+    last_start_at = models.DateTimeField(null=True, blank=True)
+    last_run_seconds = models.FloatField(null=True, blank=True)
+    # The dispatcher claims rows with next_due_at <= now (index monitor_due_idx).
+    next_due_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            # The dispatcher's claim: WHERE NOT paused AND next_due_at <= now ORDER BY next_due_at.
+            models.Index(fields=["next_due_at"], name="monitor_due_idx", condition=models.Q(paused=False)),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("admin:monitors_monitor_change", args=[self.pk])
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        if self.interval_seconds < 5:
+            errors["interval_seconds"] = f"monitor '{self.name}': interval must be at least 5 s (got {self.interval_seconds} s)"
+        if self.timeout_seconds <= 0:
+            errors["timeout_seconds"] = f"monitor '{self.name}': timeout must be above 0 s"
+        elif self.kind != self.Kind.HEARTBEAT and self.timeout_seconds >= self.interval_seconds:
+            errors["timeout_seconds"] = (
+                f"monitor '{self.name}': timeout must be below interval ({self.timeout_seconds:g}s >= {self.interval_seconds}s)"
+            )
+        if self.retry_interval_seconds > self.interval_seconds:
+            errors["retry_interval_seconds"] = (
+                f"monitor '{self.name}': retry interval must not exceed the interval ({self.retry_interval_seconds}s > {self.interval_seconds}s)"
+            )
+        if self.recovery_confirmations < 1:
+            errors["recovery_confirmations"] = f"monitor '{self.name}': recovery needs at least 1 success"
+        if self.kind != self.Kind.HEARTBEAT and not self.target.strip():
+            errors["target"] = f"monitor '{self.name}': a {self.get_kind_display()} monitor needs a target"
+        if not isinstance(self.settings, dict):
+            errors["settings"] = f"monitor '{self.name}': settings must be a JSON object"
+        elif not errors.get("target"):
+            from monitors.checkers import validate_settings
+
+            problems = validate_settings(self.kind, self.target, self.settings)
+            if problems:
+                errors.update(problems)
+        if errors:
+            raise ValidationError(errors)
+
+    # Scheduling ------------------------------------------------------------------------
+    @property
+    def schedule_offset_seconds(self) -> int:
+        """A stable per-monitor offset inside the interval, so monitors created together
+        spread over the interval instead of all firing in the same second."""
+        return zlib.crc32(f"vigil-monitor-{self.pk}".encode()) % max(self.interval_seconds, 1)
+
+    def next_slot_after(self, now: datetime) -> datetime:
+        return next_slot_after(now, self.interval_seconds, self.schedule_offset_seconds)
+
+    def heartbeat_deadline(self, now: datetime) -> datetime:
+        reference = self.last_ping_at or self.created_at or now
+        return reference + timedelta(seconds=self.heartbeat_period_seconds + self.heartbeat_grace_seconds)
+
+
+EPOCH = datetime(2020, 1, 1, tzinfo=None)
+
+
+def next_slot_after(now: datetime, interval_seconds: int, offset_seconds: int) -> datetime:
+    """The first time strictly after now that lies on the monitor's grid (offset + k*interval)."""
+    reference = now.replace(tzinfo=None)
+    elapsed = (reference - EPOCH).total_seconds() - offset_seconds
+    steps = int(elapsed // interval_seconds) + 1
+    slot = EPOCH + timedelta(seconds=offset_seconds + steps * interval_seconds)
+    return slot.replace(tzinfo=now.tzinfo)
+
+
+class MonitorRegionState(models.Model):
+    """Confirmation counters of one monitor in one region (retries and recovery)."""
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="region_states")
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="+")
+    verdict = models.CharField(max_length=12, default="unknown")
+    consecutive_down = models.PositiveIntegerField(default=0)
+    consecutive_bad = models.PositiveIntegerField(default=0)
+    consecutive_ok = models.PositiveIntegerField(default=0)
+    consecutive_not_down = models.PositiveIntegerField(default=0)
+    # The due slot of the last result applied: a redelivered batch is applied once.
+    last_slot = models.DateTimeField(null=True, blank=True)
+    last_message = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["monitor", "region"], name="monitor_region_state_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.monitor} @ {self.region}: {self.verdict}"
+
+
+class CheckResult(models.Model):
+    """One check of one monitor from one region. Narrow and append-only.
+
+    The primary key (monitor, at, region) is also the idempotency key: `at` is the
+    due slot the dispatcher claimed, so a batch redelivered after a killed worker
+    inserts nothing new (bulk insert ignores conflicts). It also serves the only
+    query on raw rows: one monitor's recent results by time.
+    """
+
+    class Outcome(models.IntegerChoices):
+        OK = 0, "ok"
+        DEGRADED = 1, "degraded"
+        DOWN = 2, "down"
+
+    # Columns are declared widest first (8, 4, 4, 2, 2, 2 bytes, then text) so PostgreSQL
+    # adds no alignment padding: the row stays within its 130-byte budget (bench/engine.py).
+    pk = models.CompositePrimaryKey("monitor_id", "at", "region_id")
+    at = models.DateTimeField()
+    monitor = models.ForeignKey(Monitor, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    latency_ms = models.PositiveIntegerField(null=True)
+    region = models.ForeignKey(Region, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    outcome = models.PositiveSmallIntegerField(choices=Outcome.choices)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    message = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        # Foreign keys without database constraints keep inserts cheap; monitors are
+        # deleted through monitors.services, which removes their results first.
+        indexes: list[models.Index] = []
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id}@{self.at:%Y-%m-%d %H:%M:%S}: {self.get_outcome_display()}"
+
+
+class Rollup(models.Model):
+    """Per monitor, per hour or per day: counts and a latency histogram (lib.latency_histogram).
+
+    Counts equal the raw rows exactly; p50/p95/p99 come from the mergeable histogram.
+    Pages and reports read these, never raw rows beyond the current hours.
+    """
+
+    class Period(models.TextChoices):
+        HOUR = "hour"
+        DAY = "day"
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="rollups")
+    period = models.CharField(max_length=4, choices=Period.choices)
+    start = models.DateTimeField()
+    total = models.PositiveIntegerField(default=0)
+    ok = models.PositiveIntegerField(default=0)
+    degraded = models.PositiveIntegerField(default=0)
+    latency_sum_ms = models.BigIntegerField(default=0)
+    latency_count = models.PositiveIntegerField(default=0)
+    histogram = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["monitor", "period", "start"], name="rollup_unique")]
+        indexes = [models.Index(fields=["period", "start"], name="rollup_period_start_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.monitor_id} {self.period} {self.start:%Y-%m-%d %H:%M}"
+
+    @property
+    def down(self) -> int:
+        return self.total - self.ok - self.degraded
+
+    def clean(self) -> None:
+        if self.histogram and len(self.histogram) != BUCKET_COUNT:
+            raise ValidationError({"histogram": f"histogram must have {BUCKET_COUNT} buckets"})
+
+
+class StateChange(models.Model):
+    """Every transition of a monitor's state, written with the state it changes."""
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="state_changes")
+    at = models.DateTimeField(db_index=True)
+    old_state = models.CharField(max_length=12)
+    new_state = models.CharField(max_length=12)
+    reason = models.CharField(max_length=300, blank=True)
+    evidence = models.JSONField(default=dict, blank=True, help_text="Per-region counters and last messages.")
+    is_flapping = models.BooleanField(default=False)
+    # Set when incidents/alerting/live pages have reacted (monitors.reactions); the
+    # sweep finds rows left unhandled by a crash through statechange_unhandled_idx.
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["monitor", "-at"], name="statechange_monitor_at_idx"),
+            models.Index(fields=["at"], name="statechange_unhandled_idx", condition=models.Q(handled_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.monitor}: {self.old_state} -> {self.new_state} at {self.at:%Y-%m-%d %H:%M:%S}"

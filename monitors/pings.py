@@ -1,0 +1,114 @@
+"""Heartbeat pings at volume: accept fast, apply in batches.
+
+A ping request only checks its token (a short in-process cache in front of the
+database) and appends the ping to a Redis Stream; `drain` applies up to a few
+thousand pings in one transaction (monitors.services.record_pings). The stream's
+consumer group makes this reliable: a worker that dies after reading but before
+acknowledging leaves its pings pending, and the next drain claims them after a minute.
+Re-applying is harmless (results are keyed by monitor and time). When Redis cannot
+take the ping, the view applies it directly instead, so none is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from datetime import UTC, datetime
+from uuid import UUID
+
+import redis
+
+from monitors import services
+from monitors.models import Monitor
+from portal.redis_client import get_redis
+
+log = logging.getLogger("vigil.pings")
+STREAM = "vigil:pings"
+GROUP = "appliers"
+STREAM_MAX = 1_000_000  # approximate cap: a week-long worker outage must not fill Redis
+CLAIM_IDLE_MS = 60_000
+TOKEN_CACHE_SECONDS = 30
+
+_tokens: dict[UUID, tuple[float, int | None, bool]] = {}
+_tokens_lock = threading.Lock()
+
+
+def lookup(token: UUID) -> tuple[int, bool] | None:
+    """(monitor id, paused) of the heartbeat monitor with this ping token, or None."""
+    now = time.monotonic()
+    with _tokens_lock:
+        cached = _tokens.get(token)
+    if cached is not None and cached[0] > now:
+        return None if cached[1] is None else (cached[1], cached[2])
+    row = Monitor.objects.filter(ping_token=token, kind=Monitor.Kind.HEARTBEAT).values_list("pk", "paused").first()
+    with _tokens_lock:
+        if len(_tokens) > 50_000:
+            _tokens.clear()
+        _tokens[token] = (now + TOKEN_CACHE_SECONDS, row[0] if row else None, bool(row[1]) if row else False)
+    return (row[0], bool(row[1])) if row else None
+
+
+def forget_token(token: UUID) -> None:
+    with _tokens_lock:
+        _tokens.pop(token, None)
+
+
+def enqueue(ping: services.Ping) -> bool:
+    """Append to the stream; False when Redis cannot take it (the caller applies it directly)."""
+    fields = {"m": str(ping.monitor_id), "s": ping.signal, "e": "" if ping.exit_code is None else str(ping.exit_code),
+              "b": ping.body[:1000], "t": repr(ping.at.timestamp())}
+    try:
+        get_redis().xadd(STREAM, fields, maxlen=STREAM_MAX, approximate=True)  # type: ignore[arg-type]
+        return True
+    except (redis.RedisError, OSError) as exc:
+        log.warning("ping for monitor %s not buffered (%s); applying it directly", ping.monitor_id, exc)
+        return False
+
+
+def _ensure_group(client: redis.Redis) -> None:
+    try:
+        client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def _parse(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> tuple[list[bytes], list[services.Ping]]:
+    ids, found = [], []
+    for entry_id, fields in entries:
+        ids.append(entry_id)
+        try:
+            exit_code = fields.get(b"e", b"").decode()
+            found.append(services.Ping(
+                monitor_id=int(fields[b"m"]), signal=fields[b"s"].decode(), exit_code=int(exit_code) if exit_code else None,
+                body=fields.get(b"b", b"").decode(errors="replace"), at=datetime.fromtimestamp(float(fields[b"t"]), tz=UTC),
+            ))
+        except (KeyError, ValueError) as exc:
+            log.error("dropping malformed ping entry %s: %s", entry_id, exc)
+    return ids, found
+
+
+def drain(*, now: datetime, consumer: str | None = None, batch: int = 2000, rounds: int = 10, claim_idle_ms: int = CLAIM_IDLE_MS) -> int:
+    """Apply buffered pings; returns how many were applied."""
+    client = get_redis()
+    _ensure_group(client)
+    name = consumer or f"{socket.gethostname()}-{os.getpid()}"
+    applied = 0
+    stale = client.xautoclaim(STREAM, GROUP, name, min_idle_time=claim_idle_ms, start_id="0-0", count=batch)
+    pending = stale[1] if stale else []
+    for _ in range(rounds):
+        if not pending:
+            answer = client.xreadgroup(GROUP, name, {STREAM: ">"}, count=batch)
+            pending = answer[0][1] if answer else []
+        if not pending:
+            break
+        ids, found = _parse(pending)
+        services.record_pings(pings=found, now=now)
+        client.xack(STREAM, GROUP, *ids)
+        client.xdel(STREAM, *ids)
+        applied += len(found)
+        pending = []
+    return applied

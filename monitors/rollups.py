@@ -1,0 +1,160 @@
+"""Hourly and daily rollups of check results, and retention of raw rows.
+
+Hourly rollups are recomputed from raw rows for the hours that can still change
+(the current and previous hour, plus any hour missed while beat was stopped);
+the aggregation runs in the database, grouped by monitor, outcome and latency
+bucket. Daily rollups are merged from hourly ones once a UTC day is complete.
+Pages and reports read rollups; raw rows are only read for the last hours.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, Count, IntegerField, Sum, Value, When
+
+from lib import latency_histogram
+from monitors.models import CheckResult, Rollup
+
+log = logging.getLogger("vigil.rollups")
+ROLLUP_FIELDS = ["total", "ok", "degraded", "latency_sum_ms", "latency_count", "histogram"]
+CATCH_UP_HOURS = 48
+PRUNE_BATCH = 10_000
+
+
+def hour_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def day_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _bucket_expression() -> Case:
+    whens = [When(latency_ms__isnull=True, then=Value(-1))]
+    whens += [When(latency_ms__lt=bound, then=Value(index)) for index, bound in enumerate(latency_histogram.BOUNDS_MS)]
+    return Case(*whens, default=Value(len(latency_histogram.BOUNDS_MS)), output_field=IntegerField())
+
+
+def aggregate_raw(start: datetime, end: datetime) -> dict[int, Rollup]:
+    """Rollup values per monitor for raw rows in [start, end), computed by the database."""
+    rows = (
+        CheckResult.objects.filter(at__gte=start, at__lt=end)
+        .annotate(bucket=_bucket_expression())
+        .values("monitor_id", "outcome", "bucket")
+        .annotate(n=Count("*"), latency=Sum("latency_ms"))
+        .order_by()
+    )
+    rollups: dict[int, Rollup] = {}
+    for row in rows:
+        rollup = rollups.get(row["monitor_id"])
+        if rollup is None:
+            rollup = rollups[row["monitor_id"]] = Rollup(
+                monitor_id=row["monitor_id"], total=0, ok=0, degraded=0, latency_sum_ms=0, latency_count=0,
+                histogram=latency_histogram.empty(),
+            )
+        count = row["n"]
+        rollup.total += count
+        if row["outcome"] == CheckResult.Outcome.OK:
+            rollup.ok += count
+        elif row["outcome"] == CheckResult.Outcome.DEGRADED:
+            rollup.degraded += count
+        if row["bucket"] >= 0:
+            rollup.histogram[row["bucket"]] += count
+            rollup.latency_count += count
+            rollup.latency_sum_ms += row["latency"] or 0
+    return rollups
+
+
+def rollup_hour(start: datetime) -> int:
+    start = hour_start(start)
+    rollups = aggregate_raw(start, start + timedelta(hours=1))
+    for rollup in rollups.values():
+        rollup.period, rollup.start = Rollup.Period.HOUR, start
+    with transaction.atomic():
+        Rollup.objects.bulk_create(
+            list(rollups.values()), update_conflicts=True, unique_fields=["monitor", "period", "start"],
+            update_fields=ROLLUP_FIELDS, batch_size=1000,
+        )
+    return len(rollups)
+
+
+def rollup_day(start: datetime) -> int:
+    start = day_start(start)
+    merged: dict[int, Rollup] = {}
+    hours = Rollup.objects.filter(period=Rollup.Period.HOUR, start__gte=start, start__lt=start + timedelta(days=1))
+    for hour in hours.iterator(chunk_size=2000):
+        day = merged.get(hour.monitor_id)
+        if day is None:
+            day = merged[hour.monitor_id] = Rollup(
+                monitor_id=hour.monitor_id, period=Rollup.Period.DAY, start=start, total=0, ok=0, degraded=0,
+                latency_sum_ms=0, latency_count=0, histogram=latency_histogram.empty(),
+            )
+        day.total += hour.total
+        day.ok += hour.ok
+        day.degraded += hour.degraded
+        day.latency_sum_ms += hour.latency_sum_ms
+        day.latency_count += hour.latency_count
+        day.histogram = latency_histogram.merge(day.histogram, hour.histogram)
+    with transaction.atomic():
+        Rollup.objects.bulk_create(
+            list(merged.values()), update_conflicts=True, unique_fields=["monitor", "period", "start"],
+            update_fields=ROLLUP_FIELDS, batch_size=1000,
+        )
+    return len(merged)
+
+
+def refresh_recent(*, now: datetime) -> int:
+    """Recompute the hours that may still change, and complete days not yet rolled up."""
+    current = hour_start(now)
+    latest = Rollup.objects.filter(period=Rollup.Period.HOUR).order_by("-start").values_list("start", flat=True).first()
+    first = current - timedelta(hours=1)
+    if latest is not None:
+        first = max(min(first, hour_start(latest)), current - timedelta(hours=CATCH_UP_HOURS))
+    count = 0
+    hour = first
+    while hour <= current:
+        count += rollup_hour(hour)
+        hour += timedelta(hours=1)
+    # A day is final an hour after it ends (no result for it can arrive later).
+    for days_back in (1, 2, 3):
+        day = day_start(now) - timedelta(days=days_back)
+        if now >= day + timedelta(days=1, hours=1) and not Rollup.objects.filter(period=Rollup.Period.DAY, start=day).exists():
+            if Rollup.objects.filter(period=Rollup.Period.HOUR, start__gte=day, start__lt=day + timedelta(days=1)).exists():
+                count += rollup_day(day)
+    return count
+
+
+def prune_raw(*, now: datetime, retention_days: int | None = None, time_budget: float = 20.0) -> int:
+    """Delete raw rows older than the retention in batches, each its own short transaction."""
+    days = retention_days if retention_days is not None else settings.VIGIL_RAW_RETENTION_DAYS
+    cutoff = now - timedelta(days=days)
+    table = CheckResult._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE at < %s LIMIT {PRUNE_BATCH}))"
+    else:
+        sql = f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE at < %s LIMIT {PRUNE_BATCH})"
+    deleted = 0
+    started = time.monotonic()
+    while time.monotonic() - started < time_budget:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [cutoff])
+            batch = cursor.rowcount
+        deleted += batch
+        if batch < PRUNE_BATCH:
+            break
+    if deleted:
+        log.info("pruned %d raw results older than %s", deleted, cutoff.isoformat())
+    return deleted
+
+
+def hourly_by_monitor(monitor_ids: list[int], start: datetime, end: datetime) -> dict[int, list[Rollup]]:
+    grouped: dict[int, list[Rollup]] = defaultdict(list)
+    for rollup in Rollup.objects.filter(monitor_id__in=monitor_ids, period=Rollup.Period.HOUR, start__gte=start, start__lt=end).order_by("start"):
+        grouped[rollup.monitor_id].append(rollup)
+    return grouped

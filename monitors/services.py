@@ -1,0 +1,434 @@
+"""Writes of the monitoring engine: claim due checks, record results, apply state.
+
+Every write that changes a monitor's state records a StateChange in the same
+transaction; what reacts to it (incidents, alerts, live pages) runs after commit
+from those rows (monitors.reactions), so a crash never loses a transition.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+
+from monitors import state as machine
+from monitors.checkers.base import Result
+from monitors.models import CheckResult, Monitor, MonitorRegionState, Region, StateChange, next_slot_after, queue_for_region
+
+log = logging.getLogger("vigil.engine")
+
+OUTCOME_CODES = {"ok": CheckResult.Outcome.OK, "degraded": CheckResult.Outcome.DEGRADED, "down": CheckResult.Outcome.DOWN}
+FLAP_WINDOW = timedelta(hours=1)
+DEFAULT_FLAP_THRESHOLD = 6  # state changes within FLAP_WINDOW that mark a monitor flapping
+CLAIM_LIMIT = 2000
+BATCH_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One finished check, ready to be recorded."""
+
+    monitor_id: int
+    slot: datetime  # the due slot the dispatcher claimed: the idempotency key
+    result: Result
+
+
+def default_region() -> Region:
+    region, _ = Region.objects.get_or_create(name=settings.VIGIL_DEFAULT_REGION, defaults={"label": "Default"})
+    return region
+
+
+def policy_for(monitor: Monitor) -> machine.Policy:
+    return machine.Policy(retries=monitor.retries, recovery_confirmations=monitor.recovery_confirmations, quorum=monitor.quorum)
+
+
+# --- Dispatch ---------------------------------------------------------------------------
+
+
+def region_names_for(monitor_ids: Iterable[int]) -> dict[int, list[str]]:
+    through = Monitor.regions.through
+    names: dict[int, list[str]] = defaultdict(list)
+    for monitor_id, name in through.objects.filter(monitor_id__in=list(monitor_ids)).values_list("monitor_id", "region__name"):
+        names[monitor_id].append(name)
+    return names
+
+
+def claim_due(*, now: datetime, limit: int = CLAIM_LIMIT) -> list[tuple[int, datetime, list[str]]]:
+    """Claim monitors whose slot has come; move each to its next slot.
+
+    Must run inside a transaction. SELECT ... FOR UPDATE SKIP LOCKED means two
+    dispatchers can never claim the same row (SQLite serialises writers instead).
+    Returns (monitor id, claimed slot, region names).
+    """
+    rows = list(
+        Monitor.objects.filter(paused=False, next_due_at__lte=now)
+        .order_by("next_due_at")
+        .select_for_update(skip_locked=True)
+        .values_list("id", "next_due_at", "interval_seconds")[:limit]
+    )
+    if not rows:
+        return []
+    updates = []
+    for monitor_id, _slot, interval in rows:
+        probe = Monitor(pk=monitor_id, interval_seconds=interval)
+        updates.append(Monitor(pk=monitor_id, next_due_at=next_slot_after(now, interval, probe.schedule_offset_seconds)))
+    Monitor.objects.bulk_update(updates, ["next_due_at"], batch_size=1000)
+    regions = region_names_for(row[0] for row in rows)
+    default = settings.VIGIL_DEFAULT_REGION
+    # next_due_at is never null for a claimed row (the filter compares it to now).
+    return [(monitor_id, slot or now, regions.get(monitor_id) or [default]) for monitor_id, slot, _ in rows]
+
+
+def dispatch_due(*, now: datetime, limit: int = CLAIM_LIMIT) -> int:
+    """Claim due monitors and enqueue their checks in batches per region queue.
+
+    Enqueueing happens inside the claiming transaction: if the broker refuses, the
+    claim rolls back and the monitors stay due. If the commit fails after enqueueing,
+    the checks run and the next tick claims the same slots again; results are keyed
+    by slot, so nothing is stored twice.
+    """
+    from monitors.tasks import run_check_batch
+
+    with transaction.atomic():
+        claimed = claim_due(now=now, limit=limit)
+        per_region: dict[str, list[list[object]]] = defaultdict(list)
+        for monitor_id, slot, regions in claimed:
+            for region in regions:
+                per_region[region].append([monitor_id, slot.isoformat()])
+        for region, items in per_region.items():
+            for start in range(0, len(items), BATCH_SIZE):
+                run_check_batch.apply_async(args=[items[start:start + BATCH_SIZE], region], queue=queue_for_region(region))
+    return len(claimed)
+
+
+# --- Results and state --------------------------------------------------------------------
+
+
+def record_results(*, region_name: str, checked: Sequence[Checked], now: datetime) -> list[StateChange]:
+    """Store results and apply them to their monitors' state, in one transaction.
+
+    A result whose slot is not newer than the last one applied for its monitor and
+    region (a redelivered batch) is neither stored again nor applied again.
+    """
+    if not checked:
+        return []
+    region = Region.objects.filter(name=region_name).first() or Region.objects.get_or_create(name=region_name)[0]
+    ids = sorted({item.monitor_id for item in checked})
+    with transaction.atomic():
+        CheckResult.objects.bulk_create(
+            [
+                CheckResult(
+                    monitor_id=item.monitor_id,
+                    at=item.slot,
+                    region_id=region.pk,
+                    outcome=OUTCOME_CODES[item.result.outcome],
+                    latency_ms=item.result.latency_ms,
+                    status_code=item.result.status_code,
+                    message=item.result.message[:200],
+                )
+                for item in checked
+            ],
+            ignore_conflicts=True,
+        )
+        monitors = {m.pk: m for m in Monitor.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+        states = _region_states(monitors, region)
+        regions_of = region_names_for(ids)
+        from incidents.selectors import monitor_ids_under_maintenance
+
+        in_maintenance = monitor_ids_under_maintenance(ids)
+        recent_changes = dict(
+            StateChange.objects.filter(monitor_id__in=ids, at__gte=now - FLAP_WINDOW).values("monitor_id")
+            .annotate(n=Count("id")).values_list("monitor_id", "n").order_by()
+        )
+        changes: list[StateChange] = []
+        touched_states: list[MonitorRegionState] = []
+        for item in sorted(checked, key=lambda c: (c.monitor_id, c.slot)):
+            monitor = monitors.get(item.monitor_id)
+            if monitor is None:
+                continue  # deleted since it was dispatched
+            region_state = states[monitor.pk][region.pk]
+            if region_state.last_slot is not None and item.slot <= region_state.last_slot:
+                continue
+            current_regions = set(regions_of.get(monitor.pk) or [settings.VIGIL_DEFAULT_REGION])
+            change = _apply(monitor, region_state, states[monitor.pk], current_regions, item, now, monitor.pk in in_maintenance,
+                            recent_changes.get(monitor.pk, 0))
+            touched_states.append(region_state)
+            if change is not None:
+                changes.append(change)
+                recent_changes[monitor.pk] = recent_changes.get(monitor.pk, 0) + 1
+        MonitorRegionState.objects.bulk_update(
+            touched_states,
+            ["verdict", "consecutive_down", "consecutive_bad", "consecutive_ok", "consecutive_not_down", "last_slot", "last_message"],
+        )
+        Monitor.objects.bulk_update(
+            list(monitors.values()),
+            ["state", "state_since", "state_reason", "is_flapping", "last_checked_at", "last_outcome", "last_latency_ms",
+             "last_status_code", "last_message", "next_due_at"],
+        )
+        StateChange.objects.bulk_create(changes)
+        if changes:
+            from monitors.reactions import react_after_commit
+
+            react_after_commit([change.pk for change in changes if change.pk is not None])
+    _count_results(checked, monitors)
+    return changes
+
+
+def _region_states(monitors: dict[int, Monitor], region: Region) -> dict[int, dict[int, MonitorRegionState]]:
+    """Every region state of these monitors (quorum needs the others), creating this region's."""
+    by_monitor: dict[int, dict[int, MonitorRegionState]] = defaultdict(dict)
+    for row in MonitorRegionState.objects.select_for_update().filter(monitor_id__in=list(monitors)).select_related("region"):
+        by_monitor[row.monitor_id][row.region_id] = row
+    missing = [MonitorRegionState(monitor_id=pk, region=region) for pk in monitors if region.pk not in by_monitor[pk]]
+    if missing:
+        MonitorRegionState.objects.bulk_create(missing, ignore_conflicts=True)
+        for row in MonitorRegionState.objects.filter(monitor_id__in=[m.monitor_id for m in missing], region=region).select_related("region"):
+            by_monitor[row.monitor_id][row.region_id] = row
+    return by_monitor
+
+
+def _apply(
+    monitor: Monitor,
+    region_state: MonitorRegionState,
+    all_states: dict[int, MonitorRegionState],
+    current_regions: set[str],
+    item: Checked,
+    now: datetime,
+    in_maintenance: bool = False,
+    recent_changes: int = 0,
+) -> StateChange | None:
+    policy = policy_for(monitor)
+    counters = machine.apply_result(
+        machine.RegionCounters(
+            verdict=region_state.verdict,
+            down_streak=region_state.consecutive_down,
+            bad_streak=region_state.consecutive_bad,
+            ok_streak=region_state.consecutive_ok,
+            not_down_streak=region_state.consecutive_not_down,
+        ),
+        item.result.outcome,
+        policy,
+    )
+    region_state.verdict = counters.verdict
+    region_state.consecutive_down = counters.down_streak
+    region_state.consecutive_bad = counters.bad_streak
+    region_state.consecutive_ok = counters.ok_streak
+    region_state.consecutive_not_down = counters.not_down_streak
+    region_state.last_slot = item.slot
+    region_state.last_message = item.result.message[:300]
+
+    # Only this monitor's current regions vote; a region removed from it no longer counts.
+    verdicts = {s.region.name: s.verdict for s in all_states.values() if s.region.name in current_regions}
+    new_state, reason = machine.combine(verdicts, policy)
+    if monitor.paused:
+        new_state, reason = Monitor.State.PAUSED, "paused"
+    elif in_maintenance:
+        # Results are still stored (SLOs may count them); the state is not failed.
+        new_state, reason = Monitor.State.MAINTENANCE, f"maintenance ({reason})"
+
+    monitor.last_checked_at = now
+    monitor.last_outcome = item.result.outcome
+    monitor.last_latency_ms = item.result.latency_ms
+    monitor.last_status_code = item.result.status_code
+    monitor.last_message = item.result.message[:300]
+
+    # Retries: a failure not yet confirmed is checked again sooner than the interval.
+    unconfirmed = item.result.outcome != "ok" and counters.bad_streak < policy.failure_threshold
+    recovering = item.result.outcome == "ok" and counters.verdict in ("down", "degraded")
+    if (unconfirmed or recovering) and monitor.kind != Monitor.Kind.HEARTBEAT:
+        retry_at = now + timedelta(seconds=monitor.retry_interval_seconds)
+        if monitor.next_due_at is None or retry_at < monitor.next_due_at:
+            monitor.next_due_at = retry_at
+
+    if monitor.is_flapping and monitor.state_since and now - monitor.state_since > FLAP_WINDOW:
+        monitor.is_flapping = False
+    if new_state == monitor.state:
+        if reason != monitor.state_reason and new_state != Monitor.State.UP:
+            monitor.state_reason = reason[:300]
+        return None
+    return _transition(monitor, new_state, reason, all_states, now, recent_changes)
+
+
+def _transition(
+    monitor: Monitor, new_state: str, reason: str, all_states: dict[int, MonitorRegionState], now: datetime, recent: int | None = None
+) -> StateChange:
+    if recent is None:
+        recent = StateChange.objects.filter(monitor=monitor, at__gte=now - FLAP_WINDOW).count()
+    threshold = int((monitor.settings or {}).get("flap_threshold", DEFAULT_FLAP_THRESHOLD))
+    monitor.is_flapping = recent + 1 >= threshold
+    evidence = {
+        s.region.name: {
+            "verdict": s.verdict,
+            "down_streak": s.consecutive_down,
+            "ok_streak": s.consecutive_ok,
+            "last_message": s.last_message,
+        }
+        for s in all_states.values()
+    }
+    change = StateChange(
+        monitor=monitor,
+        at=now,
+        old_state=monitor.state,
+        new_state=new_state,
+        reason=reason[:300],
+        evidence=evidence,
+        is_flapping=monitor.is_flapping,
+    )
+    log.info("monitor %s: %s -> %s (%s)", monitor.name, monitor.state, new_state, reason)
+    monitor.state = new_state
+    monitor.state_since = now
+    monitor.state_reason = reason[:300]
+    return change
+
+
+def _count_results(checked: Sequence[Checked], monitors: dict[int, Monitor]) -> None:
+    from portal.metrics import check_results
+
+    for item in checked:
+        monitor = monitors.get(item.monitor_id)
+        check_results.labels(monitor.kind if monitor else "deleted", item.result.outcome).inc()
+
+
+@transaction.atomic
+def apply_maintenance(*, component_ids: Iterable[int], now: datetime) -> list[StateChange]:
+    """Monitors of these components enter or leave the maintenance state."""
+    from incidents.selectors import component_ids_under_maintenance
+
+    active = component_ids_under_maintenance()
+    changes = []
+    for monitor in Monitor.objects.select_for_update().filter(component_id__in=list(component_ids), paused=False).order_by("pk"):
+        entering = monitor.component_id in active
+        if entering and monitor.state != Monitor.State.MAINTENANCE:
+            changes.append(_transition(monitor, Monitor.State.MAINTENANCE, "maintenance window started", {}, now))
+        elif not entering and monitor.state == Monitor.State.MAINTENANCE:
+            states = {s.region_id: s for s in MonitorRegionState.objects.filter(monitor=monitor).select_related("region")}
+            current = set(region_names_for([monitor.pk]).get(monitor.pk) or [settings.VIGIL_DEFAULT_REGION])
+            verdicts = {s.region.name: s.verdict for s in states.values() if s.region.name in current}
+            new_state, reason = machine.combine(verdicts, policy_for(monitor))
+            changes.append(_transition(monitor, new_state, f"maintenance window ended; {reason}", states, now))
+        else:
+            continue
+        monitor.save(update_fields=["state", "state_since", "state_reason", "is_flapping"])
+    StateChange.objects.bulk_create(changes)
+    if changes:
+        from monitors.reactions import react_after_commit
+
+        react_after_commit([c.pk for c in changes if c.pk is not None])
+    return changes
+
+
+# --- Monitor lifecycle ----------------------------------------------------------------------
+
+
+def schedule(monitor: Monitor, *, now: datetime) -> None:
+    """Set the first slot of a new or resumed monitor (a heartbeat: its deadline)."""
+    if monitor.kind == Monitor.Kind.HEARTBEAT:
+        monitor.next_due_at = monitor.heartbeat_deadline(now)
+    else:
+        monitor.next_due_at = monitor.next_slot_after(now)
+
+
+@transaction.atomic
+def monitor_save(*, monitor: Monitor, now: datetime) -> Monitor:
+    """Validate and save a monitor; a new one gets its first slot."""
+    monitor.full_clean()
+    creating = monitor.pk is None
+    monitor.save()
+    if creating or monitor.next_due_at is None:
+        schedule(monitor, now=now)
+        Monitor.objects.filter(pk=monitor.pk).update(next_due_at=monitor.next_due_at)
+    return monitor
+
+
+@transaction.atomic
+def monitor_set_paused(*, monitor_ids: Iterable[int], paused: bool, now: datetime) -> int:
+    """Pause or resume monitors, recording the state change each time."""
+    changes = []
+    count = 0
+    for monitor in Monitor.objects.select_for_update().filter(pk__in=list(monitor_ids), paused=not paused):
+        monitor.paused = paused
+        old = monitor.state
+        new = Monitor.State.PAUSED if paused else Monitor.State.UNKNOWN
+        if paused:
+            monitor.next_due_at = None
+        else:
+            schedule(monitor, now=now)
+            MonitorRegionState.objects.filter(monitor=monitor).delete()
+        changes.append(StateChange(monitor=monitor, at=now, old_state=old, new_state=new, reason="paused" if paused else "resumed"))
+        monitor.state, monitor.state_since, monitor.state_reason = new, now, "paused" if paused else "resumed"
+        monitor.save(update_fields=["paused", "state", "state_since", "state_reason", "next_due_at"])
+        from monitors.pings import forget_token
+
+        forget_token(monitor.ping_token)  # other processes see it within the token cache's 30 s
+        count += 1
+    StateChange.objects.bulk_create(changes)
+    if changes:
+        from monitors.reactions import react_after_commit
+
+        react_after_commit([c.pk for c in changes if c.pk is not None])
+    return count
+
+
+@transaction.atomic
+def monitor_check_now(*, monitor_ids: Iterable[int], now: datetime) -> int:
+    """Make monitors due now; the next dispatcher tick runs them."""
+    return Monitor.objects.filter(pk__in=list(monitor_ids), paused=False).update(next_due_at=now)
+
+
+# --- Heartbeats -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ping:
+    monitor_id: int
+    signal: str  # start | success | fail | exit
+    exit_code: int | None
+    body: str
+    at: datetime
+
+
+def record_pings(*, pings: Sequence[Ping], now: datetime) -> int:
+    """Apply heartbeat pings (start, success, fail, exit code) in one transaction."""
+    if not pings:
+        return 0
+    checked: list[Checked] = []
+    with transaction.atomic():
+        ids = sorted({p.monitor_id for p in pings})
+        monitors = {m.pk: m for m in Monitor.objects.select_for_update().filter(pk__in=ids, kind=Monitor.Kind.HEARTBEAT).order_by("pk")}
+        for ping in sorted(pings, key=lambda p: (p.monitor_id, p.at)):
+            monitor = monitors.get(ping.monitor_id)
+            if monitor is None or monitor.paused:
+                continue
+            if ping.signal == "start":
+                monitor.last_start_at = ping.at
+                continue
+            run_seconds = None
+            if monitor.last_start_at and (monitor.last_ping_at is None or monitor.last_start_at > monitor.last_ping_at):
+                run_seconds = (ping.at - monitor.last_start_at).total_seconds()
+            failed = ping.signal == "fail" or (ping.exit_code is not None and ping.exit_code != 0)
+            detail = f"exit code {ping.exit_code}" if ping.exit_code not in (None, 0) else "reported failure"
+            snippet = f": {ping.body.strip()[:120]}" if ping.body.strip() else ""
+            if failed:
+                result = Result("down", message=f"job {detail}{snippet}")
+            else:
+                result = Result("ok", message="ping" + (f" (ran {run_seconds:.1f}s)" if run_seconds is not None else ""))
+            if run_seconds is not None:
+                result.latency_ms = int(run_seconds * 1000)
+            monitor.last_ping_at = ping.at
+            monitor.last_run_seconds = run_seconds
+            monitor.next_due_at = ping.at + timedelta(seconds=monitor.heartbeat_period_seconds + monitor.heartbeat_grace_seconds)
+            checked.append(Checked(monitor.pk, ping.at, result))
+        Monitor.objects.bulk_update(list(monitors.values()), ["last_start_at", "last_ping_at", "last_run_seconds", "next_due_at"])
+        record_results(region_name=settings.VIGIL_DEFAULT_REGION, checked=checked, now=now)
+    return len(checked)
+
+
+def record_ping(*, monitor: Monitor, signal: str, exit_code: int | None, body: str, now: datetime) -> None:
+    """One ping, applied at once (the fallback when the ping buffer is unavailable)."""
+    record_pings(pings=[Ping(monitor.pk, signal, exit_code, body, now)], now=now)

@@ -1,0 +1,91 @@
+"""Celery tasks of the engine. Thin: parse, call a service. Idempotent: a retry is harmless."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import datetime, timedelta
+
+from celery import shared_task
+from django.db import close_old_connections
+from django.utils import timezone
+
+from monitors import rollups, services
+from monitors.checkers import run_check
+from monitors.checkers.base import CheckSession, down
+from monitors.models import Monitor
+from monitors.reactions import handle_state_changes as handle_changes
+
+log = logging.getLogger("vigil.engine")
+
+_pool: ThreadPoolExecutor | None = None
+_session: CheckSession | None = None
+_pool_lock = threading.Lock()
+POOL_SIZE = 32
+
+
+def _executor() -> tuple[ThreadPoolExecutor, CheckSession]:
+    """One thread pool and one set of keep-alive clients per worker process."""
+    global _pool, _session
+    with _pool_lock:
+        if _pool is None or _session is None:
+            _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="vigil-check")
+            _session = CheckSession()
+        return _pool, _session
+
+
+def check_batch(items: list[list[object]], region: str, now: datetime | None = None) -> int:
+    """Run a batch of (monitor id, slot) checks concurrently, then record them in one transaction."""
+    slots = {int(monitor_id): datetime.fromisoformat(str(slot)) for monitor_id, slot in items}  # type: ignore[call-overload]
+    monitors = Monitor.objects.in_bulk(list(slots))
+    pool, session = _executor()
+    started = now or timezone.now()
+    futures = {pool.submit(run_check, monitor, session, started): monitor for monitor in monitors.values()}
+    # Every checker bounds itself; this is the backstop for one that does not.
+    longest = max((m.timeout_seconds for m in monitors.values()), default=1.0)
+    done, _not_done = wait(futures, timeout=longest + 5)
+    checked = []
+    for future, monitor in futures.items():
+        if future in done:
+            result = future.result()
+        else:
+            result = down(f"check did not finish within {longest + 5:g}s")
+        checked.append(services.Checked(monitor.pk, slots[monitor.pk], result))
+    services.record_results(region_name=region, checked=checked, now=timezone.now())
+    return len(checked)
+
+
+@shared_task(name="monitors.run_check_batch", acks_late=True, reject_on_worker_lost=True)
+def run_check_batch(items: list[list[object]], region: str) -> int:
+    close_old_connections()
+    return check_batch(items, region)
+
+
+@shared_task(name="monitors.handle_state_changes", acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
+def handle_state_changes(change_ids: list[int]) -> int:
+    return handle_changes(change_ids=change_ids, now=timezone.now())
+
+
+@shared_task(name="monitors.sweep_state_changes")
+def sweep_state_changes() -> int:
+    """Changes whose after-commit task never ran (broker down, crash) are handled here."""
+    return handle_changes(change_ids=None, now=timezone.now(), older_than=timedelta(seconds=30))
+
+
+@shared_task(name="monitors.update_rollups")
+def update_rollups() -> int:
+    return rollups.refresh_recent(now=timezone.now())
+
+
+@shared_task(name="monitors.prune_raw_results")
+def prune_raw_results() -> int:
+    return rollups.prune_raw(now=timezone.now())
+
+
+@shared_task(name="monitors.drain_pings", acks_late=True)
+def drain_pings() -> int:
+    from monitors import pings
+
+    close_old_connections()
+    return pings.drain(now=timezone.now())

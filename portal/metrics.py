@@ -1,0 +1,63 @@
+"""Prometheus metrics for the portal itself.
+
+Counters and histograms are shared by every web and worker process through
+prometheus-client's multiprocess files (PROMETHEUS_MULTIPROC_DIR, see settings).
+Gauges that describe the whole system (queue depth, beat lag, workers) are read
+when /metrics is scraped, by SystemCollector.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+http_requests = Counter(
+    "vigil_http_requests_total", "HTTP requests answered, by view, method and status", ["view", "method", "status"]
+)
+http_request_duration = Histogram(
+    "vigil_http_request_duration_seconds",
+    "Time to answer an HTTP request, by view",
+    ["view"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+check_results = Counter("vigil_check_results_total", "Checks run, by kind and outcome", ["kind", "outcome"])
+notification_deliveries = Counter(
+    "vigil_notification_deliveries_total", "Notification delivery attempts, by channel kind and outcome", ["kind", "outcome"]
+)
+login_failures = Counter("vigil_login_failures_total", "Failed login attempts")
+login_lockouts = Counter("vigil_login_lockouts_total", "Logins refused because of too many failures")
+
+
+class SystemCollector(Collector):
+    """Reads queue depth, beat lag and live workers from Redis at scrape time."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from django.conf import settings
+
+        from portal.redis_client import BEAT_TICK_KEY, WORKER_KEY_PREFIX, broker_redis_url, get_redis
+
+        up = GaugeMetricFamily("vigil_redis_up", "1 when Redis (broker) answers")
+        depth = GaugeMetricFamily("vigil_queue_depth", "Messages waiting in a Celery queue", labels=["queue"])
+        beat_age = GaugeMetricFamily("vigil_beat_last_tick_age_seconds", "Seconds since celery beat last ticked")
+        workers = GaugeMetricFamily("vigil_workers_alive", "Workers that sent a heartbeat in the last 30 s")
+        try:
+            broker = get_redis(broker_redis_url())
+            queues = sorted({settings.CELERY_TASK_DEFAULT_QUEUE, *(q.decode() for q in broker.smembers("vigil:queues"))})
+            for queue in queues:
+                depth.add_metric([queue], broker.llen(queue))
+            cache = get_redis()
+            last_tick = cache.get(BEAT_TICK_KEY)
+            if last_tick is not None:
+                beat_age.add_metric([], max(0.0, time.time() - float(last_tick)))
+            workers.add_metric([], sum(1 for _ in cache.scan_iter(f"{WORKER_KEY_PREFIX}*", count=100)))
+            up.add_metric([], 1)
+        except Exception:  # noqa: BLE001 - a scrape must answer even when Redis is down
+            up.add_metric([], 0)
+        yield up
+        yield depth
+        yield beat_age
+        yield workers

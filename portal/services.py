@@ -1,0 +1,90 @@
+"""Writes of the portal app: the audit trail and role assignment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.db import models, transaction
+from django.http import HttpRequest
+
+from portal.models import AuditLog
+from portal.roles import ROLES
+
+# Field names whose values never enter the audit trail in clear.
+SECRET_FIELD_MARKERS = ("secret", "token", "password", "webhook_url", "api_key", "routing_key")
+
+
+def is_secret_field(name: str) -> bool:
+    lowered = name.lower()
+    return any(marker in lowered for marker in SECRET_FIELD_MARKERS)
+
+
+SECRET_MASK = "********"
+
+
+def mask_secrets(value: Any) -> Any:
+    """A copy of nested settings with every secret value masked (env:NAME references stay visible)."""
+    if isinstance(value, dict):
+        return {
+            key: (SECRET_MASK if is_secret_field(str(key)) and isinstance(item, str) and item and not item.startswith("env:") else mask_secrets(item))
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_secrets(item) for item in value]
+    return value
+
+
+def _printable(name: str, value: Any) -> Any:
+    if is_secret_field(name):
+        return "(changed)" if value not in (None, "") else ""
+    if isinstance(value, dict):
+        return mask_secrets(value)
+    if isinstance(value, models.Model):
+        return str(value)
+    if isinstance(value, (list, tuple, set)) or (hasattr(value, "__iter__") and not isinstance(value, (str, bytes, dict))):
+        return [str(item) for item in value]
+    if isinstance(value, (str, int, float, bool, dict)) or value is None:
+        return value
+    return str(value)
+
+
+def audit_record(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    action: str,
+    target: models.Model | None = None,
+    object_type: str = "",
+    changes: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+    source: str = AuditLog.Source.SYSTEM,
+) -> AuditLog:
+    user = actor if actor is not None and actor.is_authenticated else None
+    entry = AuditLog(
+        actor=user,  # type: ignore[misc]
+        actor_name=user.get_username() if user is not None else "system",
+        action=action,
+        object_type=target._meta.label_lower if target is not None else object_type,
+        object_id=str(target.pk) if target is not None and target.pk is not None else "",
+        object_repr=str(target)[:200] if target is not None else "",
+        changes={name: _printable(name, value) for name, value in (changes or {}).items()},
+        source=source,
+        ip_address=request.META.get("REMOTE_ADDR") if request is not None else None,
+        request_id=getattr(request, "request_id", "") if request is not None else "",
+    )
+    entry.full_clean()
+    entry.save()
+    return entry
+
+
+@transaction.atomic
+def assign_role(*, user: AbstractBaseUser, role: str, by: AbstractBaseUser | None = None) -> None:
+    """Give user exactly one role; every role may open the staff pages and admin."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    user.groups.remove(*Group.objects.filter(name__in=ROLES))  # type: ignore[attr-defined]
+    user.groups.add(Group.objects.get(name=role))  # type: ignore[attr-defined]
+    if not getattr(user, "is_staff", False):
+        user.is_staff = True  # type: ignore[attr-defined]
+        user.save(update_fields=["is_staff"])  # type: ignore[misc]
+    audit_record(actor=by, action="assign_role", target=user, changes={"role": role})

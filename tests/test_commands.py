@@ -1,0 +1,49 @@
+"""seed_demo and bootstrap_admin: once, idempotent, with the password shown once."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from incidents.models import Component, Incident, Maintenance
+from monitors.models import Monitor
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str, **options) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, **options)
+    return out.getvalue()
+
+
+def test_seed_demo_loads_once():
+    first = run("seed_demo", base_url="http://127.0.0.1:8123")
+    assert "Demo data loaded." in first
+    assert Component.objects.count() == 3 and Monitor.objects.count() == 5
+    assert Monitor.objects.get(name="Vigil self health").target == "http://127.0.0.1:8123/health"
+    assert Incident.objects.get().updates.count() == 4 and Incident.objects.get().status == "resolved"
+    assert Maintenance.objects.count() == 1
+    assert all(m.next_due_at is not None for m in Monitor.objects.all())
+    assert "already" in run("seed_demo")
+    assert Monitor.objects.count() == 5
+
+
+def test_bootstrap_admin_prints_a_password_once(client):
+    output = run("bootstrap_admin")
+    password = output.split("store it now):")[1].split()[0]
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.groups.filter(name="admin").exists()
+    response = client.post("/accounts/login/", {"username": "admin", "password": password})
+    assert response.status_code == 302 and response["Location"] == "/dashboard/"
+    assert "exists already" in run("bootstrap_admin")
+
+
+def test_bootstrap_admin_refuses_a_weak_password(settings):
+    settings.VIGIL_ADMIN_PASSWORD = "12345"
+    with pytest.raises(CommandError, match="VIGIL_ADMIN_PASSWORD is too weak"):
+        run("bootstrap_admin")
