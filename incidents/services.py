@@ -323,7 +323,10 @@ def auto_incident_evaluate(*, component: Component, reason: str, now: datetime) 
     open_incident = Incident.objects.filter(auto_rule=rule, status__in=Incident.OPEN_STATUSES).order_by("-started_at").first()
     outage = STATUS_RANK[component.derived_status] >= STATUS_RANK[rule.trigger_status] and component.derived_status != ComponentStatus.UNDER_MAINTENANCE
     if outage and open_incident is None:
-        values = {"component": component.name, "reason": reason, "status": component.get_derived_status_display()}
+        # A public incident never carries the monitor's own reason (it can hold an internal
+        # URL or error text); it says what visitors see instead.
+        shown_reason = component.get_derived_status_display().lower() if rule.is_public else reason
+        values = {"component": component.name, "reason": shown_reason, "status": component.get_derived_status_display()}
         return incident_open(
             title=_format(rule.title_template, **values), impact=rule.impact, message=_format(rule.message_template, **values),
             components={component.pk: component.derived_status}, is_public=rule.is_public, by=None, now=now, auto_rule=rule,
@@ -333,7 +336,7 @@ def auto_incident_evaluate(*, component: Component, reason: str, now: datetime) 
         if open_incident.status != status:
             incident_post_update(
                 incident_id=open_incident.pk, expected_version=None, status=status,
-                message=_format(rule.recovery_message, component=component.name, reason=reason), by=None, now=now,
+                message=_format(rule.recovery_message, component=component.name, reason="" if rule.is_public else reason), by=None, now=now,
             )
         return open_incident
     return None

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents import public_views, views
+from incidents import views
 
 urlpatterns = [
     path("incidents/", views.incident_list, name="incident-list"),
@@ -15,5 +15,4 @@ urlpatterns = [
     path("maintenance/new/", views.maintenance_edit, name="maintenance-new"),
     path("maintenance/<int:pk>/", views.maintenance_edit, name="maintenance-edit"),
     path("maintenance/<int:pk>/status/", views.maintenance_status, name="maintenance-status"),
-    path("status/incidents/<int:pk>/", public_views.public_incident, name="public-incident"),
 ]

@@ -81,12 +81,15 @@ INSTALLED_APPS = [
     "portal",
     "monitors",
     "incidents",
+    "statuspage",
 ]
 
 MIDDLEWARE = [
     "portal.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before sessions and auth: a status page's own domain is routed to that page.
+    "statuspage.middleware.StatusDomainMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -347,6 +350,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-state-changes": {"task": "monitors.sweep_state_changes", "schedule": 30.0},
     "maintenance-tick": {"task": "incidents.maintenance_tick", "schedule": 30.0},
     "refresh-components": {"task": "incidents.refresh_components", "schedule": 300.0},
+    # Status pages are rebuilt on every change; this also rolls the uptime bars over.
+    "status-pages": {"task": "statuspage.rebuild_all", "schedule": 60.0},
+    "subscriber-events": {"task": "statuspage.subscriber_events", "schedule": 30.0},
+    "subscriber-deliveries": {"task": "statuspage.deliver_due", "schedule": 5.0},
 }
+# Subscriber notifications sent per second at most (email and webhooks together).
+VIGIL_SUBSCRIBER_SEND_RATE = env.int("VIGIL_SUBSCRIBER_SEND_RATE", 20, minimum=1, maximum=1000)
 # `manage.py bootstrap_admin` uses this password for the first admin, or prints a random one.
 VIGIL_ADMIN_PASSWORD = env.str("VIGIL_ADMIN_PASSWORD", "")

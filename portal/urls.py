@@ -22,6 +22,7 @@ urlpatterns = [
     path("demo/target", views.demo_target, name="demo-target"),
     path("", include("monitors.urls")),
     path("", include("incidents.urls")),
+    path("", include("statuspage.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -30,6 +30,14 @@ def clean_redis(redis_server: None) -> None:
     from portal.redis_client import get_redis
 
     get_redis().flushdb()
+    # Status page snapshots live in Redis, process memory and files: all three start empty.
+    import shutil
+
+    from statuspage import snapshot
+
+    snapshot._memory.clear()
+    snapshot._files.clear()
+    shutil.rmtree(snapshot.snapshot_dir(), ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,404 @@
+"""Status page snapshots: built by a task, served by requests without touching the database.
+
+A build reads the page's public rows once and renders every document a visitor or
+client can ask for (HTML pages, the v2 JSON API, feeds, calendar, badges). It is stored
+three ways: in the cache (what requests read), in a database row and in a file (the
+last good copy, for a cache that was flushed or is down, and for a database that is
+down). Requests look documents up by (page slug, document name), in that order:
+process memory (a second), cache, file, database row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Prefetch, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from incidents.models import Component, ComponentGroup, ComponentImpact, Incident, IncidentUpdate, Maintenance
+from statuspage import feeds, v2
+from statuspage.models import StatusPage, StatusPageComponent, StatusSnapshot
+from statuspage.uptime import daily_uptime
+
+log = logging.getLogger("vigil.statuspage")
+
+HISTORY_MONTHS_PER_PAGE = 3
+HISTORY_MONTHS = 24
+INCIDENT_PAGES_DAYS = 90
+STALE_AFTER = timedelta(seconds=150)
+MEMORY_SECONDS = 1.0
+ROUTES_KEY = "statuspage:routes"
+STALE_MARK = "<!--vigil:stale-->"
+
+
+@dataclass(frozen=True)
+class Document:
+    body: bytes
+    content_type: str
+    etag: str
+    built_at: float  # unix time of the build
+
+    @classmethod
+    def make(cls, body: str | bytes, content_type: str, built_at: float) -> Document:
+        raw = body.encode() if isinstance(body, str) else body
+        return cls(raw, content_type, hashlib.blake2b(raw, digest_size=12).hexdigest(), built_at)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"body": self.body.decode(), "type": self.content_type, "etag": self.etag, "built_at": self.built_at}
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> Document:
+        return cls(row["body"].encode(), row["type"], row["etag"], row["built_at"])
+
+
+def path_prefix(page: StatusPage) -> str:
+    return "/status/" if page.is_default else f"/status/{page.slug}/"
+
+
+def page_url(page: StatusPage) -> str:
+    base = settings.VIGIL_BASE_URL.rstrip("/")
+    if page.domain:
+        return f"{base.split('://', 1)[0]}://{page.domain}/"
+    return base + path_prefix(page)
+
+
+# --- Reading what a page shows --------------------------------------------------------------
+
+
+def page_components(page: StatusPage) -> list[Component]:
+    """The page's public components in its order; a page that picks none shows them all."""
+    rows = StatusPageComponent.objects.filter(page=page, component__is_public=True).select_related("component__group")
+    chosen = [row.component for row in rows.order_by("position", "id")]
+    if chosen or StatusPageComponent.objects.filter(page=page).exists():
+        return chosen
+    return list(Component.objects.filter(is_public=True).select_related("group").order_by("group__position", "position", "name"))
+
+
+def load_page_data(page: StatusPage, *, now: datetime) -> v2.PageData:
+    components = page_components(page)
+    ids = [c.pk for c in components]
+    since = now - timedelta(days=HISTORY_MONTHS * 31)
+    # Public incidents that touch a shown component, or touch no component at all.
+    relevant = Q(impacts__component_id__in=ids) | Q(impacts__isnull=True)
+    incidents = list(
+        Incident.objects.filter(relevant, is_public=True)
+        .filter(Q(started_at__gte=since) | Q(status__in=Incident.OPEN_STATUSES))
+        .distinct()
+        .order_by("-started_at", "-id")
+        .prefetch_related(
+            Prefetch("updates", queryset=IncidentUpdate.objects.order_by("created_at", "id")),
+            Prefetch("impacts", queryset=ComponentImpact.objects.filter(component_id__in=ids)),
+        )
+    )
+    for incident in incidents:
+        timeline = list(incident.updates.all())
+        incident.latest_update = timeline[-1] if timeline else None  # type: ignore[attr-defined]
+    maintenances = list(
+        Maintenance.objects.filter(Q(components__in=ids) | Q(components__isnull=True), is_public=True)
+        .filter(Q(ends_at__gte=now - timedelta(days=INCIDENT_PAGES_DAYS)) | Q(status__in=[*Maintenance.ACTIVE_STATUSES, Maintenance.Status.SCHEDULED]))
+        .distinct()
+        .order_by("starts_at", "id")
+        .prefetch_related("components")
+    )
+    groups = list(ComponentGroup.objects.filter(is_public=True, components__in=ids).distinct().order_by("position", "name"))
+    # Groups in page order: a group sits where its first component sits.
+    first_seen: dict[int, int] = {}
+    for index, component in enumerate(components):
+        if component.group_id is not None:
+            first_seen.setdefault(component.group_id, index)
+    groups.sort(key=lambda g: first_seen.get(g.pk, 0))
+    url = page_url(page)
+    data = v2.PageData(page=page, url=url, now=now, groups=groups, components=components,
+                       incidents=incidents, maintenances=maintenances)
+    data.incident_url = {i.pk: f"{url}incidents/{i.pk}/" for i in incidents}
+    return data
+
+
+# --- Building ---------------------------------------------------------------------------------
+
+
+def _month_key(value: datetime, tz: ZoneInfo) -> tuple[int, int]:
+    local = value.astimezone(tz)
+    return local.year, local.month
+
+
+def history_pages(data: v2.PageData) -> list[list[dict[str, Any]]]:
+    """Months newest first, HISTORY_MONTHS_PER_PAGE to a page, each with its incidents."""
+    tz = data.tz
+    by_month: dict[tuple[int, int], list[Incident]] = {}
+    for incident in data.incidents:
+        by_month.setdefault(_month_key(incident.started_at, tz), []).append(incident)
+    year, month = _month_key(data.now, tz)
+    oldest = min(by_month) if by_month else (year, month)
+    months: list[dict[str, Any]] = []
+    while (year, month) >= oldest and len(months) < HISTORY_MONTHS:
+        months.append({"year": year, "month": month, "start": datetime(year, month, 1, tzinfo=tz),
+                       "incidents": by_month.get((year, month), [])})
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return [months[i:i + HISTORY_MONTHS_PER_PAGE] for i in range(0, len(months), HISTORY_MONTHS_PER_PAGE)] or [[]]
+
+
+def build_context(page: StatusPage, *, now: datetime) -> dict[str, Any]:
+    data = load_page_data(page, now=now)
+    api = v2.documents(data)
+    bars = daily_uptime(data.components, data.incidents, now=now)
+    return {
+        "page": page, "data": data, "api": api, "bars": bars, "prefix": path_prefix(page), "status": api["status.json"]["status"],
+        "built_at": now, "tz": data.tz, "stale_mark": STALE_MARK,
+        "open_incidents": [i for i in data.incidents if i.is_open],
+        "active_maintenances": [m for m in data.maintenances if m.status in Maintenance.ACTIVE_STATUSES],
+        "upcoming_maintenances": [m for m in data.maintenances if m.status == Maintenance.Status.SCHEDULED and m.ends_at > now],
+        "live_url": f"/ws/status/{page.slug}/",
+        "sections": _sections(data, bars),
+    }
+
+
+def build_context_for(page: StatusPage) -> dict[str, Any]:
+    return build_context(page, now=timezone.now())
+
+
+def build_documents(page: StatusPage, *, now: datetime) -> dict[str, Document]:
+    context = build_context(page, now=now)
+    data: v2.PageData = context["data"]
+    api, bars = context["api"], context["bars"]
+    built = now.timestamp()
+    docs: dict[str, Document] = {}
+    with timezone.override(data.tz):
+        live = render_to_string("statuspage/fragments/live.html", context)
+        docs["live.html"] = Document.make(live, "text/html; charset=utf-8", built)
+        docs["index.html"] = Document.make(render_to_string("statuspage/page.html", {**context, "live": live}), "text/html; charset=utf-8", built)
+        pages = history_pages(data)
+        for number, months in enumerate(pages, start=1):
+            name = "history.html" if number == 1 else f"history-{number}.html"
+            html = render_to_string("statuspage/history.html", {**context, "months": months, "number": number, "last": len(pages)})
+            docs[name] = Document.make(html, "text/html; charset=utf-8", built)
+        recent = now - timedelta(days=INCIDENT_PAGES_DAYS)
+        for incident in data.incidents:
+            if incident.is_open or incident.started_at >= recent:
+                docs[f"incidents/{incident.pk}.html"] = Document.make(render_incident(incident, context), "text/html; charset=utf-8", built)
+        docs["theme.css"] = Document.make(render_to_string("statuspage/theme.css", {"page": page}), "text/css; charset=utf-8", built)
+        for name, payload in feeds.build(data, context).items():
+            docs[name] = Document.make(payload[0], payload[1], built)
+    for name, payload in api.items():
+        docs[f"api/v2/{name}"] = Document.make(json.dumps(payload, separators=(",", ":")), "application/json", built)
+    for component in data.components:
+        bar = bars[component.pk]
+        docs[f"badges/{component.pk}.svg"] = Document.make(feeds.badge(component, bar.percent), "image/svg+xml", built)
+    return docs
+
+
+def render_incident(incident: Incident, context: dict[str, Any]) -> str:
+    data: v2.PageData = context["data"]
+    visible = {c.pk for c in data.components}
+    impacts = [i for i in incident.impacts.all() if i.component_id in visible]
+    names = {c.pk: c.name for c in data.components}
+    updates = sorted(incident.updates.all(), key=lambda u: (u.created_at, u.pk), reverse=True)
+    with timezone.override(context["tz"]):
+        return render_to_string("statuspage/incident.html", {**context, "incident": incident, "updates": updates,
+                                                             "impacts": [(names[i.component_id], i) for i in impacts]})
+
+
+def _sections(data: v2.PageData, bars: dict[int, Any]) -> list[dict[str, Any]]:
+    """Top-level rows in page order: a lone component, or a group with its components."""
+    sections: list[dict[str, Any]] = []
+    groups: dict[int, dict[str, Any]] = {}
+    for component in data.components:
+        row = {"component": component, "bar": bars[component.pk]}
+        group = component.group if component.group and component.group.is_public else None
+        if group is None:
+            sections.append({"component": row})
+            continue
+        if group.pk not in groups:
+            groups[group.pk] = {"group": group, "rows": []}
+            sections.append(groups[group.pk])
+        groups[group.pk]["rows"].append(row)
+    for section in sections:
+        if "group" in section:
+            from incidents.models import worst_status
+
+            section["status"] = worst_status([r["component"].status for r in section["rows"]])
+    return sections
+
+
+# --- Storing ----------------------------------------------------------------------------------
+
+
+def _doc_key(slug: str, name: str) -> str:
+    return f"statuspage:{slug}:doc:{name}"
+
+
+def _index_key(slug: str) -> str:
+    return f"statuspage:{slug}:index"
+
+
+def snapshot_dir() -> Path:
+    return Path(settings.VIGIL_DATA_DIR) / "statuspage"
+
+
+def _write_file(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "w") as stream:
+        json.dump(payload, stream, separators=(",", ":"))
+    os.replace(temporary, path)  # atomic: a reader sees the old copy or the new one
+
+
+def rebuild(page: StatusPage, *, now: datetime | None = None) -> dict[str, Document]:
+    """Build and store one page; returns its documents."""
+    now = now or timezone.now()
+    started = time.monotonic()
+    docs = build_documents(page, now=now)
+    build_ms = int((time.monotonic() - started) * 1000)
+    serial = {name: doc.to_json() for name, doc in docs.items()}
+    StatusSnapshot.objects.update_or_create(page=page, defaults={"built_at": now, "build_ms": build_ms, "documents": serial})
+    _write_file(snapshot_dir() / f"{page.slug}.json", {"slug": page.slug, "built_at": now.timestamp(), "documents": serial})
+    try:
+        previous = cache.get(_index_key(page.slug)) or []
+        cache.set_many({_doc_key(page.slug, name): doc for name, doc in docs.items()}, timeout=None)
+        cache.set(_index_key(page.slug), sorted(docs), timeout=None)
+        stale = set(previous) - set(docs)
+        if stale:
+            cache.delete_many([_doc_key(page.slug, name) for name in stale])
+    except Exception as exc:  # noqa: BLE001 - the cache is down: the file and the row serve meanwhile
+        log.warning("status page %s built but not cached: %s", page.slug, exc)
+    _forget(page.slug)
+    log.info("status page %s rebuilt in %d ms (%d documents)", page.slug, build_ms, len(docs))
+    return docs
+
+
+def routes_table() -> dict[str, Any]:
+    """Which slug is the default, which domains map to which slug, which pages are private."""
+    pages = list(StatusPage.objects.all())
+    default = next((p.slug for p in pages if p.is_default), None)
+    domains = {p.domain: p.slug for p in pages if p.domain}
+    if settings.VIGIL_STATUS_HOST and default and settings.VIGIL_STATUS_HOST not in domains:
+        domains[settings.VIGIL_STATUS_HOST.lower()] = default
+    return {
+        "default": default,
+        "domains": domains,
+        "pages": {p.slug: {"private": p.is_private, "token_hash": p.access_token_hash} for p in pages},
+    }
+
+
+def publish_routes() -> dict[str, Any]:
+    table = routes_table()
+    _write_file(snapshot_dir() / "routes.json", table)
+    try:
+        cache.set(ROUTES_KEY, table, timeout=None)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("status page routes not cached: %s", exc)
+    _memory.clear()
+    return table
+
+
+# --- Serving ----------------------------------------------------------------------------------
+
+_memory: dict[tuple[str, str], tuple[float, Any]] = {}
+_memory_lock = threading.Lock()
+_files: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
+def _remember(key: tuple[str, str], value: Any) -> Any:
+    with _memory_lock:
+        if len(_memory) > 2048:
+            _memory.clear()
+        _memory[key] = (time.monotonic() + MEMORY_SECONDS, value)
+    return value
+
+
+def _recall(key: tuple[str, str]) -> Any:
+    hit = _memory.get(key)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    return None
+
+
+def _forget(slug: str) -> None:
+    with _memory_lock:
+        for key in [k for k in _memory if k[0] == slug or k[0] == ""]:
+            _memory.pop(key, None)
+
+
+def _read_file(name: str) -> dict[str, Any] | None:
+    path = snapshot_dir() / name
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return None
+    cached = _files.get(name)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    _files[name] = (mtime, payload)
+    return payload
+
+
+def get_routes() -> dict[str, Any]:
+    remembered = _recall(("", "routes"))
+    if remembered is not None:
+        return remembered
+    table = None
+    try:
+        table = cache.get(ROUTES_KEY)
+    except Exception:  # noqa: BLE001 - cache down: the file has them
+        table = None
+    if table is None:
+        table = _read_file("routes.json")
+    if table is None:
+        try:
+            table = publish_routes()
+        except Exception:  # noqa: BLE001 - nothing built yet and the database is down
+            table = {"default": None, "domains": {}, "pages": {}}
+    return _remember(("", "routes"), table)
+
+
+def get_document(slug: str, name: str) -> Document | None:
+    """The stored document, from the fastest place that has it; None if the page has no such document."""
+    key = (slug, name)
+    remembered = _recall(key)
+    if remembered is not None:
+        return remembered
+    try:
+        doc = cache.get(_doc_key(slug, name))
+    except Exception:  # noqa: BLE001 - cache down
+        doc = None
+    if doc is None:
+        doc = _from_last_good(slug, name)
+    if doc is not None:
+        _remember(key, doc)
+    return doc
+
+
+def _from_last_good(slug: str, name: str) -> Document | None:
+    payload = _read_file(f"{slug}.json")
+    if payload is None:
+        try:
+            row = StatusSnapshot.objects.filter(page__slug=slug).only("documents").first()
+        except Exception:  # noqa: BLE001 - database down too, and no file: nothing to serve
+            return None
+        if row is None:
+            return None
+        payload = {"documents": row.documents}
+    found = payload["documents"].get(name)
+    return Document.from_json(found) if found else None
+
+
+def is_stale(doc: Document, now: float | None = None) -> bool:
+    return (now or time.time()) - doc.built_at > STALE_AFTER.total_seconds()
