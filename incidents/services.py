@@ -355,6 +355,7 @@ def maintenance_save(*, maintenance: Maintenance, components: Iterable[Component
     maintenance.components.set(list(components))
     audit_record(actor=by, action="create" if creating else "update", target=maintenance,
                  changes={"starts_at": maintenance.starts_at.isoformat(), "ends_at": maintenance.ends_at.isoformat()}, source="console")
+    transaction.on_commit(lambda: maintenance_changed.send(sender=Maintenance, maintenance=maintenance))
     maintenance_tick(now=now)
     return maintenance
 
