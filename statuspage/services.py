@@ -199,10 +199,13 @@ def unsubscribe(*, token: str, now: datetime) -> Subscriber:
 def record_update_event(update: IncidentUpdate) -> SubscriberEvent | None:
     if not update.notify_subscribers or not update.incident.is_public:
         return None
-    component_ids = list(update.incident.impacts.values_list("component_id", flat=True))
+    # Every component the incident has touched (a resolving update has no overrides left).
+    touched = set(update.incident.impacts.values_list("component_id", flat=True))
+    for affected in update.incident.updates.values_list("affected_components", flat=True):
+        touched |= {item["component"] for item in affected or [] if isinstance(item.get("component"), int)}
     event, _ = SubscriberEvent.objects.get_or_create(
         key=f"update:{update.pk}",
-        defaults={"kind": "incident.update", "incident_update": update, "component_ids": component_ids, "created_at": update.created_at},
+        defaults={"kind": "incident.update", "incident_update": update, "component_ids": sorted(touched), "created_at": update.created_at},
     )
     return event
 

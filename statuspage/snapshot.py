@@ -29,7 +29,7 @@ from django.db.models import Prefetch, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from incidents.models import Component, ComponentGroup, ComponentImpact, Incident, IncidentUpdate, Maintenance
+from incidents.models import Component, ComponentGroup, Incident, IncidentUpdate, Maintenance
 from statuspage import feeds, v2
 from statuspage.models import StatusPage, StatusPageComponent, StatusSnapshot
 from statuspage.uptime import daily_uptime
@@ -88,25 +88,53 @@ def page_components(page: StatusPage) -> list[Component]:
     return list(Component.objects.filter(is_public=True).select_related("group").order_by("group__position", "position", "name"))
 
 
+def outage_segments(incident: Incident, *, now: datetime) -> list[tuple[int, str, datetime, datetime]]:
+    """(component, status, from, to) for every status an incident's updates set on a component.
+
+    Read from the updates' recorded component statuses, so a resolved incident (whose
+    overrides are gone) still tells which components it hit, how hard and for how long."""
+    segments: list[tuple[int, str, datetime, datetime]] = []
+    open_since: dict[int, tuple[str, datetime]] = {}
+    for update in incident.updates.all():
+        for item in update.affected_components or []:
+            component_id = item.get("component")
+            if not isinstance(component_id, int):
+                continue
+            if component_id in open_since:
+                status, start = open_since.pop(component_id)
+                segments.append((component_id, status, start, update.created_at))
+            if item.get("status") and item["status"] != "operational":
+                open_since[component_id] = (item["status"], update.created_at)
+    end = incident.resolved_at or now
+    for component_id, (status, start) in open_since.items():
+        segments.append((component_id, status, start, max(start, end)))
+    return segments
+
+
 def load_page_data(page: StatusPage, *, now: datetime) -> v2.PageData:
     components = page_components(page)
     ids = [c.pk for c in components]
     since = now - timedelta(days=HISTORY_MONTHS * 31)
-    # Public incidents that touch a shown component, or touch no component at all.
-    relevant = Q(impacts__component_id__in=ids) | Q(impacts__isnull=True)
-    incidents = list(
-        Incident.objects.filter(relevant, is_public=True)
+    candidates = (
+        Incident.objects.filter(is_public=True)
         .filter(Q(started_at__gte=since) | Q(status__in=Incident.OPEN_STATUSES))
-        .distinct()
         .order_by("-started_at", "-id")
-        .prefetch_related(
-            Prefetch("updates", queryset=IncidentUpdate.objects.order_by("created_at", "id")),
-            Prefetch("impacts", queryset=ComponentImpact.objects.filter(component_id__in=ids)),
-        )
+        .prefetch_related(Prefetch("updates", queryset=IncidentUpdate.objects.order_by("created_at", "id")), "impacts")
     )
-    for incident in incidents:
+    shown = set(ids)
+    incidents = []
+    for incident in candidates:
+        segments = outage_segments(incident, now=now)
+        touched = {component_id for component_id, _status, _start, _end in segments}
+        touched |= {i.component_id for i in incident.impacts.all()}
+        # An incident belongs on the page when it touched a shown component, or no component at all.
+        if touched and not touched & shown:
+            continue
+        incident.segments = [seg for seg in segments if seg[0] in shown]  # type: ignore[attr-defined]
+        incident.component_ids = [cid for cid in ids if cid in touched]  # type: ignore[attr-defined]
         timeline = list(incident.updates.all())
         incident.latest_update = timeline[-1] if timeline else None  # type: ignore[attr-defined]
+        incidents.append(incident)
     maintenances = list(
         Maintenance.objects.filter(Q(components__in=ids) | Q(components__isnull=True), is_public=True)
         .filter(Q(ends_at__gte=now - timedelta(days=INCIDENT_PAGES_DAYS)) | Q(status__in=[*Maintenance.ACTIVE_STATUSES, Maintenance.Status.SCHEDULED]))
@@ -203,13 +231,12 @@ def build_documents(page: StatusPage, *, now: datetime) -> dict[str, Document]:
 
 def render_incident(incident: Incident, context: dict[str, Any]) -> str:
     data: v2.PageData = context["data"]
-    visible = {c.pk for c in data.components}
-    impacts = [i for i in incident.impacts.all() if i.component_id in visible]
     names = {c.pk: c.name for c in data.components}
+    impacts = [(names[cid], cid) for cid in getattr(incident, "component_ids", []) if cid in names]
     updates = sorted(incident.updates.all(), key=lambda u: (u.created_at, u.pk), reverse=True)
     with timezone.override(context["tz"]):
         return render_to_string("statuspage/incident.html", {**context, "incident": incident, "updates": updates,
-                                                             "impacts": [(names[i.component_id], i) for i in impacts]})
+                                                             "impacts": impacts})
 
 
 def _sections(data: v2.PageData, bars: dict[int, Any]) -> list[dict[str, Any]]:

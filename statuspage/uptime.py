@@ -72,16 +72,15 @@ def daily_uptime(components: list[Component], incidents: list[Incident], *, now:
     outage: dict[tuple[int, date], float] = {}
     by_day: dict[tuple[int, date], list[Incident]] = {}
     for incident in incidents:
-        end = incident.resolved_at or now
-        if end < day_start(first):
-            continue
-        for impact in incident.impacts.all():
-            day = max(incident.started_at.astimezone(UTC).date(), first)
+        for component_id, status, start, end in getattr(incident, "segments", []):
+            if end < day_start(first):
+                continue
+            day = max(start.astimezone(UTC).date(), first)
             while day <= min(end.astimezone(UTC).date(), today):
-                key = (impact.component_id, day)
+                key = (component_id, day)
                 by_day.setdefault(key, []).append(incident)
-                lo, hi = max(incident.started_at, day_start(day)), min(end, day_start(day + timedelta(days=1)))
-                weight = OUTAGE_WEIGHT.get(ComponentStatus(impact.status), 0.0)
+                lo, hi = max(start, day_start(day)), min(end, day_start(day + timedelta(days=1)))
+                weight = OUTAGE_WEIGHT.get(ComponentStatus(status), 0.0)
                 if hi > lo and weight:
                     outage[key] = outage.get(key, 0.0) + weight * (hi - lo).total_seconds()
                 day += timedelta(days=1)

@@ -175,7 +175,7 @@ def incident_json(incident: Incident, data: PageData) -> dict[str, Any]:
             "tweet_id": None,
         })
     updates.reverse()  # newest first, as Statuspage lists them
-    affected_components = [visible[impact.component_id] for impact in incident.impacts.all() if impact.component_id in visible]
+    affected_components = [visible[cid] for cid in getattr(incident, "component_ids", []) if cid in visible]
     positions = {c.pk: index for index, c in enumerate(data.components, start=1)}
     return {
         "id": str(incident.pk),

@@ -13,6 +13,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_declare_update_resolve_and_the_public_timeline(live_app, browser, responder, admin_user):
+    from statuspage.models import StatusPage
+
+    StatusPage.objects.get_or_create(slug="public", defaults={"title": "Status", "is_default": True})
     Component.objects.create(name="Checkout")
     first = browser.new_context().new_page()
     second = browser.new_context().new_page()
