@@ -42,7 +42,7 @@ def test_the_page_renders_with_tooltips_and_passes_axe(live_app, browser, page_w
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(f"{live_app}/status/")
     expect(page.get_by_role("heading", level=1)).to_have_text("All Systems Operational")
-    bars = page.locator("#component-%d .uptime-bars .bar" % page_with_history.pk)
+    bars = page.locator(f"#component-{page_with_history.pk} .uptime-bars .bar")
     expect(bars).to_have_count(90)
     # The day of the incident: hover shows date, uptime and the incident's title.
     day = (timezone.now() - timedelta(days=5)).date()
@@ -79,7 +79,8 @@ def test_a_component_change_shows_up_live_without_reload(live_app, browser, page
                                         now=timezone.now())
         expect(page.get_by_role("heading", level=1)).to_have_text("Major System Outage", timeout=20000)
         expect(page.locator(".status-incident")).to_contain_text("Website unreachable")
-        expect(page.locator("#component-%d .component-status" % Component.objects.get(name="Website").pk)).to_have_text("Major outage")
+        website = Component.objects.get(name="Website")
+        expect(page.locator(f"#component-{website.pk} .component-status")).to_have_text("Major outage")
         assert page.evaluate("window.notReloaded") is True
     finally:
         worker.stop()
