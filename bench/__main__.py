@@ -7,7 +7,7 @@ import sys
 
 from bench.harness import Row, print_table, save
 
-MODULES = ["engine"]
+MODULES = ["engine", "statuspage"]
 
 
 def main(names: list[str]) -> int:

@@ -22,7 +22,7 @@ class LoadResult:
         return self.requests / self.seconds if self.seconds else 0.0
 
 
-async def _connection(host: str, port: int, paths: Callable[[], str], until: float, result: LoadResult) -> None:
+async def _connection(host: str, port: int, paths: Callable[[], str], until: float, result: LoadResult, extra: str = "") -> None:
     reader = writer = None
     while time.monotonic() < until:
         try:
@@ -30,7 +30,7 @@ async def _connection(host: str, port: int, paths: Callable[[], str], until: flo
                 reader, writer = await asyncio.open_connection(host, port)
             path = paths()
             started = time.perf_counter()
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: keep-alive\r\n\r\n".encode())
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: keep-alive\r\n{extra}\r\n".encode())
             await writer.drain()
             head = await reader.readuntil(b"\r\n\r\n")  # type: ignore[union-attr]
             lines = head.decode("latin-1").split("\r\n")
@@ -52,7 +52,7 @@ async def _connection(host: str, port: int, paths: Callable[[], str], until: flo
             if close:
                 writer.close()
                 reader = writer = None
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             result.errors += 1
             if writer is not None:
                 writer.close()
@@ -62,14 +62,17 @@ async def _connection(host: str, port: int, paths: Callable[[], str], until: flo
         writer.close()
 
 
-def run_load(host: str, port: int, paths: list[str], *, connections: int, seconds: float) -> LoadResult:
+def run_load(host: str, port: int, paths: list[str], *, connections: int, seconds: float,
+             headers: dict[str, str] | None = None) -> LoadResult:
+    """`headers` are sent with every request, e.g. {"Accept-Encoding": "gzip"} as browsers do."""
     cycle = itertools.cycle(paths)
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     result = LoadResult()
 
     async def main() -> None:
         until = time.monotonic() + seconds
         started = time.monotonic()
-        await asyncio.gather(*(_connection(host, port, lambda: next(cycle), until, result) for _ in range(connections)))
+        await asyncio.gather(*(_connection(host, port, lambda: next(cycle), until, result, extra) for _ in range(connections)))
         result.seconds = time.monotonic() - started
 
     asyncio.run(main())

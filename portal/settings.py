@@ -90,6 +90,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions and auth: a status page's own domain is routed to that page.
     "statuspage.middleware.StatusDomainMiddleware",
+    # Public status page documents are answered here, before sessions and auth.
+    "statuspage.middleware.StatusFastPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -22,3 +22,46 @@ class StatusDomainMiddleware:
                 request.urlconf = "statuspage.domain_urls"
                 request.status_page_slug = slug  # type: ignore[attr-defined]
         return self.get_response(request)
+
+
+class StatusFastPathMiddleware:
+    """Serve public status page documents before sessions, auth and CSRF run.
+
+    A visitor flood reads prebuilt snapshots, so the rest of the middleware chain is
+    pure overhead for them. Security headers are still added here: the CSP and frame
+    policy of the staff pages (SecurityMiddleware, earlier in the chain, adds the rest).
+    Private pages, writes and anything else go through the full chain."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from csp.middleware import CSPMiddleware
+        from django.middleware.clickjacking import XFrameOptionsMiddleware
+
+        from statuspage import views
+
+        self.get_response = get_response
+        self.views = {views.page, views.live_fragment, views.history, views.api, views.document, views.badge}
+        self.csp = CSPMiddleware(get_response)
+        self.frames = XFrameOptionsMiddleware(get_response)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in ("GET", "HEAD") and not request.GET.get("token"):
+            from django.urls import Resolver404, resolve
+
+            try:
+                match = resolve(request.path_info, urlconf=getattr(request, "urlconf", None))
+            except Resolver404:
+                match = None
+            if match is not None and match.func in self.views:
+                routes = get_routes()
+                slug = match.kwargs.get("slug") or getattr(request, "status_page_slug", None) or routes["default"]
+                meta = routes["pages"].get(slug) if slug else None
+                if meta is not None and not meta["private"]:
+                    try:
+                        response = match.func(request, *match.args, **match.kwargs)
+                    except Exception:  # noqa: BLE001 - let the full chain produce the proper error page
+                        return self.get_response(request)
+                    if not response.has_header("Content-Length"):
+                        response["Content-Length"] = str(len(response.content))  # as CommonMiddleware would
+                    response = self.csp.process_response(request, response)
+                    return self.frames.process_response(request, response)
+        return self.get_response(request)

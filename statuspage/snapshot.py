@@ -10,6 +10,7 @@ process memory (a second), cache, file, database row.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -45,24 +46,32 @@ ROUTES_KEY = "statuspage:routes"
 STALE_MARK = "<!--vigil:stale-->"
 
 
+GZIP_MIN_BYTES = 1024
+
+
 @dataclass(frozen=True)
 class Document:
     body: bytes
     content_type: str
     etag: str
     built_at: float  # unix time of the build
+    # Compressed once at build time: a flood of visitors costs no compression work.
+    gzipped: bytes | None = None
 
     @classmethod
     def make(cls, body: str | bytes, content_type: str, built_at: float) -> Document:
         raw = body.encode() if isinstance(body, str) else body
-        return cls(raw, content_type, hashlib.blake2b(raw, digest_size=12).hexdigest(), built_at)
+        packed = gzip.compress(raw, compresslevel=6, mtime=0) if len(raw) >= GZIP_MIN_BYTES else None
+        return cls(raw, content_type, hashlib.blake2b(raw, digest_size=12).hexdigest(), built_at, packed)
 
     def to_json(self) -> dict[str, Any]:
         return {"body": self.body.decode(), "type": self.content_type, "etag": self.etag, "built_at": self.built_at}
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> Document:
-        return cls(row["body"].encode(), row["type"], row["etag"], row["built_at"])
+        raw = row["body"].encode()
+        packed = gzip.compress(raw, compresslevel=6, mtime=0) if len(raw) >= GZIP_MIN_BYTES else None
+        return cls(raw, row["type"], row["etag"], row["built_at"], packed)
 
 
 def path_prefix(page: StatusPage) -> str:

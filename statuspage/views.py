@@ -95,14 +95,20 @@ def _respond(request: HttpRequest, doc: Document, slug: str, meta: dict[str, Any
                 f"delayed right now. This page refreshes by itself when they are back.</p>")
         body = body.replace(STALE_MARK.encode(), note.encode(), 1)
         etag = f'"{doc.etag}-s{int(doc.built_at)}"'
+    compress = body is doc.body and doc.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", "")
+    if compress:
+        etag = etag[:-1] + '-gz"'
     if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
         response = HttpResponse(status=304)
+    elif compress:
+        response = HttpResponse(doc.gzipped, content_type=doc.content_type)
+        response["Content-Encoding"] = "gzip"
     else:
         response = HttpResponse(body, content_type=doc.content_type)
     response["ETag"] = etag
     response["Last-Modified"] = formatdate(doc.built_at, usegmt=True)
     response["Cache-Control"] = PRIVATE_CACHE if meta.get("private") else ("no-cache" if stale else PUBLIC_CACHE)
-    response["Vary"] = "Host, Cookie" if meta.get("private") else "Host"
+    response["Vary"] = "Host, Accept-Encoding, Cookie" if meta.get("private") else "Host, Accept-Encoding"
     return response
 
 

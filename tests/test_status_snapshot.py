@@ -169,7 +169,7 @@ def test_uptime_bars_come_from_day_rollups_and_mark_days_before_the_component(cl
     Rollup.objects.create(monitor=monitor, period="day", start=day, total=1000, ok=990, degraded=0)
     rebuild_all()
     html = client.get("/status/").content.decode()
-    assert f"{day:%b} {day.day}, {day:%Y}</strong> 99.00% uptime" in html
+    assert f"{day:%b} {day.day}, {day:%Y}</b> 99.00% uptime" in html
     assert "No data" in html  # the 79 days before the component existed
     bar = html[html.index('id="component-'):]
     assert bar.count('class="bar level-none"') == 79  # born 10 days ago: 11 days with data, today included
@@ -185,3 +185,20 @@ def test_a_rebuild_takes_about_the_same_time_for_many_components(client):
     docs = snapshot.rebuild(StatusPage.objects.get(slug="public"), now=now)
     assert len([name for name in docs if name.startswith("badges/")]) == 50
     assert time.monotonic() - started < 30  # generous: correctness, not timing
+
+
+@pytest.mark.django_db
+def test_public_documents_keep_the_security_headers_and_come_gzipped_to_browsers(client, api):
+    import gzip
+
+    rebuild_all()
+    response = client.get("/status/", HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert response["Content-Encoding"] == "gzip"
+    assert "API" in gzip.decompress(response.content).decode()
+    assert "script-src 'self'" in response["Content-Security-Policy"] and "unsafe-inline" not in response["Content-Security-Policy"]
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "Accept-Encoding" in response["Vary"]
+    plain = client.get("/status/")
+    assert "Content-Encoding" not in plain and plain["ETag"] != response["ETag"]
+    assert int(plain["Content-Length"]) == len(plain.content)
