@@ -78,4 +78,15 @@ class Command(BaseCommand):
                 components=[portal], by=None, now=now,
             )
             self.stdout.write(f"  a maintenance window on {window_start:%Y-%m-%d %H:%M} UTC")
+            # The components have been around for the whole 90 days the status page shows.
+            Component.objects.filter(pk__in=[portal.pk, api.pk, jobs.pk]).update(created_at=now - timedelta(days=120))
+            from statuspage import services as page_services
+            from statuspage.models import StatusPage
+
+            page = StatusPage.objects.filter(is_default=True).first() or StatusPage(slug="public", is_default=True)
+            page.title = "Vigil demo status"
+            page.description = "The status of this Vigil installation and its demo target."
+            page.footer_links = [{"label": "Operator docs", "url": "https://github.com/"}]
+            page_services.page_save(page=page, component_ids=[portal.pk, api.pk, jobs.pk])
+            self.stdout.write(f"  the status page at {base}/status/")
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
