@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -24,6 +25,7 @@ class StatusPageAdmin(admin.ModelAdmin):
     search_fields = ["title", "slug", "domain"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [StatusPageComponentInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["rebuild_now", "issue_access_token"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "description", "is_default", "visibility", "domain"]}),
