@@ -106,7 +106,11 @@ def test_auto_incident_opens_once_on_confirmed_outage_and_resolves_on_recovery(a
     incident = Incident.objects.get()
     assert incident.auto_managed and incident.status == "investigating"
     assert incident.title == "API outage"
-    assert "We are investigating problems with API: down in default" in incident.updates.first().message
+    # A public incident says what visitors see, never the monitor's own reason (it can name
+    # internal hosts or carry raw error text).
+    message = incident.updates.first().message
+    assert message == "We are investigating problems with API: major outage"
+    assert "down in default" not in message
     check("ok", 6)
     check("ok", 7)
     incident.refresh_from_db()
