@@ -69,6 +69,12 @@ def recreate_database() -> None:
 
 def setup_django() -> None:
     os.environ.update(environment())
+    from django.apps import apps
+
+    if apps.ready:
+        from django.db import connections
+
+        connections.close_all()  # an earlier benchmark's connection would block DROP DATABASE
     recreate_database()
     import django
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.db.models import Count
 
 from monitors import state as machine
@@ -162,11 +162,11 @@ def record_results(*, region_name: str, checked: Sequence[Checked], now: datetim
             if change is not None:
                 changes.append(change)
                 recent_changes[monitor.pk] = recent_changes.get(monitor.pk, 0) + 1
-        MonitorRegionState.objects.bulk_update(
+        update_rows(
             touched_states,
             ["verdict", "consecutive_down", "consecutive_bad", "consecutive_ok", "consecutive_not_down", "last_slot", "last_message"],
         )
-        Monitor.objects.bulk_update(
+        update_rows(
             list(monitors.values()),
             ["state", "state_since", "state_reason", "is_flapping", "last_checked_at", "last_outcome", "last_latency_ms",
              "last_status_code", "last_message", "next_due_at"],
@@ -178,6 +178,29 @@ def record_results(*, region_name: str, checked: Sequence[Checked], now: datetim
             react_after_commit([change.pk for change in changes if change.pk is not None])
     _count_results(checked, monitors)
     return changes
+
+
+def update_rows(rows: Sequence[models.Model], fields: list[str]) -> None:
+    """Write these fields of these rows: one prepared UPDATE run for every row (executemany).
+
+    Django's bulk_update builds a CASE expression per field and row; for a batch of 50
+    monitors that cost more CPU than running the checks (bench: checks per second)."""
+    if not rows:
+        return
+    model = type(rows[0])
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    pk = meta.pk
+    assert pk is not None
+    quote = connection.ops.quote_name
+    sql = (f"UPDATE {quote(meta.db_table)} SET " + ", ".join(f"{quote(f.column)} = %s" for f in columns)
+           + f" WHERE {quote(pk.column)} = %s")
+    params = [
+        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in columns] + [pk.get_db_prep_save(row.pk, connection)]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def _region_states(monitors: dict[int, Monitor], region: Region) -> dict[int, dict[int, MonitorRegionState]]:
