@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -189,12 +190,16 @@ def update_rows(rows: Sequence[models.Model], fields: list[str]) -> None:
         return
     model = type(rows[0])
     meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
+    columns: list[models.Field[Any, Any]] = []
+    for name in fields:
+        field = meta.get_field(name)
+        assert isinstance(field, models.Field)
+        columns.append(field)
     pk = meta.pk
     assert pk is not None
     quote = connection.ops.quote_name
-    sql = (f"UPDATE {quote(meta.db_table)} SET " + ", ".join(f"{quote(f.column)} = %s" for f in columns)
-           + f" WHERE {quote(pk.column)} = %s")
+    sql = (f"UPDATE {quote(meta.db_table)} SET " + ", ".join(f"{quote(str(f.column))} = %s" for f in columns)
+           + f" WHERE {quote(str(pk.column))} = %s")
     params = [
         [f.get_db_prep_save(getattr(row, f.attname), connection) for f in columns] + [pk.get_db_prep_save(row.pk, connection)]
         for row in rows
