@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "monitors",
     "incidents",
     "statuspage",
+    "alerting",
 ]
 
 MIDDLEWARE = [
@@ -356,6 +357,9 @@ CELERY_BEAT_SCHEDULE = {
     "status-pages": {"task": "statuspage.rebuild_all", "schedule": 60.0},
     "subscriber-events": {"task": "statuspage.subscriber_events", "schedule": 30.0},
     "subscriber-deliveries": {"task": "statuspage.deliver_due", "schedule": 5.0},
+    # Alerts: promote held conditions, auto-resolve, flush groups; then deliver the outbox.
+    "alerting-tick": {"task": "alerting.tick", "schedule": 1.0},
+    "alerting-deliver": {"task": "alerting.deliver_notifications", "schedule": 5.0},
 }
 # Subscriber notifications sent per second at most (email and webhooks together).
 VIGIL_SUBSCRIBER_SEND_RATE = env.int("VIGIL_SUBSCRIBER_SEND_RATE", 20, minimum=1, maximum=1000)

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("monitors.urls")),
     path("", include("incidents.urls")),
     path("", include("statuspage.urls")),
+    path("", include("alerting.urls")),
     path("admin/", admin.site.urls),
 ]
 

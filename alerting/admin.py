@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from alerting import services
+from alerting.models import Alert, AlertGroup, AlertRule, Channel, Notification, Silence
+
+
+def _mask(value: Any) -> str:
+    text = str(value)
+    return f"{text[:12]}…" if len(text) > 12 else "…"
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "enabled", "masked_config"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name"]
+    actions = ["send_test_notification"]
+
+    @admin.display(description="Configuration")
+    def masked_config(self, channel: Channel) -> str:
+        return ", ".join(f"{k}={_mask(v) if k in Channel.SECRET_KEYS else v}" for k, v in (channel.config or {}).items())
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if obj is not None and "config" in form.base_fields:
+            form.base_fields["config"].help_text = ("Secrets are write-only: the saved URL or key is not shown again. "
+                                                    "Enter the whole configuration to change it.")
+        return form
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        channel = super().get_object(request, object_id, from_field)
+        if channel is not None and request.method == "GET":
+            channel.config = {k: (_mask(v) if k in Channel.SECRET_KEYS else v) for k, v in (channel.config or {}).items()}
+        return channel
+
+    def save_model(self, request: HttpRequest, obj: Channel, form: Any, change: bool) -> None:
+        if change:
+            saved = Channel.objects.get(pk=obj.pk).config
+            # A masked value posted back unchanged keeps the stored secret.
+            obj.config = {k: (saved.get(k) if k in Channel.SECRET_KEYS and isinstance(v, str) and v.endswith("…") else v)
+                          for k, v in (obj.config or {}).items()}
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Send a test notification")
+    def send_test_notification(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        for channel in queryset:
+            services.send_test(channel=channel, now=timezone.now())
+        self.message_user(request, f"{queryset.count()} test notification(s) queued; see Notifications for the result.")
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "enabled", "severity", "states", "for_seconds"]
+    list_filter = ["enabled", "severity"]
+    search_fields = ["name"]
+    filter_horizontal = ["monitors", "components", "tags", "channels"]
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ["summary", "severity", "status", "first_seen", "last_seen", "count", "acknowledged_by"]
+    list_filter = ["status", "severity", "rule"]
+    search_fields = ["summary", "dedup_key"]
+    readonly_fields = [f.name for f in Alert._meta.fields]
+    actions = ["acknowledge_alerts"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Acknowledge (stops escalation)")
+    def acknowledge_alerts(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
+        count = services.acknowledge(alerts=queryset, by=request.user, now=timezone.now())
+        self.message_user(request, f"{count} alert(s) acknowledged.")
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["id", "channel", "kind", "status", "attempts", "response_code", "created_at", "sent_at", "last_error"]
+    list_filter = ["status", "kind", "channel"]
+    readonly_fields = ["uid", "channel", "group", "kind", "message", "status", "attempts", "next_attempt_at", "sent_at",
+                       "response_code", "last_error", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    list_display = ["comment", "starts_at", "ends_at", "created_by"]
+
+    def save_model(self, request: HttpRequest, obj: Silence, form: Any, change: bool) -> None:
+        if obj.created_by_id is None:
+            obj.created_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+
+admin.site.register(AlertGroup)

@@ -1,0 +1,256 @@
+"""Alert rules, the alerts they raise, grouping state, channels and the notification outbox."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+class Severity(models.TextChoices):
+    CRITICAL = "critical", "Critical"
+    WARNING = "warning", "Warning"
+    INFO = "info", "Info"
+
+
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+
+
+class Channel(models.Model):
+    class Kind(models.TextChoices):
+        SLACK = "slack", "Slack (incoming webhook)"
+        DISCORD = "discord", "Discord (webhook)"
+        TEAMS = "teams", "Microsoft Teams (webhook)"
+        PAGERDUTY = "pagerduty", "PagerDuty (Events API v2)"
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook (signed JSON)"
+
+    # Which keys each kind needs in `config`, and which of them are secret (masked in the admin).
+    REQUIRED = {
+        Kind.SLACK: ["url"], Kind.DISCORD: ["url"], Kind.TEAMS: ["url"], Kind.PAGERDUTY: ["routing_key"],
+        Kind.EMAIL: ["to"], Kind.WEBHOOK: ["url"],
+    }
+    SECRET_KEYS = {"url", "routing_key", "secret"}
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    config = models.JSONField(default=dict, blank=True, help_text='e.g. {"url": "https://hooks.slack.com/services/..."}; '
+                              'PagerDuty: {"routing_key": "..."}; email: {"to": ["ops@example.com"]}; webhook: {"url": ..., "secret": ...}')
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if not isinstance(self.config, dict):
+            raise ValidationError({"config": 'The configuration is a JSON object, e.g. {"url": "https://..."}.'})
+        missing = [key for key in self.REQUIRED.get(self.kind, []) if not self.config.get(key)]
+        if missing:
+            raise ValidationError({"config": f"A {self.get_kind_display()} channel needs {', '.join(missing)} in its configuration."})
+        url = self.config.get("url")
+        if url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
+            raise ValidationError({"config": "url must be an http(s) address, e.g. https://hooks.slack.com/services/..."})
+        if self.kind == self.Kind.EMAIL:
+            to = self.config.get("to")
+            if isinstance(to, str):
+                self.config["to"] = to = [part.strip() for part in to.split(",") if part.strip()]
+            if not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
+                raise ValidationError({"config": 'to must list addresses, e.g. {"to": ["ops@example.com"]}.'})
+
+
+class AlertRule(models.Model):
+    """Fires on monitor states (down, degraded) held for a duration.
+
+    Every condition the seed guides name is a monitor state: a metric monitor is down
+    when its threshold is crossed (error rate > 5%, p95 > 4 s, memory > 95%), a TLS
+    monitor degrades and goes down as expiry nears, a heartbeat monitor goes down when
+    a ping is late. `for_seconds` is the "for 5 minutes"."""
+
+    name = models.CharField(max_length=120, unique=True)
+    enabled = models.BooleanField(default=True)
+    states = models.JSONField(default=list, help_text='Monitor states that fire it, e.g. ["down"] or ["down", "degraded"].')
+    monitor_kinds = models.JSONField(default=list, blank=True, help_text='Only these check kinds, e.g. ["metric"]; empty: all.')
+    monitors = models.ManyToManyField("monitors.Monitor", blank=True, related_name="alert_rules", help_text="Only these monitors; none: all that match.")
+    components = models.ManyToManyField("incidents.Component", blank=True, related_name="alert_rules")
+    tags = models.ManyToManyField("monitors.Tag", blank=True, related_name="alert_rules")
+    for_seconds = models.PositiveIntegerField(default=0, help_text="How long the state must hold before the alert fires.")
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.CRITICAL)
+    labels = models.JSONField(default=dict, blank=True, help_text='Extra labels, e.g. {"team": "payments"}.')
+    runbook_url = models.URLField(blank=True)
+    runbook_text = models.TextField(blank=True, help_text="Shown in every notification.")
+    channels = models.ManyToManyField(Channel, blank=True, related_name="rules")
+    group_by = models.JSONField(default=list, blank=True, help_text='Labels that split notifications, e.g. ["component"]; empty: one group per rule.')
+    group_wait_seconds = models.PositiveIntegerField(default=30)
+    group_interval_seconds = models.PositiveIntegerField(default=300)
+    repeat_interval_seconds = models.PositiveIntegerField(default=4 * 3600)
+    resolve_after_seconds = models.PositiveIntegerField(default=300, help_text="Resolve once the condition has been clear this long.")
+    notify_resolved = models.BooleanField(default=True)
+    hold_flapping = models.BooleanField(default=True, help_text="Do not notify about a flapping monitor.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from monitors.models import Monitor
+
+        valid = {"down", "degraded"}
+        if not isinstance(self.states, list) or not self.states or not set(self.states) <= valid:
+            raise ValidationError({"states": 'List the monitor states that fire this rule: ["down"], ["degraded"] or ["down", "degraded"].'})
+        kinds = set(Monitor.Kind.values)
+        if not isinstance(self.monitor_kinds, list) or not set(self.monitor_kinds) <= kinds:
+            raise ValidationError({"monitor_kinds": f"Check kinds are {', '.join(sorted(kinds))}."})
+        if not isinstance(self.group_by, list) or not all(isinstance(x, str) for x in self.group_by):
+            raise ValidationError({"group_by": 'group_by lists label names, e.g. ["component"].'})
+        if not isinstance(self.labels, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in self.labels.items()):
+            raise ValidationError({"labels": 'Labels are names to text, e.g. {"team": "payments"}.'})
+        if self.group_interval_seconds < 1 or self.repeat_interval_seconds < self.group_interval_seconds:
+            raise ValidationError({"repeat_interval_seconds": "The repeat interval must be at least the group interval."})
+
+
+class Alert(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending (waiting for its duration)"
+        FIRING = "firing", "Firing"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        RESOLVED = "resolved", "Resolved"
+
+    OPEN = (Status.PENDING, Status.FIRING, Status.ACKNOWLEDGED)
+
+    rule = models.ForeignKey(AlertRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    dedup_key = models.CharField(max_length=200)
+    group_key = models.CharField(max_length=300)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.FIRING, db_index=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    summary = models.CharField(max_length=300)
+    labels = models.JSONField(default=dict)
+    monitor = models.ForeignKey("monitors.Monitor", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
+    value = models.CharField(max_length=300, blank=True, help_text="What was seen, e.g. the monitor's reason.")
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+    fired_at = models.DateTimeField(null=True, blank=True)
+    count = models.PositiveIntegerField(default=1)
+    # The condition stopped holding at this time; it resolves after the rule's resolve_after.
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-first_seen", "-id"]
+        constraints = [
+            # One open alert per dedup key: a repeat of the condition updates it.
+            models.UniqueConstraint(fields=["dedup_key"], condition=~models.Q(status="resolved"), name="alert_open_dedup_unique"),
+        ]
+        indexes = [models.Index(fields=["status", "cleared_at"], name="alert_status_cleared_idx")]
+
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.summary}"
+
+
+class AlertGroup(models.Model):
+    """Alertmanager-style grouping state for one rule and group key."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="groups")
+    group_key = models.CharField(max_length=300)
+    created_at = models.DateTimeField()
+    next_flush_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+    # What the last notification said (sorted ids and statuses): a flush with the same
+    # content only repeats after the repeat interval.
+    last_fingerprint = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "group_key"], name="alert_group_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.group_key}"
+
+
+class Silence(models.Model):
+    """Mutes alerts whose labels match every matcher, between two times."""
+
+    matchers = models.JSONField(help_text='e.g. [{"name": "component", "value": "API"}, {"name": "monitor", "value": "api-.*", "regex": true}]')
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    comment = models.CharField(max_length=300)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_at"]
+
+    def __str__(self) -> str:
+        return self.comment
+
+    def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "A silence must end after it starts."})
+        ok = isinstance(self.matchers, list) and self.matchers and all(
+            isinstance(m, dict) and isinstance(m.get("name"), str) and isinstance(m.get("value"), str) for m in self.matchers)
+        if not ok:
+            raise ValidationError({"matchers": 'Matchers look like [{"name": "component", "value": "API"}].'})
+        for matcher in self.matchers:
+            if matcher.get("regex"):
+                try:
+                    re.compile(matcher["value"])
+                except re.error as exc:
+                    raise ValidationError({"matchers": f"{matcher['value']!r} is not a valid regular expression ({exc})."}) from None
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        for matcher in self.matchers:
+            value = str(labels.get(matcher["name"], ""))
+            if matcher.get("regex"):
+                if not re.fullmatch(matcher["value"], value):
+                    return False
+            elif value != matcher["value"]:
+                return False
+        return True
+
+
+class Notification(models.Model):
+    """The outbox: written before anything is sent; delivered with retries and recorded."""
+
+    class Kind(models.TextChoices):
+        FIRING = "firing", "Firing"
+        RESOLVED = "resolved", "Resolved"
+        ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        TEST = "test", "Test"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    # Receivers see this as the delivery id: the same on every retry of this notification.
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
+    group = models.ForeignKey(AlertGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    message = models.JSONField(help_text="What is sent, before each transport shapes it.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="notification_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} -> {self.channel} ({self.status})"

@@ -1,0 +1,30 @@
+"""Email through Django's mail settings, HTML and text."""
+
+from __future__ import annotations
+
+import smtplib
+from typing import Any
+
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+
+from alerting.transports.base import Delivery, TransportError
+
+
+def send(channel: Any, message: dict[str, Any], notification: Any) -> Delivery:
+    context = {"message": message}
+    prefix = "[RESOLVED] " if message["resolved"] else f"[{message['severity'].upper()}] "
+    mail = EmailMultiAlternatives(
+        subject=(prefix + message["title"])[:200],
+        body=render_to_string("alerting/email.txt", context),
+        to=list(channel.config["to"]),
+        headers={"X-Vigil-Notification": str(notification.uid), "X-Vigil-Dedup-Key": message["dedup_key"]},
+    )
+    mail.attach_alternative(render_to_string("alerting/email.html", context), "text/html")
+    try:
+        mail.send()
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise TransportError(f"the mail server refused the recipients: {exc}", permanent=True) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise TransportError(f"mail not sent: {exc.__class__.__name__}: {exc}") from None
+    return Delivery(None, f"mailed {len(mail.to)} recipient(s)")
