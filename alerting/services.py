@@ -127,7 +127,7 @@ def tick(*, now: datetime) -> dict[str, int]:
     """Promote, auto-resolve and flush. Idempotent; run every second by beat."""
     promoted = resolved = 0
     with transaction.atomic():
-        for alert in Alert.objects.select_for_update(skip_locked=True).filter(status=Alert.Status.PENDING).select_related("rule", "monitor"):
+        for alert in Alert.objects.select_for_update(skip_locked=True, of=("self",)).filter(status=Alert.Status.PENDING).select_related("rule", "monitor"):
             rule = alert.rule
             if rule is None or alert.first_seen + timedelta(seconds=rule.for_seconds) > now:
                 continue
@@ -137,7 +137,7 @@ def tick(*, now: datetime) -> dict[str, int]:
             alert.save(update_fields=["status", "fired_at"])
             _touch_group(rule, alert.group_key, now)
             promoted += 1
-        clear = Alert.objects.select_for_update(skip_locked=True).filter(
+        clear = Alert.objects.select_for_update(skip_locked=True, of=("self",)).filter(
             status__in=[Alert.Status.FIRING, Alert.Status.ACKNOWLEDGED], cleared_at__isnull=False).select_related("rule")
         for alert in clear:
             wait = alert.rule.resolve_after_seconds if alert.rule else 300
@@ -303,7 +303,8 @@ def acknowledge_group(*, token: str, by: Any, now: datetime) -> AlertGroup:
 def acknowledge(*, alerts: Any, by: Any, now: datetime) -> int:
     user = by if by is not None and getattr(by, "is_authenticated", False) else None
     count = 0
-    for alert in alerts.select_for_update().filter(status=Alert.Status.FIRING):
+    ids = list(alerts.values_list("pk", flat=True))
+    for alert in Alert.objects.select_for_update(of=("self",)).filter(pk__in=ids, status=Alert.Status.FIRING):
         alert.status, alert.acknowledged_at, alert.acknowledged_by = Alert.Status.ACKNOWLEDGED, now, user
         alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
         count += 1

@@ -198,3 +198,16 @@ def test_rule_errors_name_the_field():
     with pytest.raises(ValidationError) as error:
         Silence(matchers=[{"name": "monitor", "value": "(", "regex": True}], starts_at=T0, ends_at=T0 + timedelta(hours=1), comment="c").full_clean()
     assert "not a valid regular expression" in str(error.value)
+
+
+def test_an_admin_acknowledges_from_the_alert_list(client, admin_user, channel):
+    make_rule(channel)
+    api = monitor()
+    observe([api], "ok", T0)
+    observe([api], "down", T0 + timedelta(seconds=1))
+    client.force_login(admin_user)
+    assert client.get("/admin/alerting/alert/").status_code == 200
+    response = client.post("/admin/alerting/alert/", {"action": "acknowledge_alerts", "_selected_action": [Alert.objects.get().pk]}, follow=True)
+    assert "1 alert(s) acknowledged" in response.content.decode()
+    alert = Alert.objects.get()
+    assert alert.status == "acknowledged" and alert.acknowledged_by == admin_user
