@@ -343,10 +343,18 @@ def deliver(*, notification_id: int, now: datetime) -> str:
             status=Notification.Status.FAILED if final else Notification.Status.PENDING, attempts=attempts,
             next_attempt_at=now + wait, response_code=failure.code, last_error=str(failure)[:300], claimed_at=None)
         log.warning("notification %s to %s %s: %s", notification.pk, notification.channel, "failed" if final else "will retry", failure)
+        _count(notification.channel.kind, "failed" if final else "retry")
         return "failed" if final else "retry"
     Notification.objects.filter(pk=notification.pk).update(
         status=Notification.Status.SENT, attempts=attempts, sent_at=now, response_code=delivery.code, last_error="", claimed_at=None)
+    _count(notification.channel.kind, "sent")
     return "sent"
+
+
+def _count(kind: str, outcome: str) -> None:
+    from portal.metrics import notification_deliveries
+
+    notification_deliveries.labels(kind=kind, outcome=outcome).inc()
 
 
 def send_test(*, channel: Channel, now: datetime) -> Notification:

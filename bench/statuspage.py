@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -93,8 +94,10 @@ def requests_per_second() -> list[Row]:
     call_command("collectstatic", "--noinput", verbosity=0)
     rebuild_all()
     port = _free_port()
-    server = _start([str(BIN / "gunicorn"), "portal.wsgi:application", "-b", f"127.0.0.1:{port}", "-k", "gthread", "--workers", "3",
-                     "--threads", "8", "--keep-alive", "30", "--log-level", "warning"])
+    # One worker process per core, threads for the keep-alive connections (docs/deployment.md).
+    workers = str(os.cpu_count() or 2)
+    server = _start([str(BIN / "gunicorn"), "portal.wsgi:application", "-b", f"127.0.0.1:{port}", "-k", "gthread", "--workers", workers,
+                     "--threads", "16", "--keep-alive", "30", "--log-level", "warning"])
     try:
         _wait_for_port(port)
         seconds = 8 if QUICK else 20
@@ -109,7 +112,7 @@ def requests_per_second() -> list[Row]:
     finally:
         _stop(server)
     rows = []
-    for name, result in [("status page /status/ (gunicorn gthread 3x8, 64 clients)", page),
+    for name, result in [(f"status page /status/ (gunicorn gthread {workers}x16, 64 clients)", page),
                          ("status API /api/v2/summary.json (64 clients)", api)]:
         ratio = result.per_second / static.per_second if static.per_second else 0.0
         p95 = percentile(result.latencies, 0.95) * 1000

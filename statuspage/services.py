@@ -314,12 +314,20 @@ def deliver(*, delivery_id: int, now: datetime) -> str:
         )
         if final and subscriber.is_active:
             _count_failure(subscriber, str(failure), now)
+        _count(f"subscriber_{subscriber.kind}", "failed" if final else "retry")
         return "failed" if final else "retry"
     SubscriberDelivery.objects.filter(pk=delivery.pk).update(
         status=SubscriberDelivery.Status.SENT, attempts=attempts, sent_at=now, response_code=code, last_error="", claimed_at=None)
     if subscriber.consecutive_failures:
         Subscriber.objects.filter(pk=subscriber.pk).update(consecutive_failures=0)
+    _count(f"subscriber_{subscriber.kind}", "sent")
     return "sent"
+
+
+def _count(kind: str, outcome: str) -> None:
+    from portal.metrics import notification_deliveries
+
+    notification_deliveries.labels(kind=kind, outcome=outcome).inc()
 
 
 def _count_failure(subscriber: Subscriber, reason: str, now: datetime) -> None:

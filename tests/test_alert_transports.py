@@ -75,6 +75,9 @@ def test_slack_gets_block_kit(receiver):
     button = next(b for b in body["blocks"] if b["type"] == "actions")["elements"][0]
     assert button["type"] == "button" and button["url"].startswith("http")
     assert Notification.objects.get().status == "sent"
+    from prometheus_client import REGISTRY
+
+    assert REGISTRY.get_sample_value("vigil_notification_deliveries_total", {"kind": "slack", "outcome": "sent"}) >= 1
 
 
 def test_discord_gets_an_embed(receiver):
