@@ -4,6 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
 export PORT
+# Links in the demo's status page, feeds and emails follow the port it runs on.
+VIGIL_BASE_URL ?= http://127.0.0.1:$(PORT)
+export VIGIL_BASE_URL
 
 .PHONY: run install test lint bench browser check-python clean
 
