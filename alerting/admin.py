@@ -102,3 +102,39 @@ class SilenceAdmin(admin.ModelAdmin):
 
 
 admin.site.register(AlertGroup)
+
+
+from alerting.models import EscalationPolicy, EscalationStep, OnCallMember, OnCallOverride, OnCallSchedule  # noqa: E402
+
+
+class OnCallMemberInline(admin.TabularInline):
+    model = OnCallMember
+    extra = 0
+
+
+class OnCallOverrideInline(admin.TabularInline):
+    model = OnCallOverride
+    extra = 0
+
+
+@admin.register(OnCallSchedule)
+class OnCallScheduleAdmin(admin.ModelAdmin):
+    list_display = ["name", "time_zone", "handoff_weekday", "handoff_time", "on_call_now"]
+    inlines = [OnCallMemberInline, OnCallOverrideInline]
+
+    @admin.display(description="On call now")
+    def on_call_now(self, schedule: OnCallSchedule) -> str:
+        person = schedule.on_call(timezone.now())
+        return person.get_username() if person else "nobody"
+
+
+class EscalationStepInline(admin.TabularInline):
+    model = EscalationStep
+    extra = 0
+    filter_horizontal = ["channels"]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin):
+    list_display = ["name", "repeat"]
+    inlines = [EscalationStepInline]

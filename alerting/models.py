@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -86,6 +88,8 @@ class AlertRule(models.Model):
     runbook_url = models.URLField(blank=True)
     runbook_text = models.TextField(blank=True, help_text="Shown in every notification.")
     channels = models.ManyToManyField(Channel, blank=True, related_name="rules")
+    escalation_policy = models.ForeignKey("EscalationPolicy", null=True, blank=True, on_delete=models.SET_NULL, related_name="rules",
+                                          help_text="Escalate until someone acknowledges (on top of the channels).")
     group_by = models.JSONField(default=list, blank=True, help_text='Labels that split notifications, e.g. ["component"]; empty: one group per rule.')
     group_wait_seconds = models.PositiveIntegerField(default=30)
     group_interval_seconds = models.PositiveIntegerField(default=300)
@@ -169,6 +173,9 @@ class AlertGroup(models.Model):
     # What the last notification said (sorted ids and statuses): a flush with the same
     # content only repeats after the repeat interval.
     last_fingerprint = models.CharField(max_length=64, blank=True)
+    # Escalation: the next step to run (counting repeats) and when.
+    escalation_step = models.PositiveIntegerField(default=0)
+    next_escalation_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["rule", "group_key"], name="alert_group_unique")]
@@ -225,6 +232,7 @@ class Notification(models.Model):
         FIRING = "firing", "Firing"
         RESOLVED = "resolved", "Resolved"
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
+        ESCALATION = "escalation", "Escalation"
         TEST = "test", "Test"
 
     class Status(models.TextChoices):
@@ -235,7 +243,9 @@ class Notification(models.Model):
 
     # Receivers see this as the delivery id: the same on every retry of this notification.
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
+    # An escalation step that pages the on-call person emails them directly.
+    to_email = models.EmailField(blank=True)
     group = models.ForeignKey(AlertGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
     kind = models.CharField(max_length=12, choices=Kind.choices)
     message = models.JSONField(help_text="What is sent, before each transport shapes it.")
@@ -253,4 +263,106 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="notification_due_idx")]
 
     def __str__(self) -> str:
-        return f"{self.kind} -> {self.channel} ({self.status})"
+        return f"{self.kind} -> {self.channel or self.to_email} ({self.status})"
+
+
+class OnCallSchedule(models.Model):
+    """A weekly rotation: members take turns, handing off at a local weekday and time."""
+
+    class Weekday(models.IntegerChoices):
+        MONDAY = 0, "Monday"
+        TUESDAY = 1, "Tuesday"
+        WEDNESDAY = 2, "Wednesday"
+        THURSDAY = 3, "Thursday"
+        FRIDAY = 4, "Friday"
+        SATURDAY = 5, "Saturday"
+        SUNDAY = 6, "Sunday"
+
+    name = models.CharField(max_length=100, unique=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    handoff_weekday = models.PositiveSmallIntegerField(choices=Weekday.choices, default=Weekday.MONDAY)
+    handoff_time = models.TimeField(default=datetime.time(9, 0))
+    rotation_start = models.DateField(help_text="The first member's shift begins at the first hand-off on or after this day.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValidationError({"time_zone": f"{self.time_zone!r} is not a known time zone; use an IANA name like Europe/Berlin."}) from None
+
+    def on_call(self, now: Any) -> Any:
+        """The user on call at `now` (an override first), or None."""
+        from zoneinfo import ZoneInfo
+
+        from lib.oncall import Override, on_call
+
+        members = [m.user for m in self.members.select_related("user").order_by("position", "id")]
+        overrides = [Override(o.user, o.starts_at, o.ends_at) for o in self.overrides.select_related("user")]
+        return on_call(members, start=self.rotation_start, weekday=self.handoff_weekday, at=self.handoff_time,
+                       tz=ZoneInfo(self.time_zone), now=now, overrides=overrides)
+
+
+class OnCallMember(models.Model):
+    schedule = models.ForeignKey(OnCallSchedule, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.schedule}: {self.user}"
+
+
+class OnCallOverride(models.Model):
+    schedule = models.ForeignKey(OnCallSchedule, on_delete=models.CASCADE, related_name="overrides")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["starts_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.schedule} from {self.starts_at:%Y-%m-%d %H:%M}"
+
+    def clean(self) -> None:
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": "An override must end after it starts."})
+
+
+class EscalationPolicy(models.Model):
+    """Ordered steps: notify, wait, notify the next; repeated; stops when acknowledged."""
+
+    name = models.CharField(max_length=100, unique=True)
+    repeat = models.PositiveSmallIntegerField(default=0, help_text="How many times to run the steps again after the last one.")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "escalation policies"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EscalationStep(models.Model):
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField(default=0)
+    channels = models.ManyToManyField(Channel, blank=True, related_name="+")
+    schedule = models.ForeignKey(OnCallSchedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                 help_text="Also email whoever is on call on this schedule.")
+    wait_minutes = models.PositiveIntegerField(default=15, help_text="Wait this long for an acknowledgement before the next step.")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.policy} step {self.position}"

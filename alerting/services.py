@@ -150,6 +150,7 @@ def tick(*, now: datetime) -> dict[str, int]:
     flushed = 0
     for group_id in AlertGroup.objects.filter(next_flush_at__lte=now).values_list("pk", flat=True)[:500]:
         flushed += flush_group(group_id=group_id, now=now)
+    flushed += escalate_due(now=now)
     return {"promoted": promoted, "resolved": resolved, "notifications": flushed}
 
 
@@ -202,14 +203,71 @@ def flush_group(*, group_id: int, now: datetime) -> int:
         made = 0
         if firing and (fingerprint != group.last_fingerprint or due_repeat):
             made = _enqueue(group, Notification.Kind.FIRING, firing, now)
+            if rule.escalation_policy_id and group.next_escalation_at is None and group.escalation_step == 0:
+                made += _escalate(group, firing, now)
         elif not firing and resolved_now and not acknowledged and rule.notify_resolved and group.last_notified_at is not None:
             made = _enqueue(group, Notification.Kind.RESOLVED, resolved_now, now)
         if made:
             group.last_notified_at, group.last_fingerprint = now, fingerprint
         still_open = firing or acknowledged or any(a.status == Alert.Status.FIRING for a in alerts)
         group.next_flush_at = now + timedelta(seconds=rule.group_interval_seconds) if still_open else None
-        group.save(update_fields=["last_notified_at", "last_fingerprint", "next_flush_at"])
+        if not firing and not any(a.status == Alert.Status.FIRING for a in alerts):
+            # Everything acknowledged or resolved: escalation stops; a new storm starts over.
+            group.next_escalation_at = None
+            if not acknowledged:
+                group.escalation_step = 0
+        group.save(update_fields=["last_notified_at", "last_fingerprint", "next_flush_at", "next_escalation_at", "escalation_step"])
         return made
+
+
+def _escalate(group: AlertGroup, firing: list[Alert], now: datetime) -> int:
+    """Run the group's next escalation step: its channels, and email whoever is on call."""
+    policy = group.rule.escalation_policy
+    steps = list(policy.steps.prefetch_related("channels").select_related("schedule")) if policy else []
+    total = len(steps) * ((policy.repeat if policy else 0) + 1)
+    if not steps or group.escalation_step >= total:
+        group.next_escalation_at = None
+        return 0
+    step = steps[group.escalation_step % len(steps)]
+    message = build_message(group.rule, group, firing, kind=Notification.Kind.ESCALATION, now=now)
+    message["fields"].append(("Escalation", f"step {group.escalation_step % len(steps) + 1} of {len(steps)}"
+                                            + (f", round {group.escalation_step // len(steps) + 1}" if policy and policy.repeat else "")))
+    rows = [Notification(channel=channel, group=group, kind=Notification.Kind.ESCALATION, message=message, next_attempt_at=now, created_at=now)
+            for channel in step.channels.all() if channel.enabled]
+    if step.schedule is not None:
+        person = step.schedule.on_call(now)
+        if person is not None and person.email:
+            message_for_person = {**message, "fields": [*message["fields"], ("On call", f"{person.get_username()} ({step.schedule.name})")]}
+            rows.append(Notification(channel=None, to_email=person.email, group=group, kind=Notification.Kind.ESCALATION,
+                                     message=message_for_person, next_attempt_at=now, created_at=now))
+        else:
+            log.warning("escalation step %s: nobody with an email is on call on %s", step, step.schedule)
+    Notification.objects.bulk_create(rows)
+    if rows:
+        transaction.on_commit(_deliver_soon)
+    group.escalation_step += 1
+    group.next_escalation_at = now + timedelta(minutes=step.wait_minutes) if group.escalation_step < total else None
+    return len(rows)
+
+
+def escalate_due(*, now: datetime) -> int:
+    made = 0
+    for group_id in AlertGroup.objects.filter(next_escalation_at__lte=now).values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            group = AlertGroup.objects.select_for_update(skip_locked=True).select_related("rule").filter(
+                pk=group_id, next_escalation_at__lte=now).first()
+            if group is None:
+                continue
+            firing = list(Alert.objects.filter(rule=group.rule, group_key=group.group_key, status=Alert.Status.FIRING)
+                          .select_related("monitor", "rule").order_by("first_seen", "pk"))
+            held = _held_back(firing, now)
+            firing = [a for a in firing if a.pk not in held]
+            if firing:
+                made += _escalate(group, firing, now)
+            else:
+                group.next_escalation_at = None  # acknowledged (or resolved): stop
+            group.save(update_fields=["escalation_step", "next_escalation_at"])
+    return made
 
 
 def _enqueue(group: AlertGroup, kind: str, alerts: list[Alert], now: datetime) -> int:
@@ -334,20 +392,22 @@ def deliver(*, notification_id: int, now: datetime) -> str:
     if notification.status != Notification.Status.SENDING:
         return notification.status
     attempts = notification.attempts + 1
+    channel = notification.channel or Channel(name=f"on call: {notification.to_email}", kind=Channel.Kind.EMAIL,
+                                              config={"to": [notification.to_email]})
     try:
-        delivery = transport_send(notification.channel, notification.message, notification)
+        delivery = transport_send(channel, notification.message, notification)
     except TransportError as failure:
         final = failure.permanent or attempts >= MAX_ATTEMPTS
         wait = timedelta(seconds=failure.retry_after) if failure.retry_after else backoff(attempts)
         Notification.objects.filter(pk=notification.pk).update(
             status=Notification.Status.FAILED if final else Notification.Status.PENDING, attempts=attempts,
             next_attempt_at=now + wait, response_code=failure.code, last_error=str(failure)[:300], claimed_at=None)
-        log.warning("notification %s to %s %s: %s", notification.pk, notification.channel, "failed" if final else "will retry", failure)
-        _count(notification.channel.kind, "failed" if final else "retry")
+        log.warning("notification %s to %s %s: %s", notification.pk, channel, "failed" if final else "will retry", failure)
+        _count(channel.kind, "failed" if final else "retry")
         return "failed" if final else "retry"
     Notification.objects.filter(pk=notification.pk).update(
         status=Notification.Status.SENT, attempts=attempts, sent_at=now, response_code=delivery.code, last_error="", claimed_at=None)
-    _count(notification.channel.kind, "sent")
+    _count(channel.kind, "sent")
     return "sent"
 
 

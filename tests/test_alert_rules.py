@@ -211,3 +211,58 @@ def test_an_admin_acknowledges_from_the_alert_list(client, admin_user, channel):
     assert "1 alert(s) acknowledged" in response.content.decode()
     alert = Alert.objects.get()
     assert alert.status == "acknowledged" and alert.acknowledged_by == admin_user
+
+
+def test_escalation_runs_its_steps_in_order_and_stops_on_acknowledgement(channel, django_user_model):
+    from datetime import date
+
+    from django.core import mail
+
+    from alerting.models import EscalationPolicy, EscalationStep, OnCallMember, OnCallSchedule
+
+    pager = Channel.objects.create(name="pager", kind="email", config={"to": ["pager@example.com"]})
+    lead = django_user_model.objects.create_user("lead", email="lead@example.com")
+    schedule = OnCallSchedule.objects.create(name="primary", rotation_start=date(2026, 11, 2))
+    OnCallMember.objects.create(schedule=schedule, user=lead)
+    policy = EscalationPolicy.objects.create(name="api", repeat=0)
+    first = EscalationStep.objects.create(policy=policy, position=0, wait_minutes=10)
+    first.channels.add(pager)
+    EscalationStep.objects.create(policy=policy, position=1, wait_minutes=10, schedule=schedule)
+    make_rule(channel, escalation_policy=policy)
+    api = monitor()
+    observe([api], "ok", T0)
+    observe([api], "down", T0 + timedelta(seconds=1))
+    tick(T0 + timedelta(seconds=31))
+    kinds = [(n.kind, n.channel.name if n.channel else n.to_email) for n in notifications()]
+    assert kinds == [("firing", "ops-mail"), ("escalation", "pager")]
+    tick(T0 + timedelta(minutes=5))
+    assert len(notifications()) == 2  # step 1 waits 10 minutes
+    tick(T0 + timedelta(minutes=10, seconds=32))
+    assert [(n.kind, n.to_email) for n in notifications()][-1] == ("escalation", "lead@example.com")
+    fields = dict(map(tuple, notifications()[-1].message["fields"]))
+    assert fields["On call"] == "lead (primary)" and fields["Escalation"] == "step 2 of 2"
+    from alerting.tasks import deliver_notifications
+
+    deliver_notifications()
+    assert "lead@example.com" in [m.to[0] for m in mail.outbox]
+    assert len(notifications()) == 3 and all(n.status == "sent" for n in notifications())
+
+
+def test_an_acknowledged_alert_is_not_escalated_further(channel):
+    from alerting.models import EscalationPolicy, EscalationStep
+
+    pager = Channel.objects.create(name="pager", kind="email", config={"to": ["pager@example.com"]})
+    policy = EscalationPolicy.objects.create(name="api", repeat=3)
+    step = EscalationStep.objects.create(policy=policy, position=0, wait_minutes=5)
+    step.channels.add(pager)
+    make_rule(channel, escalation_policy=policy)
+    api = monitor()
+    observe([api], "ok", T0)
+    observe([api], "down", T0 + timedelta(seconds=1))
+    tick(T0 + timedelta(seconds=31))
+    tick(T0 + timedelta(minutes=5, seconds=32))
+    assert [n.kind for n in notifications()] == ["firing", "escalation", "escalation"]
+    services.acknowledge(alerts=Alert.objects.all(), by=None, now=T0 + timedelta(minutes=6))
+    for minute in range(6, 40, 5):
+        tick(T0 + timedelta(minutes=minute, seconds=33))
+    assert [n.kind for n in notifications()] == ["firing", "escalation", "escalation"]

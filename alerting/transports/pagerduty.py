@@ -7,7 +7,7 @@ from typing import Any
 from alerting.transports.base import Delivery, TransportError, post_json
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
-ACTIONS = {"firing": "trigger", "resolved": "resolve", "acknowledged": "acknowledge", "test": "trigger"}
+ACTIONS = {"firing": "trigger", "escalation": "trigger", "resolved": "resolve", "acknowledged": "acknowledge", "test": "trigger"}
 
 
 def payload(channel: Any, message: dict[str, Any], kind: str) -> dict[str, Any]:
