@@ -138,3 +138,25 @@ class EscalationStepInline(admin.TabularInline):
 class EscalationPolicyAdmin(admin.ModelAdmin):
     list_display = ["name", "repeat"]
     inlines = [EscalationStepInline]
+
+
+from alerting.models import Integration  # noqa: E402
+
+
+@admin.register(Integration)
+class IntegrationAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "rule", "enabled", "has_token"]
+    actions = ["issue_token"]
+
+    @admin.display(boolean=True, description="Token")
+    def has_token(self, integration: Integration) -> bool:
+        return bool(integration.token_hash)
+
+    @admin.action(description="Issue a new token (shown once)")
+    def issue_token(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
+        from alerting.integrations import issue_token
+
+        for integration in queryset:
+            token = issue_token(integration)
+            self.message_user(request, f"{integration.name}: new token {token} (shown once; the old one stops working). "
+                                       f"Alertmanager: http_config.authorization.credentials: {token}")

@@ -366,3 +366,25 @@ class EscalationStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.policy} step {self.position}"
+
+
+class Integration(models.Model):
+    """An inbound source of alerts (Prometheus Alertmanager), routed through a rule's
+    channels, grouping and escalation. Authenticated by a bearer token kept as a hash."""
+
+    class Kind(models.TextChoices):
+        ALERTMANAGER = "alertmanager", "Prometheus Alertmanager (webhook)"
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ALERTMANAGER)
+    rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="integrations",
+                             help_text="Its channels, grouping, runbook and escalation apply to the incoming alerts.")
+    token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,5 +1,8 @@
 from django.urls import path
 
-from alerting import views
+from alerting import integrations, views
 
-urlpatterns = [path("alerts/ack/<str:token>/", views.acknowledge, name="alert-ack")]
+urlpatterns = [
+    path("alerts/ack/<str:token>/", views.acknowledge, name="alert-ack"),
+    path("api/v1/integrations/alertmanager", integrations.alertmanager_webhook, name="integration-alertmanager"),
+]

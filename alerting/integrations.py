@@ -1,0 +1,123 @@
+"""Inbound alerts: Prometheus Alertmanager's webhook (payload version 4).
+
+POST /api/v1/integrations/alertmanager with `Authorization: Bearer <token>`. Each alert
+becomes (or updates) a Vigil alert keyed by its fingerprint; `resolved` resolves it. The
+integration's rule supplies channels, grouping, runbook and escalation."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from alerting.models import Alert, Integration, Severity
+from alerting.services import _touch_group, group_key
+
+MAX_BODY = 1024 * 1024
+
+
+def issue_token(integration: Integration) -> str:
+    token = secrets.token_urlsafe(32)
+    Integration.objects.filter(pk=integration.pk).update(token_hash=hashlib.sha256(token.encode()).hexdigest())
+    return token
+
+
+def _integration(request: HttpRequest) -> Integration | None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    digest = hashlib.sha256(header[7:].strip().encode()).hexdigest()
+    for integration in Integration.objects.filter(kind=Integration.Kind.ALERTMANAGER, enabled=True).select_related("rule"):
+        if integration.token_hash and hmac.compare_digest(integration.token_hash, digest):
+            return integration
+    return None
+
+
+def _error(status: int, message: str, **fields: str) -> JsonResponse:
+    return JsonResponse({"error": message, "fields": fields}, status=status)
+
+
+def parse(body: bytes) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The alerts of a payload, or field errors that say what is wrong."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return [], {"body": "The body is not JSON; Alertmanager sends its webhook payload (version 4)."}
+    if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
+        return [], {"alerts": "Expected an object with an 'alerts' list (Alertmanager webhook payload)."}
+    alerts, errors = [], {}
+    for index, item in enumerate(payload["alerts"][:1000]):
+        where = f"alerts[{index}]"
+        if not isinstance(item, dict):
+            errors[where] = "Each alert is an object."
+            continue
+        labels = item.get("labels")
+        if not isinstance(labels, dict) or not labels.get("alertname"):
+            errors[f"{where}.labels"] = "Each alert needs labels with an alertname."
+            continue
+        if item.get("status") not in ("firing", "resolved"):
+            errors[f"{where}.status"] = "status is 'firing' or 'resolved'."
+            continue
+        starts = parse_datetime(str(item.get("startsAt") or "")) if item.get("startsAt") else None
+        ends = parse_datetime(str(item.get("endsAt") or "")) if item.get("endsAt") else None
+        fingerprint = str(item.get("fingerprint") or hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16])
+        annotations = item.get("annotations") if isinstance(item.get("annotations"), dict) else {}
+        alerts.append({"status": item["status"], "labels": {str(k): str(v) for k, v in labels.items()},
+                       "annotations": {str(k): str(v) for k, v in annotations.items()}, "starts": starts, "ends": ends,
+                       "fingerprint": fingerprint[:100], "url": str(item.get("generatorURL") or "")[:300]})
+    return alerts, errors
+
+
+@transaction.atomic
+def ingest(integration: Integration, alerts: list[dict[str, Any]], *, now: datetime) -> dict[str, int]:
+    rule = integration.rule
+    counts = {"firing": 0, "resolved": 0}
+    for item in alerts:
+        key = f"am:{integration.pk}:{item['fingerprint']}"
+        labels = {"rule": rule.name, "source": "alertmanager", **item["labels"]}
+        severity = labels.get("severity") if labels.get("severity") in Severity.values else rule.severity
+        summary = item["annotations"].get("summary") or labels["alertname"]
+        value = item["annotations"].get("description", "")[:300]
+        alert = Alert.objects.select_for_update().filter(dedup_key=key).exclude(status=Alert.Status.RESOLVED).first()
+        if item["status"] == "firing":
+            if alert is None:
+                alert = Alert.objects.create(rule=rule, dedup_key=key, group_key=group_key(rule, labels), status=Alert.Status.FIRING,
+                                             severity=severity, summary=summary[:300], labels=labels, value=value,
+                                             first_seen=item["starts"] or now, last_seen=now, fired_at=now)
+                _touch_group(rule, alert.group_key, now)
+            else:
+                alert.last_seen, alert.summary, alert.value = now, summary[:300], value
+                alert.count += 1
+                alert.save(update_fields=["last_seen", "summary", "value", "count"])
+            counts["firing"] += 1
+        elif alert is not None:
+            alert.status, alert.resolved_at, alert.cleared_at = Alert.Status.RESOLVED, item["ends"] or now, item["ends"] or now
+            alert.save(update_fields=["status", "resolved_at", "cleared_at"])
+            _touch_group(rule, alert.group_key, now)
+            counts["resolved"] += 1
+    return counts
+
+
+@csrf_exempt  # machine-to-machine, authenticated by the bearer token
+@require_POST
+def alertmanager_webhook(request: HttpRequest) -> JsonResponse:
+    integration = _integration(request)
+    if integration is None:
+        return _error(401, "Send the integration's token as 'Authorization: Bearer <token>' (admin: Alerting > Integrations).")
+    if len(request.body) > MAX_BODY:
+        return _error(413, "The payload is larger than 1 MB; lower Alertmanager's max_alerts.")
+    alerts, errors = parse(request.body)
+    if errors:
+        return _error(400, "The payload has errors.", **errors)
+    counts = ingest(integration, alerts, now=timezone.now())
+    return JsonResponse({"status": "ok", **counts})
