@@ -29,7 +29,6 @@ log = logging.getLogger("vigil.alerting")
 
 ACK_SALT = "vigil.alerting.ack"
 MAX_ATTEMPTS = 10
-SENDING_LEASE = timedelta(minutes=2)
 FIRING_STATES = {"down", "degraded"}
 
 
@@ -373,8 +372,9 @@ def acknowledge(*, alerts: Any, by: Any, now: datetime) -> int:
 
 
 def claim_due(*, now: datetime, limit: int = 100) -> list[int]:
+    lease = timedelta(seconds=settings.VIGIL_DELIVERY_LEASE_SECONDS)
     due = Q(status=Notification.Status.PENDING, next_attempt_at__lte=now) | Q(
-        status=Notification.Status.SENDING, claimed_at__lt=now - SENDING_LEASE)
+        status=Notification.Status.SENDING, claimed_at__lt=now - lease)
     with transaction.atomic():
         ids = list(Notification.objects.select_for_update(skip_locked=True).filter(due).order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
         Notification.objects.filter(pk__in=ids).update(status=Notification.Status.SENDING, claimed_at=now)

@@ -361,6 +361,8 @@ CELERY_BEAT_SCHEDULE = {
     "alerting-tick": {"task": "alerting.tick", "schedule": 1.0},
     "alerting-deliver": {"task": "alerting.deliver_notifications", "schedule": 5.0},
 }
+# A notification claimed by a worker that died is sent again (same id) after this long.
+VIGIL_DELIVERY_LEASE_SECONDS = env.int("VIGIL_DELIVERY_LEASE_SECONDS", 120, minimum=1, maximum=3600)
 # Subscriber notifications sent per second at most (email and webhooks together).
 VIGIL_SUBSCRIBER_SEND_RATE = env.int("VIGIL_SUBSCRIBER_SEND_RATE", 20, minimum=1, maximum=1000)
 # `manage.py bootstrap_admin` uses this password for the first admin, or prints a random one.
