@@ -7,7 +7,7 @@ import sys
 
 from bench.harness import Row, print_table, save
 
-MODULES = ["engine", "statuspage"]
+MODULES = ["engine", "statuspage", "alerting"]
 
 
 def main(names: list[str]) -> int:
