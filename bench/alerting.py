@@ -20,7 +20,7 @@ class Receiver:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 import json
 
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
