@@ -20,7 +20,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     states = [(state, label, counts.get(state, 0)) for state, label in Monitor.State.choices]
     attention = Monitor.objects.filter(state__in=[Monitor.State.DOWN, Monitor.State.DEGRADED]).order_by("-state", "state_since")[:50]
     changes = StateChange.objects.select_related("monitor").order_by("-at")[:20]
-    return render(request, "portal/dashboard.html", {"states": states, "attention": attention, "changes": changes, "total": sum(counts.values())})
+    from django.utils import timezone
+
+    from alerting.models import Alert, OnCallSchedule
+
+    now = timezone.now()
+    on_call = [(schedule, schedule.on_call(now)) for schedule in OnCallSchedule.objects.all()[:20]]
+    alerts = Alert.objects.filter(status__in=[Alert.Status.FIRING, Alert.Status.ACKNOWLEDGED]).select_related("acknowledged_by")[:50]
+    return render(request, "portal/dashboard.html", {"states": states, "attention": attention, "changes": changes,
+                                                     "total": sum(counts.values()), "on_call": on_call, "alerts": alerts})
 
 
 @role_required(VIEWER)

@@ -69,3 +69,16 @@ def test_the_schedule_model_uses_its_members_and_overrides(django_user_model):
     assert schedule.on_call(berlin(2026, 3, 24, 12, 0)) == bo
     OnCallOverride.objects.create(schedule=schedule, user=ada, starts_at=berlin(2026, 3, 24, 0, 0), ends_at=berlin(2026, 3, 25, 0, 0))
     assert schedule.on_call(berlin(2026, 3, 24, 12, 0)) == ada
+
+
+@pytest.mark.django_db
+def test_the_dashboard_says_who_is_on_call(client, viewer, django_user_model):
+    from alerting.models import OnCallMember, OnCallSchedule
+
+    ada = django_user_model.objects.create_user("ada-oncall", email="ada@example.com")
+    schedule = OnCallSchedule.objects.create(name="primary", time_zone="UTC", rotation_start=date(2026, 1, 5))
+    OnCallMember.objects.create(schedule=schedule, user=ada)
+    client.force_login(viewer)
+    html = client.get("/dashboard/").content.decode()
+    assert "On call now" in html and "primary: <strong>ada-oncall</strong>" in html
+    assert "No alert is firing." in html
