@@ -145,8 +145,25 @@ from alerting.models import Integration  # noqa: E402
 
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "rule", "enabled", "has_token"]
+    list_display = ["name", "kind", "rule", "enabled", "has_token", "endpoint"]
     actions = ["issue_token"]
+
+    @admin.display(description="Endpoint")
+    def endpoint(self, integration: Integration) -> str:
+        if integration.kind == Integration.Kind.PAGERDUTY:
+            return f"/api/v1/integrations/pagerduty/{integration.pk}"
+        return "/api/v1/integrations/alertmanager"
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        integration = super().get_object(request, object_id, from_field)
+        if integration is not None and request.method == "GET" and integration.signing_secret:
+            integration.signing_secret = _mask(integration.signing_secret)
+        return integration
+
+    def save_model(self, request: HttpRequest, obj: Integration, form: Any, change: bool) -> None:
+        if change and obj.signing_secret.endswith("…"):
+            obj.signing_secret = Integration.objects.get(pk=obj.pk).signing_secret  # the masked value came back unchanged
+        super().save_model(request, obj, form, change)
 
     @admin.display(boolean=True, description="Token")
     def has_token(self, integration: Integration) -> bool:

@@ -121,3 +121,40 @@ def alertmanager_webhook(request: HttpRequest) -> JsonResponse:
         return _error(400, "The payload has errors.", **errors)
     counts = ingest(integration, alerts, now=timezone.now())
     return JsonResponse({"status": "ok", **counts})
+
+
+# --- PagerDuty V3 webhooks: an acknowledgement in PagerDuty acknowledges here ------------------
+
+
+def pagerduty_signature_ok(secret: str, body: bytes, header: str) -> bool:
+    """X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the body>[,v1=<hex> ...] (one per secret in rotation)."""
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return any(hmac.compare_digest(part.strip(), f"v1={expected}") for part in header.split(","))
+
+
+@csrf_exempt  # machine-to-machine, authenticated by the signature
+@require_POST
+def pagerduty_webhook(request: HttpRequest, pk: int) -> JsonResponse:
+    from alerting.services import acknowledge
+
+    integration = Integration.objects.filter(pk=pk, kind=Integration.Kind.PAGERDUTY, enabled=True).first()
+    header = request.headers.get("X-PagerDuty-Signature", "")
+    if integration is None or not pagerduty_signature_ok(integration.signing_secret, request.body, header):
+        return _error(401, "The X-PagerDuty-Signature does not match this integration's signing secret.")
+    try:
+        event = json.loads(request.body).get("event", {})
+        data = event.get("data") or {}
+    except (ValueError, AttributeError):
+        return _error(400, "The body is not a PagerDuty V3 webhook payload.", body="Expected {\"event\": {...}}.")
+    key = str(data.get("incident_key") or "")
+    if event.get("event_type") != "incident.acknowledged" or not key.startswith("vigil-group-"):
+        return JsonResponse({"status": "ignored"})
+    from alerting.models import AlertGroup
+
+    try:
+        group = AlertGroup.objects.get(pk=int(key.removeprefix("vigil-group-")))
+    except (ValueError, AlertGroup.DoesNotExist):
+        return JsonResponse({"status": "ignored"})
+    with transaction.atomic():
+        count = acknowledge(alerts=Alert.objects.filter(rule=group.rule, group_key=group.group_key), by=None, now=timezone.now())
+    return JsonResponse({"status": "ok", "acknowledged": count})

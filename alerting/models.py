@@ -374,12 +374,16 @@ class Integration(models.Model):
 
     class Kind(models.TextChoices):
         ALERTMANAGER = "alertmanager", "Prometheus Alertmanager (webhook)"
+        PAGERDUTY = "pagerduty", "PagerDuty (V3 webhook: acknowledgements)"
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ALERTMANAGER)
-    rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="integrations",
-                             help_text="Its channels, grouping, runbook and escalation apply to the incoming alerts.")
+    rule = models.ForeignKey(AlertRule, null=True, blank=True, on_delete=models.PROTECT, related_name="integrations",
+                             help_text="Alertmanager: its channels, grouping, runbook and escalation apply to the incoming alerts.")
     token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # PagerDuty signs its webhooks with the subscription's secret: it is kept to verify them
+    # (write-only in the admin).
+    signing_secret = models.CharField(max_length=200, blank=True)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -388,3 +392,9 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.ALERTMANAGER and self.rule_id is None:
+            raise ValidationError({"rule": "An Alertmanager integration needs the rule whose channels and grouping its alerts use."})
+        if self.kind == self.Kind.PAGERDUTY and not self.signing_secret:
+            raise ValidationError({"signing_secret": "Paste the secret PagerDuty shows when you create the webhook subscription."})

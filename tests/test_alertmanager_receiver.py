@@ -80,3 +80,25 @@ def test_bad_payloads_get_field_errors_not_500(client, integration):
     assert "alertname" in fields["alerts[0].labels"] and "firing" in fields["alerts[1].status"] and fields["alerts[2]"]
     assert post(client, {"nope": 1}, token).status_code == 400
     assert Alert.objects.count() == 0
+
+
+def test_a_pagerduty_acknowledgement_acknowledges_the_group(client, integration):
+    import hashlib
+    import hmac
+
+    from alerting.models import AlertGroup
+
+    _made, token = integration
+    post(client, payload(), token)
+    group = AlertGroup.objects.get()
+    pagerduty = Integration.objects.create(name="pd", kind="pagerduty", signing_secret="whsec-123")
+    body = json.dumps({"event": {"id": "01ABC", "event_type": "incident.acknowledged", "resource_type": "incident",
+                                 "occurred_at": "2026-11-25T10:05:00Z",
+                                 "data": {"id": "Q1", "type": "incident", "status": "acknowledged",
+                                          "incident_key": f"vigil-group-{group.pk}"}}}).encode()
+    url = f"/api/v1/integrations/pagerduty/{pagerduty.pk}"
+    assert client.post(url, data=body, content_type="application/json", HTTP_X_PAGERDUTY_SIGNATURE="v1=forged").status_code == 401
+    signature = hmac.new(b"whsec-123", body, hashlib.sha256).hexdigest()
+    response = client.post(url, data=body, content_type="application/json", HTTP_X_PAGERDUTY_SIGNATURE=f"v1=old, v1={signature}")
+    assert response.json() == {"status": "ok", "acknowledged": 1}
+    assert Alert.objects.get().status == "acknowledged"
