@@ -74,11 +74,16 @@ def check_cache() -> dict[str, Any]:
 
 
 def check_broker() -> dict[str, Any]:
+    from portal.redis_client import eviction_problem
+
     try:
         get_redis(broker_redis_url()).ping()
-        return {"status": HEALTHY}
+        problem = eviction_problem()
     except Exception as exc:  # noqa: BLE001
         return {"status": UNHEALTHY, "error": _error(exc)}
+    if problem:
+        return {"status": DEGRADED, "error": problem}
+    return {"status": HEALTHY}
 
 
 def check_workers() -> dict[str, Any]:

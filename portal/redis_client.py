@@ -26,3 +26,26 @@ def broker_redis_url() -> str:
 WORKER_KEY_PREFIX = "vigil:worker:"
 BEAT_TICK_KEY = "vigil:beat:last_tick"
 BEAT_LOCK_KEY = "vigil:beat:lock"
+
+
+# Policies under which Redis deletes keys when it is full: queued checks, pending
+# notifications and locks would vanish without an error.
+EVICTING_POLICIES = {"allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"}
+
+
+def eviction_problem(url: str | None = None) -> str | None:
+    """A sentence saying what to change when the broker Redis may evict keys, else None.
+
+    Managed Redis services often forbid CONFIG GET: then nothing can be said here."""
+    client = get_redis(url or broker_redis_url())
+    try:
+        config = client.config_get("maxmemory*")
+    except redis.ResponseError:
+        return None
+    policy = str(config.get("maxmemory-policy", "noeviction"))
+    limit = int(config.get("maxmemory", 0) or 0)
+    if limit and policy in EVICTING_POLICIES:
+        return (f"the broker Redis evicts keys when full (maxmemory {limit} bytes, maxmemory-policy {policy}): queued checks "
+                "and notifications could vanish; set maxmemory-policy noeviction (redis.conf, or CONFIG SET maxmemory-policy "
+                "noeviction)")
+    return None

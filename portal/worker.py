@@ -33,6 +33,14 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             log.warning("worker heartbeat failed: %s", exc)
 
     def start(self, worker: Any) -> None:
+        from portal.redis_client import eviction_problem
+
+        try:
+            problem = eviction_problem()
+        except Exception:  # noqa: BLE001 - Redis down: the heartbeat says so
+            problem = None
+        if problem:
+            log.error("WARNING: %s", problem)
         self.beat(worker)
         self.timer_ref = worker.timer.call_repeatedly(HEARTBEAT_SECONDS, self.beat, (worker,), priority=10)
 
