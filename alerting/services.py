@@ -412,9 +412,9 @@ def deliver(*, notification_id: int, now: datetime) -> str:
 
 
 def _count(kind: str, outcome: str) -> None:
-    from portal.metrics import notification_deliveries
+    from portal.metrics import count_delivery
 
-    notification_deliveries.labels(kind=kind, outcome=outcome).inc()
+    count_delivery(kind, outcome)
 
 
 def send_test(*, channel: Channel, now: datetime) -> Notification:

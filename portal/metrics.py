@@ -29,6 +29,11 @@ notification_deliveries = Counter(
     "vigil_notification_deliveries_total", "Notification delivery attempts, by channel kind and outcome", ["kind", "outcome"]
 )
 login_failures = Counter("vigil_login_failures_total", "Failed login attempts")
+
+
+def count_delivery(kind: str, outcome: str) -> None:
+    """One delivery attempt of an alert notification or a status page notification."""
+    notification_deliveries.labels(kind=kind, outcome=outcome).inc()
 login_lockouts = Counter("vigil_login_lockouts_total", "Logins refused because of too many failures")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -12,7 +10,6 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
@@ -22,6 +19,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 
 from incidents.models import Component, IncidentUpdate, Maintenance
+from lib.delivery import TransportError, post_json, sign
 from statuspage.models import StatusPage, StatusPageComponent, Subscriber, SubscriberDelivery, SubscriberEvent, hash_token
 
 log = logging.getLogger("vigil.statuspage")
@@ -32,7 +30,6 @@ CONFIRM_MAX_AGE = 7 * 24 * 3600
 MAX_ATTEMPTS = 8
 DISABLE_AFTER_FAILURES = 5
 SENDING_LEASE = timedelta(minutes=5)
-WEBHOOK_TIMEOUT = 10
 RESERVED_SLUGS = {"api", "history", "incidents", "live", "subscribe", "unsubscribe", "badges", "static", "admin", "ws"}
 
 
@@ -283,12 +280,7 @@ def claim_due(*, now: datetime, limit: int) -> list[int]:
     return ids
 
 
-class DeliveryFailed(Exception):
-    def __init__(self, message: str, *, permanent: bool = False, code: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.code = code
-        self.retry_after = retry_after
+DeliveryFailed = TransportError  # a failed send: permanent or not, with a code and Retry-After
 
 
 def backoff(attempts: int) -> timedelta:
@@ -325,9 +317,9 @@ def deliver(*, delivery_id: int, now: datetime) -> str:
 
 
 def _count(kind: str, outcome: str) -> None:
-    from portal.metrics import notification_deliveries
+    from portal.metrics import count_delivery
 
-    notification_deliveries.labels(kind=kind, outcome=outcome).inc()
+    count_delivery(kind, outcome)
 
 
 def _count_failure(subscriber: Subscriber, reason: str, now: datetime) -> None:
@@ -362,10 +354,6 @@ def event_payload(delivery: SubscriberDelivery) -> dict[str, Any]:
     return payload
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
 def _send(delivery: SubscriberDelivery) -> int | None:
     subscriber = delivery.subscriber
     if subscriber.kind == Subscriber.Kind.WEBHOOK:
@@ -379,31 +367,9 @@ def _send(delivery: SubscriberDelivery) -> int | None:
             "X-Vigil-Timestamp": timestamp,
             "X-Vigil-Signature": "sha256=" + sign(subscriber.webhook_secret, timestamp, body),
         }
-        try:
-            response = requests.post(subscriber.webhook_url, data=body, headers=headers, timeout=WEBHOOK_TIMEOUT, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise DeliveryFailed(f"could not reach the webhook: {exc.__class__.__name__}") from None
-        if 200 <= response.status_code < 300:
-            return response.status_code
-        retry_after = _retry_after(response.headers.get("Retry-After"))
-        permanent = response.status_code in (400, 401, 403, 404, 410, 413, 422)
-        raise DeliveryFailed(f"webhook answered HTTP {response.status_code}", permanent=permanent, code=response.status_code, retry_after=retry_after)
+        return post_json(subscriber.webhook_url, None, headers=headers, body=body).code
     _send_email(delivery)
     return None
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return min(max(float(value), 1.0), 3600.0)
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return min(max(parsedate_to_datetime(value).timestamp() - time.time(), 1.0), 3600.0)
-        except (TypeError, ValueError):
-            return None
 
 
 def _send_email(delivery: SubscriberDelivery) -> None:

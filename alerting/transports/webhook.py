@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
 
-from alerting.transports.base import Delivery, post_json
+from alerting.transports.base import Delivery, post_json, sign
 
 
 def payload(message: dict[str, Any], notification: Any) -> dict[str, Any]:
@@ -28,10 +26,6 @@ def payload(message: dict[str, Any], notification: Any) -> dict[str, Any]:
         "runbook": message.get("runbook_text") or "",
         "alerts": message.get("alerts", []),
     }
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 def send(channel: Any, message: dict[str, Any], notification: Any) -> Delivery:
