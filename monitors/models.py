@@ -266,6 +266,10 @@ class Rollup(models.Model):
     latency_sum_ms = models.BigIntegerField(default=0)
     latency_count = models.PositiveIntegerField(default=0)
     histogram = models.JSONField(default=list)
+    # Checks that ran inside a maintenance window excluded from SLOs, and how many of
+    # those were up (ok or degraded): SLOs subtract them (slo/, lib/slo.py).
+    excluded_total = models.PositiveIntegerField(default=0)
+    excluded_up = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["monitor", "period", "start"], name="rollup_unique")]

@@ -22,7 +22,7 @@ from lib import latency_histogram
 from monitors.models import CheckResult, Rollup
 
 log = logging.getLogger("vigil.rollups")
-ROLLUP_FIELDS = ["total", "ok", "degraded", "latency_sum_ms", "latency_count", "histogram"]
+ROLLUP_FIELDS = ["total", "ok", "degraded", "latency_sum_ms", "latency_count", "histogram", "excluded_total", "excluded_up"]
 CATCH_UP_HOURS = 48
 PRUNE_BATCH = 10_000
 
@@ -41,12 +41,31 @@ def _bucket_expression() -> Case:
     return Case(*whens, default=Value(len(latency_histogram.BOUNDS_MS)), output_field=IntegerField())
 
 
+def _excluded_expression(start: datetime, end: datetime) -> Case | Value:
+    """1 for a result inside a maintenance window excluded from SLOs (for its monitor's component)."""
+    from django.db.models import Q
+
+    from incidents.models import Maintenance
+    from monitors.models import Monitor
+
+    whens = []
+    windows = Maintenance.objects.filter(exclude_from_slo=True, starts_at__lt=end, ends_at__gt=start).prefetch_related("components")
+    for window in windows:
+        component_ids = [c.pk for c in window.components.all()]
+        monitor_ids = list(Monitor.objects.filter(component_id__in=component_ids).values_list("pk", flat=True))
+        if monitor_ids:
+            whens.append(When(Q(monitor_id__in=monitor_ids, at__gte=window.starts_at, at__lt=window.ends_at), then=Value(1)))
+    if not whens:
+        return Value(0, output_field=IntegerField())
+    return Case(*whens, default=Value(0), output_field=IntegerField())
+
+
 def aggregate_raw(start: datetime, end: datetime) -> dict[int, Rollup]:
     """Rollup values per monitor for raw rows in [start, end), computed by the database."""
     rows = (
         CheckResult.objects.filter(at__gte=start, at__lt=end)
-        .annotate(bucket=_bucket_expression())
-        .values("monitor_id", "outcome", "bucket")
+        .annotate(bucket=_bucket_expression(), excluded=_excluded_expression(start, end))
+        .values("monitor_id", "outcome", "bucket", "excluded")
         .annotate(n=Count("*"), latency=Sum("latency_ms"))
         .order_by()
     )
@@ -56,7 +75,7 @@ def aggregate_raw(start: datetime, end: datetime) -> dict[int, Rollup]:
         if rollup is None:
             rollup = rollups[row["monitor_id"]] = Rollup(
                 monitor_id=row["monitor_id"], total=0, ok=0, degraded=0, latency_sum_ms=0, latency_count=0,
-                histogram=latency_histogram.empty(),
+                histogram=latency_histogram.empty(), excluded_total=0, excluded_up=0,
             )
         count = row["n"]
         rollup.total += count
@@ -68,6 +87,10 @@ def aggregate_raw(start: datetime, end: datetime) -> dict[int, Rollup]:
             rollup.histogram[row["bucket"]] += count
             rollup.latency_count += count
             rollup.latency_sum_ms += row["latency"] or 0
+        if row["excluded"]:
+            rollup.excluded_total += count
+            if row["outcome"] in (CheckResult.Outcome.OK, CheckResult.Outcome.DEGRADED):
+                rollup.excluded_up += count
     return rollups
 
 
@@ -93,13 +116,15 @@ def rollup_day(start: datetime) -> int:
         if day is None:
             day = merged[hour.monitor_id] = Rollup(
                 monitor_id=hour.monitor_id, period=Rollup.Period.DAY, start=start, total=0, ok=0, degraded=0,
-                latency_sum_ms=0, latency_count=0, histogram=latency_histogram.empty(),
+                latency_sum_ms=0, latency_count=0, histogram=latency_histogram.empty(), excluded_total=0, excluded_up=0,
             )
         day.total += hour.total
         day.ok += hour.ok
         day.degraded += hour.degraded
         day.latency_sum_ms += hour.latency_sum_ms
         day.latency_count += hour.latency_count
+        day.excluded_total += hour.excluded_total
+        day.excluded_up += hour.excluded_up
         day.histogram = latency_histogram.merge(day.histogram, hour.histogram)
     with transaction.atomic():
         Rollup.objects.bulk_create(

@@ -101,3 +101,37 @@ def test_raw_rows_older_than_retention_are_pruned_in_batches(monkeypatch):
     CheckResult.objects.bulk_create(old + new)
     assert rollups.prune_raw(now=now, retention_days=30) == 30
     assert CheckResult.objects.count() == 5
+
+
+@pytest.mark.django_db
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(st.integers(0, 3599), st.sampled_from([0, 1, 2])), max_size=150, unique_by=lambda r: r[0]),
+       window=st.tuples(st.integers(0, 3599), st.integers(1, 3600)), excluded=st.booleans())
+def test_results_inside_an_slo_excluded_maintenance_are_counted_apart(rows, window, excluded):
+    from incidents.models import Component, Maintenance
+
+    Rollup.objects.all().delete()
+    CheckResult.objects.all().delete()
+    Maintenance.objects.all().delete()
+    region = Region.objects.get(name="default")
+    api, _ = Component.objects.get_or_create(name="API")
+    inside, _ = Monitor.objects.get_or_create(name="api-check", defaults={"kind": "tcp", "target": "127.0.0.1:1", "component": api})
+    elsewhere, _ = Monitor.objects.get_or_create(name="other", defaults={"kind": "tcp", "target": "127.0.0.1:1"})
+    start, length = window
+    maintenance = Maintenance.objects.create(title="w", starts_at=HOUR + timedelta(seconds=start),
+                                             ends_at=HOUR + timedelta(seconds=start + length), exclude_from_slo=excluded)
+    maintenance.components.set([api])
+    CheckResult.objects.bulk_create([CheckResult(monitor=m, at=HOUR + timedelta(seconds=second), region=region, outcome=outcome)
+                                     for second, outcome in rows for m in (inside, elsewhere)])
+    rollups.rollup_hour(HOUR)
+    rollups.rollup_day(HOUR)
+    in_window = [(s, o) for s, o in rows if start <= s < start + length] if excluded else []
+    for period in ("hour", "day"):
+        mine = Rollup.objects.filter(monitor=inside, period=period).first()
+        other = Rollup.objects.filter(monitor=elsewhere, period=period).first()
+        if not rows:
+            assert mine is None and other is None
+            continue
+        assert (mine.excluded_total, mine.excluded_up) == (len(in_window), sum(1 for _s, o in in_window if o in (0, 1)))
+        assert (other.excluded_total, other.excluded_up) == (0, 0)  # its component is not in maintenance
+        assert mine.total == len(rows)  # exclusion is counted apart, never hidden
