@@ -12,8 +12,8 @@ windows that are excluded are removed from `valid` before they reach this module
   budget exactly by the end of the window, 14.4 spends a 30-day budget in ~2 days.
 - Multiwindow burn-rate alerts (Google SRE workbook, ch. 5): a rule fires when both its
   long and its short window burn faster than its factor, and the long window saw at least
-  `min_events` valid events (one failed probe in an hour of 1-minute checks is 1/60, a
-  burn of 16.7 at 99.9%: the guard keeps that from paging).
+  `min_events` valid checks and `min_bad` failed ones (one failed probe in an hour of
+  1-minute checks is 1/60, a burn of 16.7 at 99.9%: the guard keeps that from paging).
 """
 
 from __future__ import annotations
@@ -139,14 +139,14 @@ DEFAULT_BURN_RULES = (
 
 
 def firing_burn_rules(spans: Mapping[int, Counts], *, objective: float, rules: Iterable[BurnRule] = DEFAULT_BURN_RULES,
-                      min_events: int = 100) -> list[BurnRule]:
+                      min_events: int = 30, min_bad: int = 3) -> list[BurnRule]:
     """The rules whose long and short windows both burn faster than their factor.
 
     `spans` maps window length in minutes to the counts seen over that trailing span."""
     firing = []
     for rule in rules:
         long, short = spans.get(rule.long_minutes, Counts()), spans.get(rule.short_minutes, Counts())
-        if long.valid < min_events:
+        if long.valid < min_events or long.bad < min_bad:
             continue
         if burn_rate(long, objective=objective) > rule.factor and burn_rate(short, objective=objective) > rule.factor:
             firing.append(rule)

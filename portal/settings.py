@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "incidents",
     "statuspage",
     "alerting",
+    "slo",
 ]
 
 MIDDLEWARE = [
@@ -360,6 +361,7 @@ CELERY_BEAT_SCHEDULE = {
     # Alerts: promote held conditions, auto-resolve, flush groups; then deliver the outbox.
     "alerting-tick": {"task": "alerting.tick", "schedule": 1.0},
     "alerting-deliver": {"task": "alerting.deliver_notifications", "schedule": 5.0},
+    "slo-refresh": {"task": "slo.refresh_all", "schedule": 60.0},
 }
 # A notification claimed by a worker that died is sent again (same id) after this long.
 VIGIL_DELIVERY_LEASE_SECONDS = env.int("VIGIL_DELIVERY_LEASE_SECONDS", 120, minimum=1, maximum=3600)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SLOConfig(AppConfig):
+    name = "slo"
+    verbose_name = "Service level objectives"
+    default_auto_field = "django.db.models.BigAutoField"

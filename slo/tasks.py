@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from slo import services
+
+
+@shared_task(name="slo.refresh_all")
+def refresh_all() -> int:
+    return services.refresh_all(now=timezone.now())
