@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("incidents.urls")),
     path("", include("statuspage.urls")),
     path("", include("alerting.urls")),
+    path("", include("slo.urls")),
     path("admin/", admin.site.urls),
 ]
 

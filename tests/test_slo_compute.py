@@ -131,3 +131,24 @@ def test_a_fast_burn_pages_through_the_rule_and_a_blip_does_not():
     assert alert.summary == "Checkout availability: error budget burn > 14.4x over 1h and 5m"
     assert Notification.objects.filter(channel=channel).exists()
     assert snapshot.burn_1h > 14.4 and snapshot.status in ("at risk", "exhausted")
+
+
+def test_the_slo_pages_show_figures_chart_and_table(client, viewer):
+    monitor = Monitor.objects.create(name="web", kind="tcp", target="127.0.0.1:1")
+    slo = SLO.objects.create(name="Web availability", objective=99.9, window="rolling_30d")
+    slo.monitors.set([monitor])
+    history(5, [monitor], start=NOW - timedelta(hours=5), end=NOW)
+    roll_up(NOW - timedelta(hours=5), NOW)
+    for minutes in (180, 120, 60, 0):
+        services.refresh(slo, now=NOW - timedelta(minutes=minutes))
+    client.force_login(viewer)
+    with time_machine.travel(NOW, tick=False):
+        listing = client.get("/slos/").content.decode()
+        page = client.get(f"/slos/{slo.pk}/").content.decode()
+    assert "Web availability" in listing and 'class="budget-bar"' in listing and "<polyline" in listing
+    assert "Budget burn-down" in page and 'class="burn-down"' in page and "The same as a table" in page
+    assert "43.2 min" in page  # 99.9% of 30 days
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client):
+    assert client.get("/slos/")["Location"].startswith("/accounts/login/")

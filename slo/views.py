@@ -1,0 +1,51 @@
+"""SLO pages for viewers: every SLO at a glance, and one page per SLO with its burn-down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from portal.roles import VIEWER, role_required
+from slo import charts, services
+from slo.models import SLO, SLOSnapshot
+
+
+@role_required(VIEWER)
+def slo_list(request: HttpRequest) -> HttpResponse:
+    rows = []
+    since = timezone.now() - timedelta(days=7)
+    for slo in SLO.objects.select_related("component", "owner"):
+        history = list(SLOSnapshot.objects.filter(slo=slo, at__gte=since).order_by("at").values_list("at", "sli", "remaining_ratio"))
+        latest = SLOSnapshot.objects.filter(slo=slo).order_by("-at").first()
+        # One point an hour is plenty for a sparkline.
+        hourly = {at.replace(minute=0): sli for at, sli, _r in history}
+        rows.append({
+            "slo": slo, "latest": latest,
+            "bar": mark_safe(charts.budget_bar(latest.remaining_ratio)) if latest else "",
+            "spark": mark_safe(charts.sparkline(list(hourly.values()), label=f"{slo.name}: SLI over 7 days")),
+        })
+    return render(request, "slo/list.html", {"rows": rows})
+
+
+@role_required(VIEWER)
+def slo_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    slo = get_object_or_404(SLO.objects.select_related("component", "owner", "alert_rule"), pk=pk)
+    now = timezone.now()
+    figures = services.evaluate(slo, now=now)
+    start, end = figures["window"]
+    snapshots = list(SLOSnapshot.objects.filter(slo=slo, at__gte=start).order_by("at"))
+    # Thin the points to at most one an hour for the chart and the table fallback.
+    hourly: dict = {}
+    for snapshot in snapshots:
+        hourly[snapshot.at.replace(minute=0, second=0, microsecond=0)] = snapshot
+    points = [(at, s.remaining_ratio) for at, s in hourly.items()]
+    chart = mark_safe(charts.burn_down(points, start=start, end=end))
+    from alerting.models import Alert
+
+    alerts = Alert.objects.filter(dedup_key__startswith=f"slo:{slo.pk}:").order_by("-first_seen")[:20]
+    return render(request, "slo/detail.html", {"slo": slo, "f": figures, "chart": chart, "table": list(hourly.items())[-48:],
+                                               "alerts": alerts, "start": start, "end": end})
