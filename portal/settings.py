@@ -362,6 +362,8 @@ CELERY_BEAT_SCHEDULE = {
     "alerting-tick": {"task": "alerting.tick", "schedule": 1.0},
     "alerting-deliver": {"task": "alerting.deliver_notifications", "schedule": 5.0},
     "slo-refresh": {"task": "slo.refresh_all", "schedule": 60.0},
+    # Checks hourly; mails last month's report once, on the 1st (ReportMailing guards repeats).
+    "slo-monthly-report": {"task": "slo.mail_monthly_report", "schedule": 3600.0},
 }
 # A notification claimed by a worker that died is sent again (same id) after this long.
 VIGIL_DELIVERY_LEASE_SECONDS = env.int("VIGIL_DELIVERY_LEASE_SECONDS", 120, minimum=1, maximum=3600)

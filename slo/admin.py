@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from slo.models import SLO, SLOSnapshot
+from slo.models import SLO, ReportMailing, ReportSubscription, SLOSnapshot
 
 
 @admin.register(SLO)
@@ -23,3 +23,7 @@ class SLOSnapshotAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
+
+
+admin.site.register(ReportSubscription)
+admin.site.register(ReportMailing)

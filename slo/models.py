@@ -91,3 +91,25 @@ class SLOSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.slo} at {self.at:%Y-%m-%d %H:%M}: {self.sli:.5f}"
+
+
+class ReportSubscription(models.Model):
+    """A manager who gets the monthly SLO report by email on the 1st."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="slo_report_subscription")
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"SLO report to {self.user}"
+
+
+class ReportMailing(models.Model):
+    """One row per month mailed: the beat task claims it first, so a restart never mails twice."""
+
+    month = models.CharField(max_length=7, unique=True, help_text="YYYY-MM")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"SLO report {self.month}"

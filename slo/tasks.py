@@ -9,3 +9,10 @@ from slo import services
 @shared_task(name="slo.refresh_all")
 def refresh_all() -> int:
     return services.refresh_all(now=timezone.now())
+
+
+@shared_task(name="slo.mail_monthly_report")
+def mail_monthly_report() -> int:
+    from slo.reports import mail_last_month
+
+    return mail_last_month(now=timezone.now())

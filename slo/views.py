@@ -49,3 +49,31 @@ def slo_detail(request: HttpRequest, pk: int) -> HttpResponse:
     alerts = Alert.objects.filter(dedup_key__startswith=f"slo:{slo.pk}:").order_by("-first_seen")[:20]
     return render(request, "slo/detail.html", {"slo": slo, "f": figures, "chart": chart, "table": list(hourly.items())[-48:],
                                                "alerts": alerts, "start": start, "end": end})
+
+
+@role_required(VIEWER)
+def monthly_report(request: HttpRequest, month: str, fmt: str = "html") -> HttpResponse:
+    import json
+
+    from django.http import Http404
+
+    from slo import reports
+
+    try:
+        year, number = reports.parse_month(month)
+    except reports.BadMonth as exc:
+        raise Http404(str(exc)) from None
+    rows = reports.month_report(year, number)
+    if fmt == "csv":
+        response = HttpResponse(reports.as_csv(rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="slo-report-{month}.csv"'
+        return response
+    if fmt == "json":
+        return HttpResponse(json.dumps(reports.as_json(year, number, rows), indent=2), content_type="application/json")
+    from datetime import datetime
+
+    before = reports.previous(year, number)
+    after = (year + 1, 1) if number == 12 else (year, number + 1)
+    previous, following = f"{before[0]:04d}-{before[1]:02d}", f"{after[0]:04d}-{after[1]:02d}"
+    return render(request, "slo/report.html", {"reports": rows, "month": month, "start": datetime(year, number, 1),
+                                               "previous": previous, "following": following})

@@ -1,0 +1,167 @@
+"""The monthly SLO report: per SLO, objective vs achieved, budget, downtime, incidents
+(count, SEV, MTTA, MTTR, postmortems), top failing monitors, and the month before.
+
+The same figures feed the HTML page (printable), the CSV and JSON downloads, the
+`slo_report` command and the email on the 1st."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+
+from lib import slo as maths
+from monitors.models import Rollup
+from slo.models import SLO, ReportMailing, ReportSubscription
+from slo.services import counts_between
+
+log = logging.getLogger("vigil.slo")
+MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+class BadMonth(ValueError):
+    pass
+
+
+def parse_month(text: str) -> tuple[int, int]:
+    match = MONTH.match(text or "")
+    if not match:
+        raise BadMonth(f"{text!r} is not a month; write it as YYYY-MM, e.g. 2026-10")
+    return int(match.group(1)), int(match.group(2))
+
+
+def previous(year: int, month: int) -> tuple[int, int]:
+    return (year - 1, 12) if month == 1 else (year, month - 1)
+
+
+@dataclass
+class ServiceReport:
+    slo: str
+    service: str
+    objective: float
+    achieved: float | None  # percent; None: no checks
+    met: bool | None
+    budget_minutes: float
+    spent_minutes: float
+    budget_spent_percent: float
+    downtime_minutes: float
+    good: int
+    valid: int
+    previous_achieved: float | None
+    incidents: int
+    by_severity: dict[str, int] = field(default_factory=dict)
+    mtta_minutes: float | None = None
+    mttr_minutes: float | None = None
+    postmortems: list[str] = field(default_factory=list)
+    top_failing: list[tuple[str, int]] = field(default_factory=list)
+
+
+def _achieved(slo: SLO, start: datetime, end: datetime) -> tuple[maths.Counts, float | None]:
+    counts = counts_between(slo, start, end)
+    return counts, (100.0 * maths.sli(counts) if counts.valid else None)
+
+
+def service_report(slo: SLO, year: int, month: int) -> ServiceReport:
+    tz = ZoneInfo(slo.time_zone)
+    start, end = maths.month_of(year, month, tz)
+    counts, achieved = _achieved(slo, start, end)
+    minutes = maths.minutes_between(start, end)
+    result = maths.budget(counts, objective=slo.objective, window_minutes=minutes)
+    before = maths.month_of(*previous(year, month), tz)
+    _prev_counts, previous_achieved = _achieved(slo, *before)
+    incidents = _incidents_touching(slo.component_id, start, end) if slo.component_id else []
+    ack = [(i.identified_at - i.started_at).total_seconds() / 60 for i in incidents if i.identified_at]
+    repair = [(i.resolved_at - i.started_at).total_seconds() / 60 for i in incidents if i.resolved_at]
+    by_severity: dict[str, int] = {}
+    for incident in incidents:
+        by_severity[incident.severity] = by_severity.get(incident.severity, 0) + 1
+    postmortems = [f"/incidents/{i.pk}/postmortem/" for i in incidents if hasattr(i, "postmortem")]
+    ids = list(slo.monitors.values_list("pk", flat=True))
+    failing = (Rollup.objects.filter(monitor_id__in=ids, period=Rollup.Period.HOUR, start__gte=start, start__lt=end)
+               .values("monitor__name").annotate(total=Sum("total"), ok=Sum("ok"), degraded=Sum("degraded")).order_by())
+    top = sorted(((row["monitor__name"], row["total"] - row["ok"] - row["degraded"]) for row in failing), key=lambda r: -r[1])
+    return ServiceReport(
+        slo=slo.name, service=slo.component.name if slo.component else slo.name, objective=slo.objective,
+        achieved=achieved, met=None if achieved is None else achieved >= slo.objective,
+        budget_minutes=result.total_minutes, spent_minutes=result.spent_minutes,
+        budget_spent_percent=100.0 * result.spent_ratio, downtime_minutes=result.spent_minutes,
+        good=counts.good, valid=counts.valid, previous_achieved=previous_achieved, incidents=len(incidents),
+        by_severity=by_severity, mtta_minutes=sum(ack) / len(ack) if ack else None,
+        mttr_minutes=sum(repair) / len(repair) if repair else None, postmortems=postmortems,
+        top_failing=[row for row in top if row[1] > 0][:5],
+    )
+
+
+def _incidents_touching(component_id: int, start: datetime, end: datetime) -> list[Any]:
+    """Incidents started in the month that touched the component (its updates record it)."""
+    from incidents.models import Incident
+
+    found = []
+    for incident in Incident.objects.filter(started_at__gte=start, started_at__lt=end).prefetch_related("updates", "impacts"):
+        touched = {i.component_id for i in incident.impacts.all()}
+        for update in incident.updates.all():
+            touched |= {item.get("component") for item in update.affected_components or []}
+        if component_id in touched:
+            found.append(incident)
+    return found
+
+
+def month_report(year: int, month: int) -> list[ServiceReport]:
+    return [service_report(slo, year, month) for slo in SLO.objects.select_related("component").order_by("name")]
+
+
+CSV_FIELDS = ["slo", "service", "objective", "achieved", "met", "budget_minutes", "spent_minutes", "budget_spent_percent",
+              "downtime_minutes", "good", "valid", "previous_achieved", "incidents", "mtta_minutes", "mttr_minutes"]
+
+
+def as_csv(reports: list[ServiceReport]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for report in reports:
+        writer.writerow({k: ("" if v is None else v) for k, v in asdict(report).items()})
+    return out.getvalue()
+
+
+def as_json(year: int, month: int, reports: list[ServiceReport]) -> dict[str, Any]:
+    return {"month": f"{year:04d}-{month:02d}", "services": [asdict(r) for r in reports]}
+
+
+def mail_last_month(*, now: datetime) -> int:
+    """On the 1st (and until it has worked), mail last month's report once."""
+    from django.core.mail import EmailMultiAlternatives
+    from django.template.loader import render_to_string
+
+    if now.day > 3:
+        return 0  # a report that could not go out by the 3rd waits for a person
+    year, month = previous(now.year, now.month)
+    label = f"{year:04d}-{month:02d}"
+    try:
+        with transaction.atomic():
+            mailing, created = ReportMailing.objects.select_for_update().get_or_create(month=label)
+            if mailing.sent_at is not None:
+                return 0
+            reports = month_report(year, month)
+            recipients = [s.user.email for s in ReportSubscription.objects.filter(active=True).select_related("user") if s.user.email]
+            if recipients:
+                context = {"reports": reports, "month": label, "start": datetime(year, month, 1), "for_mail": True}
+                message = EmailMultiAlternatives(subject=f"SLO report {label}", body=render_to_string("slo/report.txt", context),
+                                                 to=recipients)
+                message.attach_alternative(render_to_string("slo/report_mail.html", context), "text/html")
+                message.attach(f"slo-report-{label}.csv", as_csv(reports), "text/csv")
+                message.send()
+            mailing.sent_at, mailing.recipients = now, len(recipients)
+            mailing.save(update_fields=["sent_at", "recipients"])
+            log.info("SLO report %s mailed to %d manager(s)%s", label, len(recipients), "" if created else " (retried)")
+            return len(recipients)
+    except IntegrityError:
+        return 0
+

@@ -1,0 +1,109 @@
+"""The monthly SLO report: figures equal the SLO pages', the CSV reads back with the same
+numbers, months are validated, the command writes files, and the mail goes once."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import mail
+from django.core.management import call_command
+
+from incidents import services as incident_services
+from incidents.models import Component
+from monitors import rollups
+from monitors.models import CheckResult, Monitor, Region
+from slo import reports, services
+from slo.models import SLO, ReportMailing, ReportSubscription
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def october(responder):
+    api = Component.objects.create(name="API")
+    monitor = Monitor.objects.create(name="api-health", kind="tcp", target="127.0.0.1:1", component=api)
+    region = Region.objects.get(name="default")
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    rows, at, index = [], start, 0
+    while at < datetime(2026, 11, 1, tzinfo=UTC):
+        rows.append(CheckResult(monitor=monitor, at=at, region=region, outcome=2 if index % 500 == 7 else 0, latency_ms=80))
+        at += timedelta(minutes=10)
+        index += 1
+    CheckResult.objects.bulk_create(rows, batch_size=5000)
+    hour = start
+    while hour < datetime(2026, 11, 1, tzinfo=UTC):
+        rollups.rollup_hour(hour)
+        hour += timedelta(hours=1)
+    for day in range(31):
+        rollups.rollup_day(start + timedelta(days=day))
+    incident = incident_services.incident_open(title="API errors", impact="major", message="m", components={api.pk: "partial_outage"},
+                                               by=responder, now=datetime(2026, 10, 10, 8, tzinfo=UTC))
+    incident_services.incident_post_update(incident_id=incident.pk, expected_version=None, status="identified", message="i",
+                                           by=responder, now=datetime(2026, 10, 10, 8, 12, tzinfo=UTC))
+    incident_services.incident_post_update(incident_id=incident.pk, expected_version=None, status="resolved", message="r",
+                                           by=responder, now=datetime(2026, 10, 10, 9, 0, tzinfo=UTC))
+    slo = SLO.objects.create(name="API availability", component=api, objective=99.9, window="calendar_month")
+    slo.monitors.set([monitor])
+    return slo, rows
+
+
+def test_the_report_matches_the_slo_figures_and_the_raw_rows(october):
+    slo, rows = october
+    [report] = reports.month_report(2026, 10)
+    good = sum(1 for r in rows if r.outcome == 0)
+    assert (report.good, report.valid) == (good, len(rows))
+    assert report.achieved == pytest.approx(100 * good / len(rows), abs=1e-9)
+    assert report.met is False  # 9 failures in 4,464 checks: 99.80% < 99.9%
+    assert report.budget_minutes == pytest.approx(0.001 * 31 * 24 * 60)
+    # The SLO page at the end of the month shows the same figures.
+    figures = services.evaluate(slo, now=datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC))
+    assert figures["counts"].valid == report.valid and figures["budget"].sli * 100 == pytest.approx(report.achieved)
+    assert report.incidents == 1 and report.by_severity == {"SEV-2": 1}
+    assert report.mtta_minutes == pytest.approx(12) and report.mttr_minutes == pytest.approx(60)
+    assert report.top_failing == [("api-health", len(rows) - good)]
+    assert report.previous_achieved is None
+
+
+def test_the_csv_reads_back_with_the_same_numbers(client, viewer, october):
+    client.force_login(viewer)
+    response = client.get("/reports/slo/2026-10/report.csv")
+    assert response["Content-Disposition"] == 'attachment; filename="slo-report-2026-10.csv"'
+    [row] = list(csv.DictReader(io.StringIO(response.content.decode())))
+    [report] = reports.month_report(2026, 10)
+    assert float(row["achieved"]) == pytest.approx(report.achieved) and row["met"] == "False"
+    assert int(row["valid"]) == report.valid and float(row["downtime_minutes"]) == pytest.approx(report.downtime_minutes)
+    payload = json.loads(client.get("/reports/slo/2026-10/report.json").content)
+    assert payload["month"] == "2026-10" and payload["services"][0]["valid"] == report.valid
+    html = client.get("/reports/slo/2026-10/").content.decode()
+    assert "SLO report, October 2026" in html and "<strong>missed</strong>" in html and "css/report.css" in html
+    assert client.get("/reports/slo/2026-13/").status_code == 404
+
+
+def test_the_command_prints_and_writes_files(october, tmp_path, capsys):
+    call_command("slo_report", "2026-10", "--out", str(tmp_path))
+    out = capsys.readouterr().out
+    assert "API availability" in out and "MISSED" in out
+    assert {p.name for p in tmp_path.iterdir()} == {"slo-report-2026-10.html", "slo-report-2026-10.csv", "slo-report-2026-10.json"}
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="YYYY-MM"):
+        call_command("slo_report", "October")
+
+
+def test_the_report_is_mailed_once_on_the_first(october, viewer):
+    viewer.email = "manager@example.com"
+    viewer.save()
+    ReportSubscription.objects.create(user=viewer)
+    with time_machine.travel(datetime(2026, 11, 1, 6, tzinfo=UTC), tick=False):
+        assert reports.mail_last_month(now=datetime(2026, 11, 1, 6, tzinfo=UTC)) == 1
+        assert reports.mail_last_month(now=datetime(2026, 11, 1, 7, tzinfo=UTC)) == 0  # beat restarted: no second mail
+    [message] = mail.outbox
+    assert message.subject == "SLO report 2026-10" and message.to == ["manager@example.com"]
+    assert message.attachments[0][0] == "slo-report-2026-10.csv"
+    assert ReportMailing.objects.get(month="2026-10").recipients == 1
+    assert reports.mail_last_month(now=datetime(2026, 11, 15, tzinfo=UTC)) == 0  # mid-month: nothing
