@@ -11,7 +11,7 @@ import io
 import logging
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -84,10 +84,7 @@ def service_report(slo: SLO, year: int, month: int) -> ServiceReport:
     for incident in incidents:
         by_severity[incident.severity] = by_severity.get(incident.severity, 0) + 1
     postmortems = [f"/incidents/{i.pk}/postmortem/" for i in incidents if hasattr(i, "postmortem")]
-    ids = list(slo.monitors.values_list("pk", flat=True))
-    failing = (Rollup.objects.filter(monitor_id__in=ids, period=Rollup.Period.HOUR, start__gte=start, start__lt=end)
-               .values("monitor__name").annotate(total=Sum("total"), ok=Sum("ok"), degraded=Sum("degraded")).order_by())
-    top = sorted(((row["monitor__name"], row["total"] - row["ok"] - row["degraded"]) for row in failing), key=lambda r: -r[1])
+    top = sorted(_failures_by_monitor(slo, start, end).items(), key=lambda r: -r[1])
     return ServiceReport(
         slo=slo.name, service=slo.component.name if slo.component else slo.name, objective=slo.objective,
         achieved=achieved, met=None if achieved is None else achieved >= slo.objective,
@@ -98,6 +95,26 @@ def service_report(slo: SLO, year: int, month: int) -> ServiceReport:
         mttr_minutes=sum(repair) / len(repair) if repair else None, postmortems=postmortems,
         top_failing=[row for row in top if row[1] > 0][:5],
     )
+
+
+def _failures_by_monitor(slo: SLO, start: datetime, end: datetime) -> dict[str, int]:
+    """Failed checks per monitor name: day rollups for whole UTC days, hour rollups at the edges."""
+    from monitors.rollups import day_start
+
+    ids = list(slo.monitors.values_list("pk", flat=True))
+    first_day = day_start(start) if day_start(start) == start else day_start(start) + timedelta(days=1)
+    last_day = day_start(end)
+    spans = [(Rollup.Period.DAY, first_day, last_day), (Rollup.Period.HOUR, start, min(first_day, end)),
+             (Rollup.Period.HOUR, max(last_day, start), end)]
+    failures: dict[str, int] = {}
+    for period, span_start, span_end in spans:
+        if span_end <= span_start:
+            continue
+        rows = (Rollup.objects.filter(monitor_id__in=ids, period=period, start__gte=span_start, start__lt=span_end)
+                .values("monitor__name").annotate(total=Sum("total"), ok=Sum("ok"), degraded=Sum("degraded")).order_by())
+        for row in rows:
+            failures[row["monitor__name"]] = failures.get(row["monitor__name"], 0) + row["total"] - row["ok"] - row["degraded"]
+    return failures
 
 
 def _incidents_touching(component_id: int, start: datetime, end: datetime) -> list[Any]:
