@@ -47,8 +47,15 @@ def slo_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from alerting.models import Alert
 
     alerts = Alert.objects.filter(dedup_key__startswith=f"slo:{slo.pk}:").order_by("-first_seen")[:20]
+    from monitors.models import StateChange
+    from slo.reports import _incidents_touching
+
+    # What spent the budget: incidents on the service, and the monitors' outages behind them.
+    incidents = _incidents_touching(slo.component_id, start, end) if slo.component_id else []
+    events = (StateChange.objects.filter(monitor__in=slo.monitors.all(), at__gte=start, new_state__in=["down", "degraded"])
+              .select_related("monitor").order_by("-at")[:50])
     return render(request, "slo/detail.html", {"slo": slo, "f": figures, "chart": chart, "table": list(hourly.items())[-48:],
-                                               "alerts": alerts, "start": start, "end": end})
+                                               "alerts": alerts, "start": start, "end": end, "incidents": incidents, "events": events})
 
 
 @role_required(VIEWER)

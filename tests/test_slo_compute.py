@@ -152,3 +152,33 @@ def test_the_slo_pages_show_figures_chart_and_table(client, viewer):
 
 def test_anonymous_visitors_are_sent_to_log_in(client):
     assert client.get("/slos/")["Location"].startswith("/accounts/login/")
+
+
+def test_a_slow_burn_files_a_ticket_not_a_page():
+    from alerting.models import Alert, AlertRule
+    from monitors.models import Rollup
+
+    rule = AlertRule.objects.create(name="SLO tickets", states=["down"], group_wait_seconds=0)
+    monitor = Monitor.objects.create(name="search", kind="tcp", target="127.0.0.1:1")
+    slo = SLO.objects.create(name="Search availability", objective=99.9, window="rolling_30d", alert_rule=rule)
+    slo.monitors.set([monitor])
+    # Three days at 0.33% errors: a burn of 3.3x, steady (no recent spike).
+    hours = [rollups.hour_start(NOW) - timedelta(hours=h) for h in range(1, 75)]
+    Rollup.objects.bulk_create([Rollup(monitor=monitor, period="hour", start=h, total=600, ok=598, degraded=0, histogram=[]) for h in hours])
+    services.refresh(slo, now=NOW)
+    [alert] = Alert.objects.filter(labels__kind="slo_burn")
+    assert alert.severity == "warning" and alert.summary.endswith("burn > 1x over 3d and 6h")
+
+
+def test_the_detail_page_lists_the_outages_behind_the_budget(client, viewer):
+    from monitors.models import StateChange
+
+    api = Component.objects.create(name="API")
+    monitor = Monitor.objects.create(name="api-check", kind="tcp", target="127.0.0.1:1", component=api)
+    slo = SLO.objects.create(name="API", component=api, objective=99.9, window="rolling_7d")
+    slo.monitors.set([monitor])
+    StateChange.objects.create(monitor=monitor, at=NOW - timedelta(hours=3), old_state="up", new_state="down", reason="refused")
+    client.force_login(viewer)
+    with time_machine.travel(NOW, tick=False):
+        page = client.get(f"/slos/{slo.pk}/").content.decode()
+    assert "Outages behind it" in page and "api-check" in page and "refused" in page
