@@ -57,14 +57,31 @@ class Channel(models.Model):
         if missing:
             raise ValidationError({"config": f"A {self.get_kind_display()} channel needs {', '.join(missing)} in its configuration."})
         url = self.config.get("url")
-        if url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
-            raise ValidationError({"config": "url must be an http(s) address, e.g. https://hooks.slack.com/services/..."})
+        if url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://", "env:"))):
+            raise ValidationError({"config": "url must be an http(s) address, e.g. https://hooks.slack.com/services/..., "
+                                             "or env:NAME to read it from the environment when sending"})
         if self.kind == self.Kind.EMAIL:
             to = self.config.get("to")
             if isinstance(to, str):
                 self.config["to"] = to = [part.strip() for part in to.split(",") if part.strip()]
             if not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
                 raise ValidationError({"config": 'to must list addresses, e.g. {"to": ["ops@example.com"]}.'})
+
+
+    def resolved_config(self) -> dict[str, Any]:
+        """The configuration with env:NAME secrets read from the environment, at send time."""
+        import os
+
+        config = dict(self.config or {})
+        missing = []
+        for key, value in config.items():
+            if isinstance(value, str) and value.startswith("env:"):
+                if value[4:] not in os.environ:
+                    missing.append(value[4:])
+                config[key] = os.environ.get(value[4:], "")
+        if missing:
+            raise ValueError(f"channel {self.name!r}: set the environment variable {', '.join(missing)} for the worker (its config says env:)")
+        return config
 
 
 class AlertRule(models.Model):

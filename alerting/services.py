@@ -368,6 +368,23 @@ def acknowledge(*, alerts: Any, by: Any, now: datetime) -> int:
     return count
 
 
+@transaction.atomic
+def resolve(*, alerts: Any, by: Any, now: datetime) -> int:
+    """Close open alerts by hand (a false positive, or fixed while the check still waits to recover).
+
+    Their groups flush again, so the channels hear "resolved" as they would for an auto-resolve."""
+    count = 0
+    ids = list(alerts.values_list("pk", flat=True))
+    for alert in Alert.objects.select_for_update(of=("self",)).filter(pk__in=ids, status__in=Alert.OPEN).select_related("rule"):
+        was_firing = alert.status != Alert.Status.PENDING
+        alert.status, alert.resolved_at, alert.cleared_at = Alert.Status.RESOLVED, now, alert.cleared_at or now
+        alert.save(update_fields=["status", "resolved_at", "cleared_at"])
+        if was_firing and alert.rule is not None:
+            _touch_group(alert.rule, alert.group_key, now)
+        count += 1
+    return count
+
+
 # --- Delivery ---------------------------------------------------------------------------------
 
 
@@ -395,6 +412,11 @@ def deliver(*, notification_id: int, now: datetime) -> str:
     channel = notification.channel or Channel(name=f"on call: {notification.to_email}", kind=Channel.Kind.EMAIL,
                                               config={"to": [notification.to_email]})
     try:
+        if notification.channel is not None:
+            try:
+                channel = Channel(pk=channel.pk, name=channel.name, kind=channel.kind, config=channel.resolved_config(), enabled=channel.enabled)
+            except ValueError as missing:
+                raise TransportError(str(missing), permanent=True) from None
         delivery = transport_send(channel, notification.message, notification)
     except TransportError as failure:
         final = failure.permanent or attempts >= MAX_ATTEMPTS

@@ -60,10 +60,13 @@ def _excluded_expression(start: datetime, end: datetime) -> Case | Value:
     return Case(*whens, default=Value(0), output_field=IntegerField())
 
 
-def aggregate_raw(start: datetime, end: datetime) -> dict[int, Rollup]:
+def aggregate_raw(start: datetime, end: datetime, *, monitor_ids: list[int] | None = None) -> dict[int, Rollup]:
     """Rollup values per monitor for raw rows in [start, end), computed by the database."""
+    results = CheckResult.objects.filter(at__gte=start, at__lt=end)
+    if monitor_ids is not None:
+        results = results.filter(monitor_id__in=monitor_ids)
     rows = (
-        CheckResult.objects.filter(at__gte=start, at__lt=end)
+        results
         .annotate(bucket=_bucket_expression(), excluded=_excluded_expression(start, end))
         .values("monitor_id", "outcome", "bucket", "excluded")
         .annotate(n=Count("*"), latency=Sum("latency_ms"))

@@ -404,6 +404,17 @@ def monitor_set_paused(*, monitor_ids: Iterable[int], paused: bool, now: datetim
 
 
 @transaction.atomic
+def monitor_delete(*, monitor: Monitor) -> None:
+    """Delete a monitor with its raw results (they have no database constraint, so no cascade)."""
+    from monitors.pings import forget_token
+
+    CheckResult.objects.filter(monitor_id=monitor.pk)._raw_delete(CheckResult.objects.db)
+    token = monitor.ping_token
+    monitor.delete()
+    transaction.on_commit(lambda: forget_token(token))
+
+
+@transaction.atomic
 def monitor_check_now(*, monitor_ids: Iterable[int], now: datetime) -> int:
     """Make monitors due now; the next dispatcher tick runs them."""
     return Monitor.objects.filter(pk__in=list(monitor_ids), paused=False).update(next_due_at=now)

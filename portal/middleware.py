@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 
 from portal import metrics
 from portal.logging import access_log
-from portal.request_context import request_id_var
+from portal.request_context import audit_source_var, request_id_var
 
 # Accept an upstream id (load balancer, proxy) only when it is short and plain.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -26,11 +26,13 @@ class RequestContextMiddleware:
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
+        source = audit_source_var.set("api" if request.path.startswith("/api/v1/") else None)
         started = time.perf_counter()
         try:
             response = self.get_response(request)
         finally:
             request_id_var.reset(token)
+            audit_source_var.reset(source)
         duration = time.perf_counter() - started
         response["X-Request-ID"] = request_id
 

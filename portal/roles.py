@@ -39,7 +39,7 @@ def role_permissions(role: str) -> Q:
                 writable |= Q(content_type__app_label=app_label, content_type__model=model) & ~Q(codename__startswith="delete_")
         return readable | writable
     # Admins run Vigil: every permission of its apps and of users and groups.
-    return Q(content_type__app_label__in=(*VIGIL_APPS, "auth", "axes"))
+    return Q(content_type__app_label__in=(*VIGIL_APPS, "api", "auth", "axes"))
 
 
 def sync_role_groups(**_: Any) -> None:

@@ -9,6 +9,7 @@ from django.db import models, transaction
 from django.http import HttpRequest
 
 from portal.models import AuditLog
+from portal.request_context import audit_source_var, request_id_var
 from portal.roles import ROLES
 
 # Field names whose values never enter the audit trail in clear.
@@ -60,6 +61,7 @@ def audit_record(
     source: str = AuditLog.Source.SYSTEM,
 ) -> AuditLog:
     user = actor if actor is not None and actor.is_authenticated else None
+    source = audit_source_var.get() or source
     entry = AuditLog(
         actor=user,  # type: ignore[misc]
         actor_name=user.get_username() if user is not None else "system",
@@ -70,7 +72,7 @@ def audit_record(
         changes={name: _printable(name, value) for name, value in (changes or {}).items()},
         source=source,
         ip_address=request.META.get("REMOTE_ADDR") if request is not None else None,
-        request_id=getattr(request, "request_id", "") if request is not None else "",
+        request_id=getattr(request, "request_id", "") if request is not None else request_id_var.get().strip("-"),
     )
     entry.full_clean()
     entry.save()

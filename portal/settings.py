@@ -78,12 +78,14 @@ INSTALLED_APPS = [
     "template_partials",
     "axes",
     "csp",
+    "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
     "portal",
     "monitors",
     "incidents",
     "statuspage",
     "alerting",
     "slo",
+    "api",
 ]
 
 MIDDLEWARE = [

@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("statuspage.urls")),
     path("", include("alerting.urls")),
     path("", include("slo.urls")),
+    path("api/v1/", include(("api.urls", "api-v1"))),
     path("admin/", admin.site.urls),
 ]
 

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 # Names served to anyone: health and metrics for probes, pings for jobs, public status
 # pages, signed links and token-authenticated integrations.
 PUBLIC = {"health", "health-db", "health-cache", "ready", "metrics", "login", "logout", "demo-target", "alert-ack",
-          "integration-alertmanager", "integration-pagerduty"}
+          "integration-alertmanager", "integration-pagerduty",
+          # The ops API's description and its docs page: no data, and every operation needs a token (tests/test_api.py).
+          "openapi-json", "openapi-view"}
 PUBLIC_PREFIXES = ("ping", "status-")
 # Console pages that change something when POSTed.
 WRITES = {"incident-declare", "incident-post-update", "incident-template", "postmortem", "update-edit", "maintenance-new",

@@ -1,0 +1,274 @@
+"""Monitors: CRUD, results and uptime from rollups, check now, state changes."""
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from api.core import FieldErrors, audit, changes_of, get_or_404, optional_fields, page_of, paginate, require, resolve_id, responses
+from api.fields import Id, Seconds, Text
+from incidents.models import Component
+from monitors import selectors, services
+from monitors.admin import restore_secrets
+from monitors.models import Monitor, Region, StateChange, Tag
+from portal.services import mask_secrets
+
+router = Router(tags=["monitors"])
+
+MonitorKind = Literal["http", "health_json", "tls", "tcp", "dns", "heartbeat", "postgres", "redis", "metric"]
+MonitorState = Literal["unknown", "up", "degraded", "down", "paused", "maintenance"]
+Slug = Annotated[str, Field(pattern=r"^[-a-zA-Z0-9_]{1,40}$")]
+
+
+class MonitorIn(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    kind: MonitorKind
+    target: Annotated[Text, Field(max_length=2048)] = ""
+    settings: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (docs/monitors.md); secrets as env:NAME.")
+    interval_seconds: Annotated[int, Field(ge=5, le=86400)] = 60
+    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    retries: Annotated[int, Field(ge=0, le=20)] = 2
+    retry_interval_seconds: Annotated[int, Field(ge=1, le=86400)] = 20
+    recovery_confirmations: Annotated[int, Field(ge=1, le=20)] = 2
+    regions: list[Slug] = Field(default_factory=list, description="Region names; empty: the default region.")
+    quorum: Annotated[int, Field(ge=0, le=100)] = 0
+    component_id: Id | None = None
+    tags: list[Slug] = Field(default_factory=list)
+    paused: bool = False
+    heartbeat_period_seconds: Annotated[int, Field(ge=1, le=366 * 86400)] = 3600
+    heartbeat_grace_seconds: Seconds = 300
+
+
+MonitorPatch = optional_fields(MonitorIn)
+
+
+class MonitorOut(Schema):
+    id: int
+    name: str
+    kind: str
+    target: str
+    settings: dict[str, Any]
+    interval_seconds: int
+    timeout_seconds: float
+    retries: int
+    retry_interval_seconds: int
+    recovery_confirmations: int
+    regions: list[str]
+    quorum: int
+    component_id: int | None
+    tags: list[str]
+    paused: bool
+    heartbeat_period_seconds: int
+    heartbeat_grace_seconds: int
+    state: str
+    state_since: datetime | None
+    state_reason: str
+    is_flapping: bool
+    last_checked_at: datetime | None
+    last_latency_ms: int | None
+    last_status_code: int | None
+    last_message: str
+    next_due_at: datetime | None
+
+    @staticmethod
+    def resolve_settings(obj: Monitor) -> dict[str, Any]:
+        return mask_secrets(obj.settings)  # secrets are write-only
+
+    @staticmethod
+    def resolve_regions(obj: Monitor) -> list[str]:
+        return [region.name for region in obj.regions.all()]
+
+    @staticmethod
+    def resolve_tags(obj: Monitor) -> list[str]:
+        return [tag.name for tag in obj.tags.all()]
+
+
+class MonitorFilters(Schema):
+    state: MonitorState | None = None
+    kind: MonitorKind | None = None
+    component_id: Id | None = None
+    tag: Slug | None = None
+    search: Annotated[Text, Field(max_length=120)] | None = Field(None, description="Part of the name or target.")
+
+
+def _queryset() -> Any:
+    return Monitor.objects.prefetch_related("regions", "tags").order_by("name")
+
+
+def _save(request: HttpRequest, monitor: Monitor, data: dict[str, Any]) -> Monitor:
+    now = timezone.now()
+    regions = data.pop("regions", None)
+    tags = data.pop("tags", None)
+    paused = data.pop("paused", None)
+    if "component_id" in data:
+        monitor.component = resolve_id(Component, data.pop("component_id"), "component_id")
+    if "settings" in data and monitor.pk:
+        data["settings"] = restore_secrets(data["settings"], monitor.settings)
+    for name, value in data.items():
+        setattr(monitor, name, value)
+    creating = monitor.pk is None
+    with transaction.atomic():
+        if creating and paused:
+            monitor.paused, monitor.state = True, Monitor.State.PAUSED
+        services.monitor_save(monitor=monitor, now=now)
+        if regions is not None and not regions:
+            monitor.regions.set([services.default_region()])
+        elif regions is not None:
+            found = {region.name: region for region in Region.objects.filter(name__in=regions)}
+            unknown = [name for name in regions if name not in found]
+            if unknown:
+                known = ", ".join(Region.objects.values_list("name", flat=True)) or "none yet"
+                raise FieldErrors({"regions": f"Unknown region {', '.join(unknown)}; known regions: {known}."})
+            monitor.regions.set(found.values())
+        elif creating:
+            monitor.regions.set([services.default_region()])
+        if tags is not None:
+            monitor.tags.set([Tag.objects.get_or_create(name=name.lower())[0] for name in tags])
+        if paused is not None and not creating and paused != monitor.paused:
+            services.monitor_set_paused(monitor_ids=[monitor.pk], paused=paused, now=now)
+        audit(request, "create" if creating else "update", monitor, {**data, **({"regions": regions} if regions is not None else {}),
+                                                                    **({"paused": paused} if paused is not None else {})})
+    return _queryset().get(pk=monitor.pk)
+
+
+@router.get("/monitors", response=responses(200, page_of(MonitorOut)), summary="List monitors")
+def list_monitors(request: HttpRequest, filters: Query[MonitorFilters], limit: Annotated[int, Field(ge=1, le=500)] = 50,
+                  offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0) -> Any:
+    require(request, "view", Monitor)
+    queryset = _queryset()
+    if filters.state:
+        queryset = queryset.filter(state=filters.state)
+    if filters.kind:
+        queryset = queryset.filter(kind=filters.kind)
+    if filters.component_id:
+        queryset = queryset.filter(component_id=filters.component_id)
+    if filters.tag:
+        queryset = queryset.filter(tags__name=filters.tag.lower())
+    if filters.search:
+        queryset = queryset.filter(Q(name__icontains=filters.search) | Q(target__icontains=filters.search))
+    return paginate(queryset, limit, offset)
+
+
+@router.post("/monitors", response=responses(201, MonitorOut), summary="Create a monitor")
+def create_monitor(request: HttpRequest, payload: MonitorIn) -> Any:
+    require(request, "add", Monitor)
+    return Status(201, _save(request, Monitor(), payload.model_dump()))
+
+
+@router.get("/monitors/{monitor_id}", response=responses(200, MonitorOut), summary="One monitor")
+def get_monitor(request: HttpRequest, monitor_id: Id) -> Any:
+    require(request, "view", Monitor)
+    return get_or_404(Monitor, monitor_id, _queryset())
+
+
+@router.patch("/monitors/{monitor_id}", response=responses(200, MonitorOut), summary="Change a monitor")
+def update_monitor(request: HttpRequest, monitor_id: Id, payload: MonitorPatch) -> Any:  # type: ignore[valid-type]
+    require(request, "change", Monitor)
+    monitor = get_or_404(Monitor, monitor_id)
+    return _save(request, monitor, changes_of(payload, MonitorIn))
+
+
+@router.delete("/monitors/{monitor_id}", response=responses(204, None), summary="Delete a monitor and its results")
+def delete_monitor(request: HttpRequest, monitor_id: Id) -> Any:
+    require(request, "delete", Monitor)
+    monitor = get_or_404(Monitor, monitor_id)
+    with transaction.atomic():
+        audit(request, "delete", monitor)
+        services.monitor_delete(monitor=monitor)
+    return Status(204, None)
+
+
+class CheckNowOut(Schema):
+    monitor_id: int
+    due_at: datetime | None
+    detail: str
+
+
+@router.post("/monitors/{monitor_id}/check", response=responses(202, CheckNowOut), summary="Check now")
+def check_monitor_now(request: HttpRequest, monitor_id: Id) -> Any:
+    """Makes the monitor due now; the dispatcher runs it within a second. Poll the monitor for the result."""
+    require(request, "change", Monitor)
+    monitor = get_or_404(Monitor, monitor_id)
+    if monitor.paused:
+        raise FieldErrors({"paused": "This monitor is paused; resume it (PATCH paused=false) before checking it."})
+    if monitor.kind == Monitor.Kind.HEARTBEAT:
+        raise FieldErrors({"kind": "A heartbeat monitor is checked by its pings; there is nothing to run."})
+    now = timezone.now()
+    services.monitor_check_now(monitor_ids=[monitor.pk], now=now)
+    audit(request, "check_now", monitor)
+    return Status(202, {"monitor_id": monitor.pk, "due_at": now, "detail": "Queued; the result shows in last_checked_at within seconds."})
+
+
+class RollupPoint(Schema):
+    start: datetime
+    total: int
+    up: int
+    degraded: int
+    down: int
+    uptime: float | None = Field(description="Percent of checks up (ok or degraded); null without checks.")
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+class ResultsOut(Schema):
+    monitor_id: int
+    period: str
+    start: datetime
+    end: datetime
+    points: list[RollupPoint]
+
+
+@router.get("/monitors/{monitor_id}/results", response=responses(200, ResultsOut), summary="Results over time (from rollups)")
+def monitor_results(request: HttpRequest, monitor_id: Id, period: Literal["hour", "day"] = "hour",
+                    hours: Annotated[int, Field(ge=1, le=24 * 90)] = 24) -> Any:
+    require(request, "view", Monitor)
+    monitor = get_or_404(Monitor, monitor_id)
+    end = timezone.now()
+    start = end - timedelta(hours=hours)
+    points = selectors.series(monitor, period=period, start=start, end=end)
+    return {"monitor_id": monitor.pk, "period": period, "start": start, "end": end, "points": [point.as_dict() for point in points]}
+
+
+class WindowOut(Schema):
+    window: str
+    checks: int
+    uptime: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+
+
+class UptimeOut(Schema):
+    monitor_id: int
+    windows: list[WindowOut]
+
+
+@router.get("/monitors/{monitor_id}/uptime", response=responses(200, UptimeOut), summary="Uptime and latency over 1h/24h/7d/30d/90d")
+def monitor_uptime(request: HttpRequest, monitor_id: Id) -> Any:
+    require(request, "view", Monitor)
+    monitor = get_or_404(Monitor, monitor_id)
+    windows = selectors.uptime_windows(monitor, now=timezone.now())
+    return {"monitor_id": monitor.pk, "windows": [window.as_dict() for window in windows]}
+
+
+class StateChangeOut(Schema):
+    id: int
+    at: datetime
+    old_state: str
+    new_state: str
+    reason: str
+    is_flapping: bool
+
+
+@router.get("/monitors/{monitor_id}/state-changes", response=responses(200, page_of(StateChangeOut)), summary="State changes, newest first")
+def monitor_state_changes(request: HttpRequest, monitor_id: Id, limit: Annotated[int, Field(ge=1, le=500)] = 50,
+                          offset: Annotated[int, Field(ge=0, le=10_000_000)] = 0) -> Any:
+    require(request, "view", Monitor)
+    monitor = get_or_404(Monitor, monitor_id)
+    return paginate(StateChange.objects.filter(monitor=monitor).order_by("-at", "-id"), limit, offset)
