@@ -13,7 +13,7 @@ from portal.request_context import audit_source_var, request_id_var
 from portal.roles import ROLES
 
 # Field names whose values never enter the audit trail in clear.
-SECRET_FIELD_MARKERS = ("secret", "token", "password", "webhook_url", "api_key", "routing_key")
+SECRET_FIELD_MARKERS = ("secret", "token", "password", "webhook_url", "api_key", "routing_key", "authorization")
 
 
 def is_secret_field(name: str) -> bool:

@@ -1,0 +1,33 @@
+"""manage.py export_config [FILE] [--schema]: the database as vigil.yaml (or the file's JSON Schema)."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from portal.config_file import sync
+from portal.config_file.schema import json_schema
+
+
+class Command(BaseCommand):
+    help = "Write components, monitors, status pages, channels, escalation, alert rules and SLOs as YAML (stdout without FILE)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("file", nargs="?", default="-", help="Where to write; - (the default) is standard output.")
+        parser.add_argument("--schema", action="store_true", help="Write the file format's JSON Schema instead (for editor completion).")
+
+    def handle(self, *args: Any, file: str, schema: bool, **options: Any) -> None:
+        text = json.dumps(json_schema(), indent=2) + "\n" if schema else sync.dump(sync.export())
+        if file == "-":
+            self.stdout.write(text, ending="")
+            return
+        Path(file).write_text(text, encoding="utf-8")
+        if not schema:
+            config = sync.export()
+            counts = ", ".join(f"{len(getattr(config, section))} {section.replace('_', ' ')}" for section in sync.SECTIONS)
+            self.stderr.write(f"Wrote {file}: {counts}.")
+            masked = text.count(sync.SECRET_MASK)
+            if masked:
+                self.stderr.write(f"{masked} secret(s) stored in the database are written masked (********); importing keeps the "
+                                  "stored value. Move them to env:NAME references to make the file complete.")
