@@ -24,6 +24,7 @@ from django.db.models import Q
 from alerting.models import Alert, AlertGroup, AlertRule, Channel, Notification, Severity, Silence
 from alerting.transports import TransportError
 from alerting.transports import send as transport_send
+from portal.live import OPS_GROUP, publish_after_commit
 
 log = logging.getLogger("vigil.alerting")
 
@@ -146,6 +147,8 @@ def tick(*, now: datetime) -> dict[str, int]:
                 if alert.rule is not None:
                     _touch_group(alert.rule, alert.group_key, now)
                 resolved += 1
+        if promoted or resolved:
+            publish_after_commit(OPS_GROUP, data={"type": "alerts", "promoted": promoted, "resolved": resolved})
     flushed = 0
     for group_id in AlertGroup.objects.filter(next_flush_at__lte=now).values_list("pk", flat=True)[:500]:
         flushed += flush_group(group_id=group_id, now=now)
@@ -365,6 +368,8 @@ def acknowledge(*, alerts: Any, by: Any, now: datetime) -> int:
         alert.status, alert.acknowledged_at, alert.acknowledged_by = Alert.Status.ACKNOWLEDGED, now, user
         alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
         count += 1
+    if count:
+        publish_after_commit(OPS_GROUP, data={"type": "alerts", "acknowledged": count})
     return count
 
 
@@ -382,6 +387,8 @@ def resolve(*, alerts: Any, by: Any, now: datetime) -> int:
         if was_firing and alert.rule is not None:
             _touch_group(alert.rule, alert.group_key, now)
         count += 1
+    if count:
+        publish_after_commit(OPS_GROUP, data={"type": "alerts", "resolved": count})
     return count
 
 

@@ -110,6 +110,8 @@ class Monitor(models.Model):
     last_latency_ms = models.PositiveIntegerField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_message = models.CharField(max_length=300, blank=True)
+    # From the last TLS check: the dashboard's checklist lists certificates expiring soon.
+    tls_expires_at = models.DateTimeField(null=True, blank=True)
     last_ping_at = models.DateTimeField(null=True, blank=True)
     last_start_at = models.DateTimeField(null=True, blank=True)
     last_run_seconds = models.FloatField(null=True, blank=True)
@@ -130,7 +132,7 @@ class Monitor(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("admin:monitors_monitor_change", args=[self.pk])
+        return reverse("monitor-detail", args=[self.pk])
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

@@ -132,7 +132,7 @@ def per_region(monitor: Monitor, *, now: datetime) -> list[RegionRow]:
     stats = {
         row["region_id"]: row
         for row in CheckResult.objects.filter(monitor_id=monitor.pk, at__gte=now - timedelta(hours=1))
-        .values("region_id").annotate(n=Count("*"), up=Count("*", filter=~Q(outcome=CheckResult.Outcome.DOWN)),
+        .values("region_id").annotate(n=Count("*"), up=Count("at", filter=~Q(outcome=CheckResult.Outcome.DOWN)),
                                       average=Avg("latency_ms"), last=Max("at")).order_by()
     }
     rows = []

@@ -170,7 +170,7 @@ def record_results(*, region_name: str, checked: Sequence[Checked], now: datetim
         update_rows(
             list(monitors.values()),
             ["state", "state_since", "state_reason", "is_flapping", "last_checked_at", "last_outcome", "last_latency_ms",
-             "last_status_code", "last_message", "next_due_at"],
+             "last_status_code", "last_message", "tls_expires_at", "next_due_at"],
         )
         StateChange.objects.bulk_create(changes)
         if changes:
@@ -265,6 +265,9 @@ def _apply(
     monitor.last_latency_ms = item.result.latency_ms
     monitor.last_status_code = item.result.status_code
     monitor.last_message = item.result.message[:300]
+    expires = item.result.details.get("expires_at") if item.result.details else None
+    if isinstance(expires, str):
+        monitor.tls_expires_at = datetime.fromisoformat(expires)
 
     # Retries: a failure not yet confirmed is checked again sooner than the interval.
     unconfirmed = item.result.outcome != "ok" and counters.bad_streak < policy.failure_threshold

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -66,3 +67,35 @@ class SystemCollector(Collector):
         yield depth
         yield beat_age
         yield workers
+        yield from _database_gauges()
+
+
+def _database_gauges() -> Iterator[GaugeMetricFamily]:
+    """Connections in use against the limit: exhaustion is how a busy PostgreSQL fails first."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    used = GaugeMetricFamily("vigil_db_connections", "Connections to the database server, by state", labels=["state"])
+    limit = GaugeMetricFamily("vigil_db_max_connections", "The server's max_connections")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT coalesce(state, 'unknown'), count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1")
+            for state, count in cursor.fetchall():
+                used.add_metric([state], count)
+            cursor.execute("SHOW max_connections")
+            limit.add_metric([], float(cursor.fetchone()[0]))
+    except Exception:  # noqa: BLE001 - the database being down is what /health reports
+        return
+    yield used
+    yield limit
+
+
+def portal_registry() -> Any:
+    """Every process's metrics (multiprocess files) plus the system gauges read now: what /metrics serves."""
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    registry.register(SystemCollector())
+    return registry

@@ -2,33 +2,88 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from monitors.models import Monitor, StateChange
-from portal.roles import VIEWER, role_required
+from portal.roles import RESPONDER, VIEWER, role_required
 
 
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("dashboard")
 
 
-@role_required(VIEWER)
-def dashboard(request: HttpRequest) -> HttpResponse:
-    counts = dict(Monitor.objects.values_list("state").annotate(n=Count("id")).order_by())
-    states = [(state, label, counts.get(state, 0)) for state, label in Monitor.State.choices]
-    attention = Monitor.objects.filter(state__in=[Monitor.State.DOWN, Monitor.State.DEGRADED]).order_by("-state", "state_since")[:50]
-    changes = StateChange.objects.select_related("monitor").order_by("-at")[:20]
-    from django.utils import timezone
+def _overview(now: datetime) -> dict[str, object]:
+    """Everything the overview shows, read in a handful of queries."""
+    from django.db.models import OuterRef, Subquery
 
     from alerting.models import Alert, OnCallSchedule
+    from incidents.models import Incident, Maintenance
+    from slo.models import SLO, SLOSnapshot
 
-    now = timezone.now()
-    on_call = [(schedule, schedule.on_call(now)) for schedule in OnCallSchedule.objects.all()[:20]]
-    alerts = Alert.objects.filter(status__in=[Alert.Status.FIRING, Alert.Status.ACKNOWLEDGED]).select_related("acknowledged_by")[:50]
-    return render(request, "portal/dashboard.html", {"states": states, "attention": attention, "changes": changes,
-                                                     "total": sum(counts.values()), "on_call": on_call, "alerts": alerts})
+    counts = dict(Monitor.objects.values_list("state").annotate(n=Count("id")).order_by())
+    states = [(state, label, counts.get(state, 0)) for state, label in Monitor.State.choices]
+    # Down before degraded, the longest-standing first.
+    attention = list(Monitor.objects.filter(state=Monitor.State.DOWN).select_related("component").order_by("state_since")[:50])
+    attention += list(Monitor.objects.filter(state=Monitor.State.DEGRADED).select_related("component").order_by("state_since")[:max(0, 50 - len(attention))])
+    latest = SLOSnapshot.objects.filter(slo=OuterRef("pk")).order_by("-at")
+    slos = SLO.objects.annotate(latest_status=Subquery(latest.values("status")[:1]), remaining=Subquery(latest.values("remaining_ratio")[:1]),
+                                burn=Subquery(latest.values("burn_1h")[:1]))
+    return {
+        "now": now, "states": states, "total": sum(counts.values()), "attention": attention,
+        "down_count": counts.get(Monitor.State.DOWN, 0), "degraded_count": counts.get(Monitor.State.DEGRADED, 0),
+        "changes": StateChange.objects.select_related("monitor").order_by("-at")[:15],
+        "alerts": Alert.objects.filter(status__in=[Alert.Status.FIRING, Alert.Status.ACKNOWLEDGED])
+                               .select_related("acknowledged_by", "monitor").order_by("-status", "first_seen")[:50],
+        "incidents": Incident.objects.filter(status__in=Incident.OPEN_STATUSES).order_by("-started_at")[:20],
+        "on_call": [(schedule, schedule.on_call(now)) for schedule in OnCallSchedule.objects.order_by("name")[:20]],
+        "maintenance_now": Maintenance.objects.filter(status__in=Maintenance.ACTIVE_STATUSES).prefetch_related("components")[:10],
+        "maintenance_next": Maintenance.objects.filter(status=Maintenance.Status.SCHEDULED, starts_at__gte=now)
+                                               .prefetch_related("components").order_by("starts_at")[:3],
+        "slos_at_risk": [slo for slo in slos if slo.latest_status in ("at risk", "exhausted")],  # type: ignore[attr-defined]
+    }
+
+
+@role_required(VIEWER)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/dashboard.html", _overview(timezone.now()))
+
+
+@role_required(VIEWER)
+def dashboard_panels(request: HttpRequest) -> HttpResponse:
+    """The overview's live part, fetched again when the websocket says something changed."""
+    response = render(request, "portal/dashboard.html#panels", _overview(timezone.now()))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required(RESPONDER)
+@require_POST
+def dashboard_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    from django.contrib import messages
+    from django.db import transaction
+
+    from alerting import services as alerting_services
+    from alerting.models import Alert
+    from portal.services import audit_record
+
+    alert = Alert.objects.filter(pk=pk).first()
+    if alert is not None and alert.status == Alert.Status.FIRING:
+        with transaction.atomic():
+            alerting_services.acknowledge(alerts=Alert.objects.filter(pk=pk), by=request.user, now=timezone.now())
+            audit_record(actor=request.user, action="alert.acknowledge", target=alert, request=request, source="console")
+        note = f"Acknowledged: {alert.summary}. Escalation stops."
+    else:
+        note = "That alert is no longer firing."
+    if request.htmx:
+        return dashboard_panels(request)
+    messages.info(request, note)
+    return redirect("dashboard")
 
 
 @role_required(VIEWER)

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from portal import staff_views, views
+from portal import monitor_views, ops_views, staff_views, views
 
 admin.site.site_header = "Vigil administration"
 admin.site.site_title = "Vigil admin"
@@ -19,6 +19,13 @@ urlpatterns = [
     path("", staff_views.home, name="home"),
     path("dashboard/", staff_views.dashboard, name="dashboard"),
     path("monitors/", staff_views.monitor_list, name="monitor-list"),
+    path("monitors/<int:pk>/", monitor_views.monitor_detail, name="monitor-detail"),
+    path("monitors/<int:pk>/check-now/", monitor_views.monitor_check_now, name="monitor-check-now"),
+    path("monitors/<int:pk>/check-result/", monitor_views.monitor_check_result, name="monitor-check-result"),
+    path("dashboard/panels/", staff_views.dashboard_panels, name="dashboard-panels"),
+    path("dashboard/alerts/<int:pk>/acknowledge/", staff_views.dashboard_acknowledge, name="dashboard-acknowledge"),
+    path("ops/", ops_views.operations, name="operations"),
+    path("checklist/", ops_views.checklist, name="checklist"),
     path("demo/target", views.demo_target, name="demo-target"),
     path("", include("monitors.urls")),
     path("", include("incidents.urls")),

@@ -9,10 +9,10 @@ from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from portal.health import HEALTHY, UNHEALTHY, migrations_pending, run_checks
-from portal.metrics import SystemCollector
+from portal.metrics import portal_registry
 
 ALL_CHECKS = ["database", "cache", "broker", "workers", "beat"]
 
@@ -63,10 +63,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied.encode(), token.encode()):
             return HttpResponse("metrics need Authorization: Bearer <VIGIL_METRICS_TOKEN>\n", status=401, content_type="text/plain")
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)
-    registry.register(SystemCollector())
-    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(portal_registry()), content_type=CONTENT_TYPE_LATEST)
 
 
 @never_cache

@@ -1,0 +1,102 @@
+"""Server-side SVG charts for staff pages: attributes only (no inline style, no script), so
+they pass a strict CSP and render without JavaScript. Every chart has a title for screen
+readers, and its page shows the same numbers as a table."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from html import escape
+
+# Colour plus a dash pattern, so series differ for readers who do not see the colours.
+SERIES_STYLES = (("#0a58ca", ""), ("#9a6700", "6 3"), ("#cf222e", "2 3"), ("#1a7f37", "8 3 2 3"))
+GRID, TEXT = "#d0d7de", "#57606a"
+
+
+def nice_ceiling(value: float) -> float:
+    """1, 2, 2.5 or 5 times a power of ten, at least value (for axis tops)."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * power:
+            return step * power
+    return 10 * power
+
+
+def _segments(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:
+    """Runs of points without gaps: a bucket with no data breaks the line instead of drawing zero."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for x, y in points:
+        if y is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append((x, y))
+    return [run for run in runs if run]
+
+
+def line_chart(series: Sequence[tuple[str, Sequence[float | None]]], x_labels: Sequence[str], *, title: str, unit: str = "",
+               chart_id: str = "chart", width: int = 720, height: int = 220) -> str:
+    left, right, top, bottom = 56, width - 12, 12, height - 44
+    count = max((len(values) for _name, values in series), default=0)
+    peak = max((v for _name, values in series for v in values if v is not None), default=0.0)
+    top_value = nice_ceiling(peak)
+
+    def x(index: int) -> float:
+        return left + (index / (count - 1) if count > 1 else 0.5) * (right - left)
+
+    def y(value: float) -> float:
+        return bottom - value / top_value * (bottom - top)
+
+    parts = [f'<svg class="chart line-chart" width="100%" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{chart_id}-title">'
+             f'<title id="{chart_id}-title">{escape(title)}</title>']
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        value = top_value * fraction
+        parts.append(f'<line x1="{left}" x2="{right}" y1="{y(value):.1f}" y2="{y(value):.1f}" stroke="{GRID}"/>'
+                     f'<text x="{left - 6}" y="{y(value) + 4:.1f}" text-anchor="end" font-size="11" fill="{TEXT}">'
+                     f'{value:g}{escape(unit)}</text>')
+    if count:
+        ticks = sorted({0, count - 1, *range(0, count, max(1, count // 6))})
+        for index in ticks:
+            if index < len(x_labels):
+                parts.append(f'<text x="{x(index):.1f}" y="{bottom + 16}" text-anchor="middle" font-size="11" fill="{TEXT}">'
+                             f'{escape(x_labels[index])}</text>')
+    for number, (name, values) in enumerate(series):
+        colour, dash = SERIES_STYLES[number % len(SERIES_STYLES)]
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        for run in _segments([(x(i), v) for i, v in enumerate(values)]):
+            if len(run) == 1:
+                px, py = run[0]
+                parts.append(f'<circle cx="{px:.1f}" cy="{y(py):.1f}" r="2.5" fill="{colour}"/>')
+            else:
+                path = " ".join(f"{px:.1f},{y(py):.1f}" for px, py in run)
+                parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash_attr} points="{path}"/>')
+        legend_x = left + number * 110
+        parts.append(f'<line x1="{legend_x}" x2="{legend_x + 22}" y1="{height - 10}" y2="{height - 10}" stroke="{colour}" '
+                     f'stroke-width="2"{dash_attr}/><text x="{legend_x + 28}" y="{height - 6}" font-size="12" fill="{TEXT}">'
+                     f'{escape(name)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def uptime_colour(percent: float | None) -> str:
+    if percent is None:
+        return "#d0d7de"
+    return "#1a7f37" if percent >= 99.9 else "#9a6700" if percent >= 99.0 else "#cf222e"
+
+
+def uptime_bars(values: Sequence[float | None], labels: Sequence[str], *, title: str, chart_id: str = "bars",
+                width: int = 720, height: int = 48) -> str:
+    """One bar per bucket coloured by uptime; each bar's tooltip says the bucket and the figure."""
+    count = len(values) or 1
+    slot = width / count
+    parts = [f'<svg class="chart uptime-bars" width="100%" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{chart_id}-title">'
+             f'<title id="{chart_id}-title">{escape(title)}</title>']
+    for index, value in enumerate(values):
+        label = labels[index] if index < len(labels) else ""
+        figure = "no data" if value is None else f"{value:.2f}% up"
+        parts.append(f'<rect x="{index * slot + 1:.1f}" y="2" width="{max(slot - 2, 1):.1f}" height="{height - 4}" rx="1.5" '
+                     f'fill="{uptime_colour(value)}"><title>{escape(label)}: {figure}</title></rect>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,98 @@
+"""A monitor's page: uptime and latency charts from rollups (each with its table), status
+codes, regions, state changes, TLS expiry, heartbeat history, and "check now" in place."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from lib import charts
+from monitors import selectors, services
+from monitors.models import CheckResult, Monitor, StateChange
+from portal.roles import RESPONDER, VIEWER, role_required
+from portal.services import audit_record
+
+# How long "check now" waits in place before it says where to look.
+CHECK_WAIT = timedelta(seconds=45)
+
+
+def _charts(monitor: Monitor, now: datetime) -> dict[str, object]:
+    hours = selectors.series(monitor, period="hour", start=now - timedelta(hours=23), end=now)
+    days = selectors.series(monitor, period="day", start=now - timedelta(days=89), end=now)
+    hour_labels = [f"{point.start:%H:%M}" for point in hours]
+    day_labels = [f"{point.start:%b %d}" for point in days]
+    return {
+        "hours": hours, "days": days,
+        "latency_24h": mark_safe(charts.line_chart(
+            [("p50", [p.p50_ms for p in hours]), ("p95", [p.p95_ms for p in hours]), ("p99", [p.p99_ms for p in hours])],
+            hour_labels, unit=" ms", chart_id="latency-24h", title=f"{monitor.name}: latency p50, p95 and p99 per hour over 24 hours")),
+        "uptime_24h": mark_safe(charts.uptime_bars([p.uptime for p in hours], [f"{p.start:%b %d %H:%M} UTC" for p in hours],
+                                                   chart_id="uptime-24h", title=f"{monitor.name}: uptime per hour over 24 hours")),
+        "latency_90d": mark_safe(charts.line_chart(
+            [("p50", [p.p50_ms for p in days]), ("p95", [p.p95_ms for p in days]), ("p99", [p.p99_ms for p in days])],
+            day_labels, unit=" ms", chart_id="latency-90d", title=f"{monitor.name}: latency p50, p95 and p99 per day over 90 days")),
+        "uptime_90d": mark_safe(charts.uptime_bars([p.uptime for p in days], day_labels, chart_id="uptime-90d",
+                                                   title=f"{monitor.name}: uptime per day over 90 days")),
+    }
+
+
+@role_required(VIEWER)
+def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = get_object_or_404(Monitor.objects.select_related("component").prefetch_related("regions", "tags"), pk=pk)
+    now = timezone.now()
+    context: dict[str, object] = {
+        "monitor": monitor, "now": now,
+        "windows": selectors.uptime_windows(monitor, now=now),
+        "codes": selectors.status_codes(monitor, now=now) if monitor.kind in ("http", "health_json") else [],
+        "regions": selectors.per_region(monitor, now=now),
+        "changes": StateChange.objects.filter(monitor=monitor).order_by("-at", "-id")[:20],
+        "results": CheckResult.objects.filter(monitor_id=monitor.pk).select_related("region").order_by("-at")[:20],
+        "tls_days": (monitor.tls_expires_at - now).total_seconds() / 86400 if monitor.tls_expires_at else None,
+        **_charts(monitor, now),
+    }
+    return render(request, "portal/monitor_detail.html", context)
+
+
+def _check_state(monitor: Monitor, after: datetime, now: datetime) -> str:
+    if monitor.last_checked_at and monitor.last_checked_at >= after:
+        return "done"
+    return "waiting" if now - after < CHECK_WAIT else "late"
+
+
+@role_required(RESPONDER)
+@require_POST
+def monitor_check_now(request: HttpRequest, pk: int) -> HttpResponse:
+    monitor = get_object_or_404(Monitor, pk=pk)
+    now = timezone.now()
+    if monitor.paused or monitor.kind == Monitor.Kind.HEARTBEAT:
+        problem = "This monitor is paused; resume it first." if monitor.paused else "A heartbeat monitor is checked by its pings."
+        if request.htmx:
+            return render(request, "portal/monitor_detail.html#check-result", {"monitor": monitor, "problem": problem})
+        messages.error(request, problem)
+        return redirect("monitor-detail", pk=pk)
+    services.monitor_check_now(monitor_ids=[monitor.pk], now=now)
+    audit_record(actor=request.user, action="check_now", target=monitor, request=request, source="console")
+    if request.htmx:
+        return render(request, "portal/monitor_detail.html#check-result", {"monitor": monitor, "after": now, "state": "waiting"})
+    messages.success(request, "Queued: the result shows here within seconds (reload).")
+    return redirect("monitor-detail", pk=pk)
+
+
+@role_required(VIEWER)
+def monitor_check_result(request: HttpRequest, pk: int) -> HttpResponse:
+    """The "check now" panel: waiting (and asking again in a second) until the result is in."""
+    monitor = get_object_or_404(Monitor, pk=pk)
+    try:
+        after = datetime.fromtimestamp(float(request.GET.get("after", "")), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        after = timezone.now()
+    state = _check_state(monitor, after, timezone.now())
+    response = render(request, "portal/monitor_detail.html#check-result", {"monitor": monitor, "after": after, "state": state})
+    response["Vary"] = "HX-Request"
+    return response
