@@ -60,7 +60,8 @@ def line_chart(series: Sequence[tuple[str, Sequence[float | None]]], x_labels: S
         ticks = sorted({0, count - 1, *range(0, count, max(1, count // 6))})
         for index in ticks:
             if index < len(x_labels):
-                parts.append(f'<text x="{x(index):.1f}" y="{bottom + 16}" text-anchor="middle" font-size="11" fill="{TEXT}">'
+                anchor = "start" if index == 0 and count > 1 else "end" if index == count - 1 and count > 1 else "middle"
+                parts.append(f'<text x="{x(index):.1f}" y="{bottom + 16}" text-anchor="{anchor}" font-size="11" fill="{TEXT}">'
                              f'{escape(x_labels[index])}</text>')
     for number, (name, values) in enumerate(series):
         colour, dash = SERIES_STYLES[number % len(SERIES_STYLES)]
