@@ -101,7 +101,9 @@ def ingest(integration: Integration, alerts: list[dict[str, Any]], *, now: datet
                 alert.save(update_fields=["last_seen", "summary", "value", "count"])
             counts["firing"] += 1
         elif alert is not None:
-            alert.status, alert.resolved_at, alert.cleared_at = Alert.Status.RESOLVED, item["ends"] or now, item["ends"] or now
+            # Resolved now (when Vigil hears of it), so the group still owes its "resolved" notice even when
+            # Alertmanager's endsAt is older than the last notification; the cleared time keeps endsAt.
+            alert.status, alert.resolved_at, alert.cleared_at = Alert.Status.RESOLVED, now, item["ends"] or now
             alert.save(update_fields=["status", "resolved_at", "cleared_at"])
             _touch_group(rule, alert.group_key, now)
             counts["resolved"] += 1

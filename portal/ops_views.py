@@ -82,7 +82,7 @@ def _read_metrics() -> dict[str, Any]:
         everything.errors += stats.errors
         for bound, count in stats.buckets.items():
             everything.buckets[bound] = everything.buckets.get(bound, 0) + count
-    views = sorted(by_view.values(), key=lambda stats: -stats.requests)[:20]
+    views = sorted(by_view.values(), key=lambda stats: -stats.requests)
     return {"views": views, "all": everything, "classes": dict(sorted(classes.items())), "gauges": gauges, "counters": counters}
 
 

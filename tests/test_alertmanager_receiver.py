@@ -53,7 +53,7 @@ def test_firing_then_resolved_with_dedup_by_fingerprint(client, integration):
     assert alert.summary == "Error rate above 5% for 5 minutes" and alert.value == "error ratio 0.071 > 0.05"
     assert alert.labels["service"] == "api" and alert.labels["source"] == "alertmanager"
     now = timezone.now()
-    services.tick(now=now + timedelta(seconds=1))
+    services.tick(now=now)
     [notification] = Notification.objects.all()
     assert notification.message["title"] == "Error rate above 5% for 5 minutes"
     assert post(client, payload("resolved"), token).json()["resolved"] == 1
