@@ -251,6 +251,13 @@ def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     # A bug, not bad input: logged with its traceback; the client gets JSON it can quote.
     import logging
 
+    from django.db import InterfaceError, OperationalError
+
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logging.getLogger("vigil.web").warning("database unavailable for %s: %s", request.path, str(exc).strip()[:200])
+        response = _json_error(request, 503, "Vigil cannot reach its database right now; it reconnects by itself. Retry in a moment.")
+        response["Retry-After"] = "30"
+        return response
     logging.getLogger("django.request").error("API error on %s %s", request.method, request.path, exc_info=exc)
     request_id = getattr(request, "request_id", "")
     return _json_error(request, 500, f"Something went wrong on our side; it was logged (request id {request_id}).")

@@ -86,6 +86,22 @@ def claim_due(*, now: datetime, limit: int = CLAIM_LIMIT) -> list[tuple[int, dat
     return [(monitor_id, slot or now, regions.get(monitor_id) or [default]) for monitor_id, slot, _ in rows]
 
 
+def reschedule_far_slots(*, now: datetime) -> int:
+    """Make due now every monitor whose next slot lies more than one interval ahead.
+
+    That never happens while the clock runs forward (a claim moves a monitor at most one
+    interval on); it happens when the clock is stepped back, and would leave a gap as long
+    as the step. Heartbeat deadlines come from ping times and are left alone."""
+    ahead = (Monitor.objects.filter(paused=False, next_due_at__gt=now).exclude(kind=Monitor.Kind.HEARTBEAT)
+             .values_list("id", "next_due_at", "interval_seconds"))
+    stale = [monitor_id for monitor_id, due, interval in ahead.iterator(chunk_size=5000) if due > now + timedelta(seconds=interval)]
+    for start in range(0, len(stale), 1000):
+        Monitor.objects.filter(pk__in=stale[start:start + 1000]).update(next_due_at=now)
+    if stale:
+        log.warning("%d monitors were scheduled more than one interval ahead (the clock went back?); due now", len(stale))
+    return len(stale)
+
+
 def dispatch_due(*, now: datetime, limit: int = CLAIM_LIMIT) -> int:
     """Claim due monitors and enqueue their checks in batches per region queue.
 

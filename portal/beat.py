@@ -33,6 +33,17 @@ return 0
 """
 
 
+# Monitors scheduled too far ahead are looked for this often, and at once after a step back.
+RESCHEDULE_SECONDS = 60
+
+
+def clock_stepped_back(last_wall: float | None, last_steady: float | None, wall: float, steady: float, *, tolerance: float = 2.0) -> bool:
+    """The wall clock moved back against the monotonic clock since the last tick (NTP step, manual change)."""
+    if last_wall is None or last_steady is None:
+        return False
+    return (wall - last_wall) < (steady - last_steady) - tolerance
+
+
 class VigilScheduler(PersistentScheduler):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         import django
@@ -40,6 +51,9 @@ class VigilScheduler(PersistentScheduler):
         django.setup()
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
         self.holds_lock = False
+        self.last_wall: float | None = None
+        self.last_steady: float | None = None
+        self.last_reschedule = float("-inf")
         super().__init__(*args, **kwargs)
 
     def dispatch(self) -> None:
@@ -51,11 +65,26 @@ class VigilScheduler(PersistentScheduler):
 
         close_old_connections()
         try:
+            self.repair_schedule(time.time(), time.monotonic())
             while dispatch_due(now=timezone.now()) >= CLAIM_LIMIT_FULL:
                 pass  # a full claim means more are due: keep going within this tick
         except Exception as exc:  # noqa: BLE001 - database or broker down: retry next tick
             log.warning("dispatcher tick failed: %s", exc)
             connection.close()
+
+    def repair_schedule(self, wall: float, steady: float) -> bool:
+        """After a step back of the clock (and once a minute anyway), bring slots left far ahead back to now."""
+        from django.utils import timezone
+
+        from monitors.services import reschedule_far_slots
+
+        stepped_back = clock_stepped_back(self.last_wall, self.last_steady, wall, steady)
+        self.last_wall, self.last_steady = wall, steady
+        if not stepped_back and steady - self.last_reschedule < RESCHEDULE_SECONDS:
+            return False
+        reschedule_far_slots(now=timezone.now())
+        self.last_reschedule = steady
+        return True
 
     def _take_lock(self) -> bool:
         client = get_redis()

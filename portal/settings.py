@@ -300,7 +300,8 @@ VIGIL_LOG_LEVEL = env.choice("VIGIL_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ER
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "portal.logging.RequestContextFilter"}},
+    "filters": {"request_context": {"()": "portal.logging.RequestContextFilter"},
+                "database_outage": {"()": "portal.logging.DatabaseOutageFilter"}},
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"},
         "json": {
@@ -319,7 +320,7 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": VIGIL_LOG_LEVEL},
     "loggers": {
-        "django.request": {"level": "ERROR"},
+        "django.request": {"level": "ERROR", "filters": ["database_outage"]},
         "django.server": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         "celery.beat": {"level": "WARNING"},

@@ -98,3 +98,31 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     message = str(exception) if exception and str(exception) else "You do not have permission to do this."
     return render(request, "403.html", {"message": message}, status=403)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500, except when the database is what failed: then 503 with what to expect (it recovers by itself)."""
+    import logging
+    import sys
+
+    from django.db import InterfaceError, OperationalError
+    from django.http import JsonResponse
+    from django.template import loader
+
+    error = sys.exc_info()[1]
+    database_down = isinstance(error, (OperationalError, InterfaceError))
+    status = 503 if database_down else 500
+    if database_down:
+        logging.getLogger("vigil.web").warning("database unavailable for %s: %s", request.path, str(error).strip()[:200])
+        message = ("Vigil cannot reach its database right now (it may be restarting or out of connections). "
+                   "It reconnects by itself; try again in a moment. Public status pages keep serving their last known state.")
+    else:
+        message = "Something went wrong on our side. The error was logged; please try again in a moment."
+    if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
+        response: HttpResponse = JsonResponse({"detail": message, "fields": {}}, status=status)
+    else:
+        # No context processors or database reads: this page must render with the database gone.
+        response = HttpResponse(loader.get_template("500.html").render({"message": message, "status": status}), status=status)
+    if database_down:
+        response["Retry-After"] = "30"
+    return response

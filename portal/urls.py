@@ -37,3 +37,4 @@ urlpatterns = [
 ]
 
 handler403 = "portal.staff_views.forbidden"
+handler500 = "portal.staff_views.server_error"
