@@ -94,7 +94,8 @@ def reschedule_far_slots(*, now: datetime) -> int:
     as the step. Heartbeat deadlines come from ping times and are left alone."""
     ahead = (Monitor.objects.filter(paused=False, next_due_at__gt=now).exclude(kind=Monitor.Kind.HEARTBEAT)
              .values_list("id", "next_due_at", "interval_seconds"))
-    stale = [monitor_id for monitor_id, due, interval in ahead.iterator(chunk_size=5000) if due > now + timedelta(seconds=interval)]
+    stale = [monitor_id for monitor_id, due, interval in ahead.iterator(chunk_size=5000)
+             if due is not None and due > now + timedelta(seconds=interval)]
     for start in range(0, len(stale), 1000):
         Monitor.objects.filter(pk__in=stale[start:start + 1000]).update(next_due_at=now)
     if stale:
