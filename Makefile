@@ -8,7 +8,7 @@ export PORT
 VIGIL_BASE_URL ?= http://127.0.0.1:$(PORT)
 export VIGIL_BASE_URL
 
-.PHONY: run install test lint bench browser check-python clean
+.PHONY: run install test test-faults lint bench browser check-python clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Vigil needs Python 3.11 or newer (found %s); set PYTHON=python3.12" % sys.version.split()[0])'
@@ -37,8 +37,13 @@ run: install
 	@echo "Vigil on http://127.0.0.1:$(PORT)/  (admin: /admin/, status page: /status/, Ctrl-C stops everything)"
 	$(BIN)/honcho start -p $(PORT) -f Procfile $(if $(REDIS_URL),web worker beat,web worker beat redis)
 
+# The fast suite; the fault scenarios (real outages of Redis and PostgreSQL, restarts)
+# run with `make test-faults`, and CI runs both.
 test: install browser
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/faults
+
+test-faults: install
+	$(BIN)/pytest tests/faults
 
 lint: install
 	$(BIN)/ruff check .

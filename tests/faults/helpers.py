@@ -20,9 +20,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_web(log_dir: Path, name: str = "web", **env: str) -> tuple[Process, str]:
+def start_web(log_dir: Path, name: str = "web", port: int | None = None, **env: str) -> tuple[Process, str]:
     """Daphne serving the real ASGI app, as in production (DEBUG off)."""
-    port = free_port()
+    port = port or free_port()
     process = Process(name, [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
                       process_env(**env), log_dir)
     url = f"http://127.0.0.1:{port}"
