@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -255,3 +256,18 @@ def test_rules_silences_pages_and_slos(client, admin_user):
                                                              "ends_at": (now + timedelta(days=1, hours=1)).isoformat()})
     assert maintenance.status_code == 201 and maintenance.json()["status"] == "scheduled"
     assert not Incident.objects.exists()
+
+
+def test_every_operation_needs_a_token_and_a_viewer_changes_nothing(client, viewer):
+    document = client.get("/api/v1/openapi.json").json()
+    auth = bearer(viewer)
+    walked = 0
+    for path, operations in document["paths"].items():
+        concrete = re.sub(r"\{[a-z_]+\}", "1", path)
+        for method, operation in operations.items():
+            assert client.generic(method.upper(), concrete).status_code == 401, (method, path)
+            if method in ("post", "patch", "delete") and "requestBody" not in operation:
+                # No body to validate first: the role check answers (403), before any lookup (404).
+                assert client.generic(method.upper(), concrete, **auth).status_code == 403, (method, path)
+            walked += 1
+    assert walked >= 45
