@@ -7,7 +7,7 @@ import sys
 
 from bench.harness import Row, print_table, save
 
-MODULES = ["engine", "statuspage", "alerting", "slo"]
+MODULES = ["engine", "statuspage", "alerting", "slo", "system"]
 
 
 def main(names: list[str]) -> int:

@@ -4,6 +4,7 @@ beyond the restart window."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import timedelta
@@ -69,6 +70,6 @@ def test_restarting_everything_under_load(watched, tmp_path):
     for monitor in watched:
         slots = list(CheckResult.objects.filter(monitor_id=monitor.pk).order_by("at").values_list("at", flat=True))
         assert len(slots) == len(set(slots))  # no duplicate
-        gaps = [later - earlier for earlier, later in zip(slots, slots[1:], strict=False)]
+        gaps = [later - earlier for earlier, later in itertools.pairwise(slots)]
         assert gaps and max(gaps) <= timedelta(seconds=monitor.interval_seconds + window + 2), (monitor.name, max(gaps), window)
         assert slots[-1] > slots[0] + timedelta(seconds=window)  # it was checked after the restart too
