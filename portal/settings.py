@@ -223,6 +223,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 AXES_VERBOSE = False
+AXES_USERNAME_CALLABLE = "portal.login.axes_username"
 
 # --- Security headers -----------------------------------------------------------
 CONTENT_SECURITY_POLICY = {

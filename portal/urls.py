@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from portal import monitor_views, ops_views, staff_views, views
+from portal.login import LoginForm
 
 admin.site.site_header = "Vigil administration"
 admin.site.site_title = "Vigil admin"
@@ -14,7 +15,7 @@ urlpatterns = [
     path("health/cache", views.health_cache, name="health-cache"),
     path("ready", views.ready, name="ready"),
     path("metrics", views.metrics_view, name="metrics"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True, authentication_form=LoginForm), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", staff_views.home, name="home"),
     path("dashboard/", staff_views.dashboard, name="dashboard"),

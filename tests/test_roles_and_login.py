@@ -100,3 +100,11 @@ def test_pages_send_csp_without_unsafe_inline_and_deny_framing(client, viewer):
     policy = response["Content-Security-Policy"]
     assert "default-src 'self'" in policy and "unsafe-inline" not in policy
     assert response["X-Frame-Options"] == "DENY"
+
+
+def test_an_absurdly_long_username_is_a_form_error_not_a_500(client):
+    response = client.post("/accounts/login/", {"username": "9" * 400, "password": "x" * 20})
+    assert response.status_code == 200 and "at most 150 characters" in response.content.decode()
+    from portal.login import axes_username
+
+    assert len(axes_username(None, {"username": "u" * 400})) == 150  # type: ignore[arg-type]
