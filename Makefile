@@ -8,7 +8,7 @@ export PORT
 VIGIL_BASE_URL ?= http://127.0.0.1:$(PORT)
 export VIGIL_BASE_URL
 
-.PHONY: run install test test-faults lint bench browser check-python clean
+.PHONY: run install test test-faults lint audit bench browser check-python clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Vigil needs Python 3.11 or newer (found %s); set PYTHON=python3.12" % sys.version.split()[0])'
@@ -48,6 +48,11 @@ test-faults: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# Known vulnerabilities in the pinned dependencies (PyPI's advisory data). --strict fails when a
+# package cannot be looked up, so an unreachable advisory service is a failure, not a pass.
+audit: install
+	$(BIN)/pip-audit --strict --progress-spinner off -r requirements.txt
 
 bench: install
 	$(BIN)/python -m bench
