@@ -34,6 +34,11 @@ class Sampler:
     cpu: dict[str, list[float]] = field(default_factory=dict)
     rss: dict[str, list[float]] = field(default_factory=dict)
     running: bool = True
+    # cpu_percent() measures since the previous call on the same object: keep one object per pid.
+    known: dict[int, psutil.Process] = field(default_factory=dict)
+
+    def _same(self, processes: list[psutil.Process]) -> list[psutil.Process]:
+        return [self.known.setdefault(process.pid, process) for process in processes]
 
     @staticmethod
     def by_name(name: str) -> list[psutil.Process]:
@@ -41,12 +46,12 @@ class Sampler:
 
     def _tree(self, label: str) -> list[psutil.Process]:
         if label == "postgres":
-            return self.by_name("postgres")
+            return self._same(self.by_name("postgres"))
         if label == "redis":
-            return self.by_name("redis-server")
+            return self._same(self.by_name("redis-server"))
         root = self.processes[label]
         try:
-            return [root, *root.children(recursive=True)]
+            return self._same([root, *root.children(recursive=True)])
         except psutil.NoSuchProcess:
             return []
 
@@ -80,7 +85,7 @@ class Sampler:
                         "rss_max_mb": round(max(self.rss.get(label, [0.0])), 1)} for label, v in self.cpu.items()}
 
 
-def _make_monitors(count: int, url: str) -> list[int]:
+def _make_monitors(count: int, url: str, first: int = 0) -> list[int]:
     from django.utils import timezone
 
     from monitors import services
@@ -88,7 +93,8 @@ def _make_monitors(count: int, url: str) -> list[int]:
 
     now = timezone.now() + timedelta(seconds=5)
     monitors = Monitor.objects.bulk_create([
-        Monitor(name=f"sys-{i}", kind="http", target=url, interval_seconds=INTERVAL, timeout_seconds=5, retries=0) for i in range(count)
+        Monitor(name=f"sys-{i}", kind="http", target=url, interval_seconds=INTERVAL, timeout_seconds=5, retries=0)
+        for i in range(first, first + count)
     ], batch_size=2000)
     for monitor in monitors:
         services.schedule(monitor, now=now)
@@ -132,13 +138,13 @@ def _overdue() -> int:
 
 
 def run() -> list[Row]:
+    setup_django()
     from django.core.management import call_command
 
     from bench.load_client import run_load
     from monitors.models import CheckResult, Monitor
     from statuspage.tasks import rebuild_all
 
-    setup_django()
     call_command("collectstatic", "--noinput", verbosity=0)
     from bench.statuspage import _make_page
 
@@ -167,9 +173,12 @@ def run() -> list[Row]:
         _make_monitors(1000, url)
         workers = [_start([str(BIN / "celery"), "-A", "portal", "worker", "--concurrency=1", "--queues=vigil,checks.default",
                            f"--hostname=sys-{name}@%h", "--without-gossip", "--without-mingle", "--loglevel=WARNING"]) for name in "ab"]
+        RESULTS.mkdir(parents=True, exist_ok=True)
         beat = _start([str(BIN / "celery"), "-A", "portal", "beat", "--loglevel=WARNING", f"--schedule={RESULTS}/system-beat-schedule"])
         started += [*workers, beat]
         time.sleep(INTERVAL + 10)  # one full round: every monitor checked once
+        if beat.poll() is not None or CheckResult.objects.count() < 900:
+            raise RuntimeError(f"the system is not checking (beat exit code {beat.poll()}, {CheckResult.objects.count()} results)")
         progress(f"status page, 64 clients, {seconds}s, while 1,000 monitors are checked")
         before = CheckResult.objects.count()
         loaded = run_load("127.0.0.1", web_port, ["/status/"], connections=64, seconds=seconds, headers=browser)
@@ -186,7 +195,7 @@ def run() -> list[Row]:
 
         total = 10_000
         progress(f"adding monitors up to {total:,} every 60 s")
-        _make_monitors(total - 1000, url)
+        _make_monitors(total - 1000, url, first=1000)
         time.sleep(INTERVAL + 15)  # warm-up round: the new monitors go unknown -> up
         minutes = 2 if QUICK else 10
         progress(f"steady state for {minutes} minutes: sampling lag, overdue monitors, queue depth, CPU, memory, sizes")
@@ -208,6 +217,17 @@ def run() -> list[Row]:
         stored = CheckResult.objects.count() - results_before
         sizes_after = _sizes()
         usage = sampler.stop()
+        from django.utils import timezone
+
+        from monitors import rollups
+        from monitors.models import Rollup
+
+        progress("timing one rollup refresh (what beat runs every minute) at 10,000 monitors")
+        refresh_started = time.monotonic()
+        rollups.refresh_recent(now=timezone.now())
+        refresh_seconds = time.monotonic() - refresh_started
+        rollup_rows_per_day = Monitor.objects.count() * 25  # 24 hour rows and one day row per monitor
+        rollup_row_bytes = sizes_after["rollups"] / max(1, Rollup.objects.count())
     finally:
         for process in reversed(started):
             _stop(process)
@@ -224,10 +244,13 @@ def run() -> list[Row]:
                     f"{stored:,} stored in {elapsed:.0f} s"))
     rows.append(Row("full system, 10,000 monitors x 60 s: database growth per day (extrapolated)", growth_per_day["database"] / 2**30, "GiB/day",
                     "reported", growth_per_day["results"] / 2**30, "raw results alone", None, True,
-                    f"results {growth_per_day['results'] / 2**30:.2f} GiB/day, rollups {growth_per_day['rollups'] / 2**20:.1f} MiB/day; "
-                    f"raw rows are kept 30 days"))
+                    f"results {growth_per_day['results'] / 2**30:.2f} GiB/day; rollups grew {growth_per_day['rollups'] / 2**20:.0f} MiB/day "
+                    f"in the window, mostly dead row versions of the current hour rewritten every minute (new rows: "
+                    f"{rollup_rows_per_day * rollup_row_bytes / 2**20:.0f} MiB/day); raw rows are kept 30 days; "
+                    f"one rollup refresh took {refresh_seconds:.1f} s"))
     results["full_system"] = {"monitors": total, "minutes": minutes, "lag_p50_s": lag_p50, "lag_p99_s": lag_p99, "lag_p99_1k_s": base_p99,
-                              "checks_per_second": per_second, "overdue_max": max(overdue, default=0), "queue_depth_max": max(depth, default=0),
+                              "checks_per_second": per_second, "rollup_refresh_s": refresh_seconds,
+                              "rollup_new_rows_bytes_per_day": rollup_rows_per_day * rollup_row_bytes, "overdue_max": max(overdue, default=0), "queue_depth_max": max(depth, default=0),
                               "growth_per_day_bytes": growth_per_day, "processes": usage}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "system-detail.json").write_text(json.dumps(results, indent=2))
