@@ -66,11 +66,23 @@ class EditUpdateForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
+class ComponentsField(forms.ModelMultipleChoiceField):
+    """Ticked components by id. An id no database column can hold is a field error here, before
+    the lookup (SQLite's driver raises OverflowError on it, which Django does not catch)."""
+
+    def _check_values(self, value: Any) -> Any:
+        for pk in value:
+            text = str(pk).strip()
+            if not text.isdigit() or not 0 < int(text) < 2**31:
+                raise forms.ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": pk})
+        return super()._check_values(value)
+
+
 class MaintenanceForm(forms.ModelForm):
     starts_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
                                     help_text="In the time zone below.")
     ends_at = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
-    components = forms.ModelMultipleChoiceField(queryset=Component.objects.all(), required=False, widget=forms.CheckboxSelectMultiple)
+    components = ComponentsField(queryset=Component.objects.all(), required=False, widget=forms.CheckboxSelectMultiple)
 
     class Meta:
         model = Maintenance

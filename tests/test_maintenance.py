@@ -88,3 +88,10 @@ def test_verifying_is_left_to_a_person(db_component, responder):
     services.maintenance_tick(now=START + timedelta(hours=3))
     maintenance.refresh_from_db()
     assert maintenance.status == "verifying"
+
+
+def test_a_component_id_no_column_can_hold_is_a_field_error(client, responder):
+    client.force_login(responder)
+    response = client.post("/maintenance/new/", {"title": "x", "components": ["99999999999999999999999"], "starts_at": "2026-12-01T10:00",
+                                                 "ends_at": "2026-12-01T11:00", "time_zone": "UTC"})
+    assert response.status_code == 400 and "is not a valid value" in response.content.decode()
