@@ -68,6 +68,13 @@ class Channel(models.Model):
                 raise ValidationError({"config": 'to must list addresses, e.g. {"to": ["ops@example.com"]}.'})
 
 
+    def masked_config(self) -> dict[str, Any]:
+        """The configuration as it may be shown back: secrets masked, env:NAME references kept."""
+        from portal.services import SECRET_MASK
+
+        return {key: (SECRET_MASK if key in self.SECRET_KEYS and isinstance(value, str) and value and not value.startswith("env:") else value)
+                for key, value in (self.config or {}).items()}
+
     def resolved_config(self) -> dict[str, Any]:
         """The configuration with env:NAME secrets read from the environment, at send time."""
         import os

@@ -60,9 +60,16 @@ def crud(
     def reload(obj: Any) -> Any:
         return rows().get(pk=obj.pk)
 
-    def list_items(request: HttpRequest, filters: Query[filters], limit: Limit = 50, offset: Offset = 0) -> Any:  # type: ignore[valid-type]
+    def list_filtered(request: HttpRequest, filters: Query[filters], limit: Limit = 50, offset: Offset = 0) -> Any:  # type: ignore[valid-type]
         require(request, "view", model)
         return paginate(apply_filters(rows(), filters), limit, offset)
+
+    def list_all(request: HttpRequest, limit: Limit = 50, offset: Offset = 0) -> Any:
+        require(request, "view", model)
+        return paginate(rows(), limit, offset)
+
+    # An empty filter schema as a query parameter makes ninja ask for a request body: lists without filters take none.
+    list_items = list_all if filters is NoFilters else list_filtered
 
     def create_item(request: HttpRequest, payload: schema_in) -> Any:  # type: ignore[valid-type]
         require(request, "add", model)

@@ -271,3 +271,45 @@ def test_every_operation_needs_a_token_and_a_viewer_changes_nothing(client, view
                 assert client.generic(method.upper(), concrete, **auth).status_code == 403, (method, path)
             walked += 1
     assert walked >= 45
+
+
+def test_the_slo_list_reads_latest_figures_in_a_fixed_number_of_queries(client, admin_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from slo.models import SLO, SLOSnapshot
+
+    auth = bearer(admin_user, "read")
+    monitor = Monitor.objects.create(name="m", kind="tcp", target="127.0.0.1:1")
+    now = timezone.now()
+
+    def add(count: int) -> None:
+        for index in range(count):
+            slo = SLO.objects.create(name=f"slo-{SLO.objects.count()}-{index}", objective=99.9)
+            slo.monitors.add(monitor)
+            for minutes, sli in ((2, 0.5), (1, 0.99)):  # the newer one must be the one shown
+                SLOSnapshot.objects.create(slo=slo, at=now - timedelta(minutes=minutes), good=99, valid=100, sli=sli, budget_minutes=43.2,
+                                           spent_minutes=1, remaining_ratio=0.9, burn_1h=1, burn_6h=1, burn_3d=1, status="healthy")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            body = call(client, "get", "/slos", auth).json()
+        assert "items" in body, body
+        assert all(item["latest"]["sli"] == 0.99 for item in body["items"])
+        return len(captured)
+
+    add(2)
+    queries()  # the first request also caches the page routes and stamps the token's last use
+    few = queries()
+    add(6)
+    assert queries() == few
+
+
+def test_every_list_answers_a_plain_get(client, admin_user):
+    auth = bearer(admin_user, "read")
+    document = client.get("/api/v1/openapi.json").json()
+    lists = [path for path, operations in document["paths"].items() if "get" in operations and "{" not in path]
+    assert len(lists) >= 10
+    for path in lists:
+        response = client.get(path, **auth)
+        assert response.status_code == 200 and "items" in response.json(), (path, response.content[:200])

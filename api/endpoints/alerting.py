@@ -49,8 +49,7 @@ class ChannelOut(Schema):
 
     @staticmethod
     def resolve_config(obj: Channel) -> dict[str, Any]:
-        return {key: (SECRET_MASK if key in Channel.SECRET_KEYS and isinstance(value, str) and value and not value.startswith("env:") else value)
-                for key, value in (obj.config or {}).items()}
+        return obj.masked_config()
 
 
 def _save_channel(request: HttpRequest, channel: Channel, data: dict[str, Any], creating: bool) -> Channel:

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from django.contrib.auth import get_user_model
-from django.db.models import OuterRef, Subquery
+from django.db.models import Prefetch
 from django.http import HttpRequest
 from ninja import Router, Schema
 from pydantic import Field
@@ -79,13 +79,14 @@ class SLOOut(Schema):
 
     @staticmethod
     def resolve_latest(obj: SLO) -> SLOSnapshot | None:
-        latest_id = getattr(obj, "latest_snapshot_id", None)  # annotated by _slos()
-        return SLOSnapshot.objects.filter(pk=latest_id).first() if latest_id else None
+        latest = getattr(obj, "latest_snapshots", [])  # prefetched by _slos(): at most one row
+        return latest[0] if latest else None
 
 
 def _slos() -> Any:
-    latest = SLOSnapshot.objects.filter(slo=OuterRef("pk")).order_by("-at").values("pk")[:1]
-    return SLO.objects.select_related("owner").prefetch_related("monitors").annotate(latest_snapshot_id=Subquery(latest)).order_by("name")
+    # A sliced prefetch: one query for the whole page, the newest snapshot of each SLO.
+    latest = Prefetch("snapshots", queryset=SLOSnapshot.objects.order_by("-at")[:1], to_attr="latest_snapshots")
+    return SLO.objects.select_related("owner").prefetch_related("monitors", latest).order_by("name")
 
 
 def _save_slo(request: HttpRequest, slo: SLO, data: dict[str, Any], creating: bool) -> SLO:

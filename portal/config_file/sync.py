@@ -81,13 +81,9 @@ def _monitor(monitor: Monitor, reveal: bool) -> MonitorConfig:
     )
 
 
-def _secret_out(value: Any) -> Any:
-    return value if not isinstance(value, str) or not value or value.startswith("env:") else SECRET_MASK
-
-
 def _channel(channel: Channel, reveal: bool) -> ChannelConfig:
-    config = channel.config or {}
-    values = {key: (_secret_out(config[key]) if key in Channel.SECRET_KEYS and not reveal else config[key]) for key in CHANNEL_KEYS if key in config}
+    config = (channel.config or {}) if reveal else channel.masked_config()
+    values = {key: config[key] for key in CHANNEL_KEYS if key in config}
     return ChannelConfig(name=channel.name, kind=channel.kind, enabled=channel.enabled, **values)
 
 
