@@ -70,7 +70,7 @@ class Channel(models.Model):
 
     def masked_config(self) -> dict[str, Any]:
         """The configuration as it may be shown back: secrets masked, env:NAME references kept."""
-        from portal.services import SECRET_MASK
+        from core.services import SECRET_MASK
 
         return {key: (SECRET_MASK if key in self.SECRET_KEYS and isinstance(value, str) and value and not value.startswith("env:") else value)
                 for key, value in (self.config or {}).items()}

@@ -24,7 +24,7 @@ from django.db.models import Q
 from alerting.models import Alert, AlertGroup, AlertRule, Channel, Notification, Severity, Silence
 from alerting.transports import TransportError
 from alerting.transports import send as transport_send
-from portal.live import OPS_GROUP, publish_after_commit
+from core.live import OPS_GROUP, publish_after_commit
 
 log = logging.getLogger("vigil.alerting")
 
@@ -441,7 +441,7 @@ def deliver(*, notification_id: int, now: datetime) -> str:
 
 
 def _count(kind: str, outcome: str) -> None:
-    from portal.metrics import count_delivery
+    from core.metrics import count_delivery
 
     count_delivery(kind, outcome)
 

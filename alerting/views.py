@@ -25,7 +25,7 @@ def acknowledge(request: HttpRequest, token: str) -> HttpResponse:
             group = services.acknowledge_group(token=token, by=request.user, now=timezone.now())
         except services.AckError as exc:
             return render(request, "alerting/ack.html", {"problem": str(exc)}, status=400)
-        from portal.services import audit_record
+        from core.services import audit_record
 
         audit_record(actor=request.user, action="alert.acknowledge", target=group, request=request, source="console")
         done = True

@@ -19,8 +19,8 @@ from pydantic import Field, create_model
 
 from api.models import ApiToken
 from api.tokens import token_check
-from portal.models import AuditLog
-from portal.services import audit_record
+from core.models import AuditLog
+from core.services import audit_record
 
 
 class ErrorOut(Schema):

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 
 from api.models import ApiToken
-from portal.services import audit_record
+from core.services import audit_record
 
 TOKEN_PREFIX = "vigil_"
 # last_used_at is written at most this often per token, not on every request.

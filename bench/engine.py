@@ -61,7 +61,7 @@ def _reset_monitors() -> None:
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE monitors_checkresult, monitors_statechange, monitors_monitorregionstate, monitors_rollup, "
                        "monitors_monitor_regions, monitors_monitor_tags, monitors_monitor CASCADE")
-    from portal.redis_client import get_redis
+    from core.redis_client import get_redis
 
     get_redis().flushdb()
 
@@ -201,7 +201,7 @@ def dispatcher_lag() -> list[Row]:
         rows.append(Row(f"dispatcher lag p99, {count:,} monitors", ours_p99, "s", "<= 1 s", stock_p99, "stock beat, 1 entry/monitor",
                         stock_p99 / ours_p99 if ours_p99 > 0 else None, ours_p99 <= 1.0,
                         f"p50 {median(ours):.3f}s over {len(ours):,} claims; stock p50 {median(stock):.3f}s over {len(stock):,} sends"))
-    from portal.redis_client import get_redis
+    from core.redis_client import get_redis
 
     get_redis().delete("bench-stock")
     return rows

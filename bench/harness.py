@@ -82,7 +82,7 @@ def setup_django() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from portal.redis_client import get_redis
+    from core.redis_client import get_redis
 
     get_redis().flushdb()
 

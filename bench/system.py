@@ -124,7 +124,7 @@ def _sizes() -> dict[str, int]:
 
 
 def _queue_depth() -> int:
-    from portal.redis_client import broker_redis_url, get_redis
+    from core.redis_client import broker_redis_url, get_redis
 
     return int(get_redis(broker_redis_url()).llen("checks.default"))
 

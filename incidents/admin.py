@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from core.admin import AuditedModelAdmin
 from incidents.models import (
     ActionItem,
     AutoIncidentRule,
@@ -17,7 +18,6 @@ from incidents.models import (
     Maintenance,
     Postmortem,
 )
-from portal.admin import AuditedModelAdmin
 
 
 @admin.register(ComponentGroup)

@@ -18,6 +18,8 @@ from django.db import transaction
 from django.dispatch import Signal
 from django.template.loader import render_to_string
 
+from core.live import OPS_GROUP, publish_after_commit
+from core.services import audit_record
 from incidents.models import (
     STATUS_RANK,
     AutoIncidentRule,
@@ -33,8 +35,6 @@ from incidents.models import (
 )
 from incidents.selectors import component_ids_under_maintenance, incident_overrides
 from lib.markdown_render import render as render_markdown
-from portal.live import OPS_GROUP, publish_after_commit
-from portal.services import audit_record
 
 log = logging.getLogger("vigil.incidents")
 User = Person | AnonymousUser | None

@@ -17,11 +17,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from core.roles import RESPONDER, VIEWER, has_role, role_required
 from incidents import services, update_templates
 from incidents.forms import DeclareIncidentForm, EditUpdateForm, MaintenanceForm, UpdateIncidentForm
 from incidents.models import ActionItem, Incident, IncidentUpdate, Maintenance, Postmortem
 from monitors.models import Monitor
-from portal.roles import RESPONDER, VIEWER, has_role, role_required
 
 
 def _errors_from(exc: Exception) -> str:

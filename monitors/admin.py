@@ -9,10 +9,10 @@ from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 from django.utils import timezone
 
+from core.admin import AuditedModelAdmin
+from core.services import SECRET_MASK, audit_record, mask_secrets
 from monitors import services
 from monitors.models import Monitor, Region, Rollup, StateChange, Tag
-from portal.admin import AuditedModelAdmin
-from portal.services import SECRET_MASK, audit_record, mask_secrets
 
 MASK = SECRET_MASK
 

@@ -21,9 +21,9 @@ from uuid import UUID
 
 import redis
 
+from core.redis_client import get_redis
 from monitors import services
 from monitors.models import Monitor
-from portal.redis_client import get_redis
 
 log = logging.getLogger("vigil.pings")
 STREAM = "vigil:pings"

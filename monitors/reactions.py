@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.dispatch import Signal
 
+from core.live import OPS_GROUP, publish_after_commit
 from monitors.models import StateChange
-from portal.live import OPS_GROUP, publish_after_commit
 
 log = logging.getLogger("vigil.engine")
 

@@ -336,7 +336,7 @@ def _transition(
 
 
 def _count_results(checked: Sequence[Checked], monitors: dict[int, Monitor]) -> None:
-    from portal.metrics import check_results
+    from core.metrics import check_results
 
     for item in checked:
         monitor = monitors.get(item.monitor_id)

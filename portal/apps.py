@@ -1,42 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class PortalConfig(AppConfig):
+    """The project: settings, urls, asgi/wsgi, the Celery app and boot. Its commands
+    (seed_demo, bootstrap_admin) may import every app; no app imports portal."""
+
     name = "portal"
     verbose_name = "Portal"
-
-    def ready(self) -> None:
-        from axes.signals import user_locked_out
-        from django.contrib.auth.signals import user_login_failed
-
-        from portal import metrics
-        from portal.logging import security_log
-        from portal.roles import sync_role_groups
-
-        post_migrate.connect(sync_role_groups, dispatch_uid="vigil-sync-roles")
-
-        def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **_: Any) -> None:
-            metrics.login_failures.inc()
-            security_log.warning(
-                "login failed for %r from %s",
-                credentials.get("username", ""),
-                request.META.get("REMOTE_ADDR") if request is not None else "-",
-                extra={"event": "login_failed", "username": credentials.get("username", "")},
-            )
-
-        def on_locked_out(sender: Any, request: Any = None, username: str = "", ip_address: str = "", **_: Any) -> None:
-            metrics.login_lockouts.inc()
-            security_log.warning(
-                "login locked out for %r from %s after repeated failures",
-                username,
-                ip_address,
-                extra={"event": "login_locked_out", "username": username},
-            )
-
-        user_login_failed.connect(on_login_failed, weak=False, dispatch_uid="vigil-login-failed")
-        user_locked_out.connect(on_locked_out, weak=False, dispatch_uid="vigil-locked-out")

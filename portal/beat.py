@@ -16,7 +16,7 @@ from typing import Any
 
 from celery.beat import PersistentScheduler
 
-from portal.redis_client import BEAT_LOCK_KEY, BEAT_TICK_KEY, get_redis
+from core.redis_client import BEAT_LOCK_KEY, BEAT_TICK_KEY, get_redis
 
 log = logging.getLogger("vigil.beat")
 LOCK_SECONDS = 10

@@ -8,7 +8,7 @@ import sys
 
 def load_settings_or_exit() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    from portal.env import ConfigError
+    from core.env import ConfigError
 
     try:
         from django.conf import settings

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from portal.consumers import IncidentConsumer, LiveConsumer
+from core.consumers import IncidentConsumer, LiveConsumer
 from statuspage.consumers import StatusConsumer
 
 websocket_urlpatterns = [

@@ -1,4 +1,4 @@
-"""Vigil settings. Every value that varies comes from the environment via portal.env.
+"""Vigil settings. Every value that varies comes from the environment via core.env.
 
 VIGIL_ENV picks the profile: development (default: SQLite, embedded Redis, DEBUG),
 production (everything strict, `manage.py check --deploy` clean) or test.
@@ -15,7 +15,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
-from portal.env import ConfigError, Env
+from core.env import ConfigError, Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
@@ -79,17 +79,21 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "ninja",  # serves the API docs' Swagger UI from static files, not a CDN
-    "portal",
-    "monitors",
+    # Vigil's apps, lowest layer first (docs/architecture.md): each may import only those above it in this list.
+    "core",
     "incidents",
-    "statuspage",
+    "monitors",
     "alerting",
+    "statuspage",
     "slo",
     "api",
+    "dashboard",
+    "configfile",
+    "portal",
 ]
 
 MIDDLEWARE = [
-    "portal.middleware.RequestContextMiddleware",
+    "core.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before sessions and auth: a status page's own domain is routed to that page.
@@ -121,7 +125,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "portal.context_processors.vigil",
+                "core.context_processors.vigil",
             ],
         },
     },
@@ -223,7 +227,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 AXES_VERBOSE = False
-AXES_USERNAME_CALLABLE = "portal.login.axes_username"
+AXES_USERNAME_CALLABLE = "core.login.axes_username"
 
 # --- Security headers -----------------------------------------------------------
 CONTENT_SECURITY_POLICY = {
@@ -301,8 +305,8 @@ VIGIL_LOG_LEVEL = env.choice("VIGIL_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ER
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "portal.logging.RequestContextFilter"},
-                "database_outage": {"()": "portal.logging.DatabaseOutageFilter"}},
+    "filters": {"request_context": {"()": "core.logging.RequestContextFilter"},
+                "database_outage": {"()": "core.logging.DatabaseOutageFilter"}},
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"},
         "json": {

@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import bootsteps
 
-from portal.redis_client import WORKER_KEY_PREFIX, get_redis
+from core.redis_client import WORKER_KEY_PREFIX, get_redis
 
 log = logging.getLogger("vigil.worker")
 HEARTBEAT_SECONDS = 10
@@ -33,7 +33,7 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             log.warning("worker heartbeat failed: %s", exc)
 
     def start(self, worker: Any) -> None:
-        from portal.redis_client import eviction_problem
+        from core.redis_client import eviction_problem
 
         try:
             problem = eviction_problem()

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from portal.roles import VIEWER, role_required
+from core.roles import VIEWER, role_required
 from slo import charts, services
 from slo.models import SLO, SLOSnapshot
 

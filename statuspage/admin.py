@@ -50,7 +50,7 @@ class StatusPageAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: StatusPage, form: Any, change: bool) -> None:
         from django.db import transaction
 
-        from portal.services import audit_record
+        from core.services import audit_record
 
         with transaction.atomic():
             services.page_save(page=obj)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 
-from portal.consumers import LiveConsumer
+from core.consumers import LiveConsumer
 from statuspage.live import status_group
 
 

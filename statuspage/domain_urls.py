@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from portal import views as portal_views
+from core import views as portal_views
 from statuspage.urls import page_patterns
 
 urlpatterns = [

@@ -317,7 +317,7 @@ def deliver(*, delivery_id: int, now: datetime) -> str:
 
 
 def _count(kind: str, outcome: str) -> None:
-    from portal.metrics import count_delivery
+    from core.metrics import count_delivery
 
     count_delivery(kind, outcome)
 

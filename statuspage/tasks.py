@@ -17,7 +17,7 @@ REBUILD_DEBOUNCE_SECONDS = 1
 
 def request_rebuild(slugs: list[str] | None = None) -> None:
     """Ask for a rebuild soon; a burst of changes costs one rebuild, not one each."""
-    from portal.redis_client import get_redis
+    from core.redis_client import get_redis
 
     try:
         first = get_redis().set(REBUILD_PENDING_KEY, "1", nx=True, ex=REBUILD_DEBOUNCE_SECONDS + 5)
@@ -29,7 +29,7 @@ def request_rebuild(slugs: list[str] | None = None) -> None:
 
 @shared_task(name="statuspage.rebuild_status_pages", acks_late=True)
 def rebuild_status_pages() -> int:
-    from portal.redis_client import get_redis
+    from core.redis_client import get_redis
 
     try:
         get_redis().delete(REBUILD_PENDING_KEY)

@@ -27,7 +27,7 @@ def redis_server() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def clean_redis(redis_server: None) -> None:
     """Each test starts with an empty Redis database (db 15 in CI, never shared with a real deployment)."""
-    from portal.redis_client import get_redis
+    from core.redis_client import get_redis
 
     get_redis().flushdb()
     # Status page snapshots live in Redis, process memory and files: all three start empty.
@@ -48,7 +48,7 @@ def free_port() -> int:
 
 
 def role_user(django_user_model, username: str, role: str):  # type: ignore[no-untyped-def]
-    from portal.services import assign_role
+    from core.services import assign_role
 
     user = django_user_model.objects.create_user(username=username, password="a-long-test-password")
     if role:

@@ -35,7 +35,7 @@ def test_secrets_are_never_shown_back_and_survive_a_save(client, admin_user, gua
     assert response.status_code == 302, response.content.decode()[:3000]
     guarded.refresh_from_db()
     assert guarded.settings["auth"]["password"] == "hunter2-secret" and guarded.settings["keyword"] == "healthy"
-    from portal.models import AuditLog
+    from core.models import AuditLog
 
     assert "hunter2-secret" not in json.dumps(list(AuditLog.objects.values_list("changes", flat=True)))
 

@@ -11,9 +11,9 @@ from django.utils import timezone
 from alerting.models import Alert, AlertGroup, AlertRule, Channel
 from api.models import ApiToken
 from api.tokens import token_issue, token_revoke
+from core.models import AuditLog
 from incidents.models import Component, Incident
 from monitors.models import Monitor
-from portal.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 

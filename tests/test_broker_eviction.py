@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from portal.redis_client import eviction_problem, get_redis
+from core.redis_client import eviction_problem, get_redis
 
 
 def redis_binary() -> str | None:
@@ -58,7 +58,7 @@ def test_health_reports_the_broker_degraded(own_redis, settings, client):
     get_redis(own_redis).config_set("maxmemory", "64mb")
     get_redis(own_redis).config_set("maxmemory-policy", "volatile-lru")
     settings.CELERY_BROKER_URL = own_redis
-    from portal.health import check_broker
+    from core.health import check_broker
 
     result = check_broker()
     assert result["status"] == "degraded" and "noeviction" in result["error"]

@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerting.models import AlertRule, Channel, EscalationPolicy, OnCallSchedule
+from configfile import sync
+from configfile.schema import json_schema
+from configfile.source import ConfigError, parse
+from core.models import AuditLog
 from incidents.models import Component, ComponentGroup
 from monitors.models import Monitor
-from portal.config_file import sync
-from portal.config_file.schema import json_schema
-from portal.config_file.source import ConfigError, parse
-from portal.models import AuditLog
 from slo.models import SLO
 from statuspage.models import StatusPage
 

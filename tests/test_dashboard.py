@@ -9,14 +9,14 @@ import pytest
 from django.utils import timezone
 
 from alerting.models import Alert, AlertRule, Channel, Notification, OnCallMember, OnCallSchedule
+from core.models import AuditLog
+from dashboard.ops_views import histogram_quantile
 from incidents import services as incident_services
 from incidents.models import Component, Maintenance
 from monitors import rollups, services
 from monitors.checkers.base import Result
 from monitors.models import Monitor, StateChange
 from monitors.tasks import check_batch
-from portal.models import AuditLog
-from portal.ops_views import histogram_quantile
 from slo.models import SLO, SLOSnapshot
 from tests.servers import HTTPServer, respond
 

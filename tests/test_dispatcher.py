@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection, transaction
 
+from core.redis_client import broker_redis_url, get_redis
 from monitors import services
 from monitors.models import Monitor, Region, next_slot_after
-from portal.redis_client import broker_redis_url, get_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 NOW = datetime(2026, 11, 2, 9, 0, 0, tzinfo=UTC)

@@ -14,9 +14,9 @@ import psutil
 import pytest
 from django.utils import timezone
 
+from core.redis_client import broker_redis_url, get_redis
 from monitors import services
 from monitors.models import CheckResult, Monitor
-from portal.redis_client import broker_redis_url, get_redis
 from tests.processes import start_beat, start_worker, stop_all, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]

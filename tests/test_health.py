@@ -7,7 +7,7 @@ import time
 import pytest
 from django.test import override_settings
 
-from portal.redis_client import BEAT_TICK_KEY, WORKER_KEY_PREFIX, get_redis
+from core.redis_client import BEAT_TICK_KEY, WORKER_KEY_PREFIX, get_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -111,7 +111,7 @@ def test_a_huge_ping_body_is_cut(client, job):
 
 
 def test_a_ping_is_applied_directly_when_redis_is_down(client, job, free_port, settings):
-    from portal.redis_client import _client
+    from core.redis_client import _client
 
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port}/0"  # nothing listens there
     _client.cache_clear()
@@ -124,7 +124,7 @@ def test_a_ping_is_applied_directly_when_redis_is_down(client, job, free_port, s
 
 
 def test_pings_left_by_a_dead_consumer_are_claimed_and_applied_once(client, job):
-    from portal.redis_client import get_redis
+    from core.redis_client import get_redis
 
     client.get(f"/ping/{job.ping_token}")
     pings._ensure_group(get_redis())

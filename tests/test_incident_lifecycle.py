@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.models import AuditLog
 from incidents import services
 from incidents.models import AutoIncidentRule, Component, Incident, IncidentUpdateRevision
 from monitors import services as monitor_services
 from monitors.checkers.base import Result
 from monitors.models import Monitor, Region
 from monitors.reactions import handle_state_changes
-from portal.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 10, 8, 0, tzinfo=UTC)

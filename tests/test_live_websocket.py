@@ -7,8 +7,8 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
+from core.live import OPS_GROUP
 from portal.asgi import application
-from portal.live import OPS_GROUP
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

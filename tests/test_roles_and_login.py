@@ -7,10 +7,10 @@ import logging
 import pytest
 from django.contrib.auth.models import Group
 
+from core.models import AuditLog
+from core.roles import has_role, user_role
 from incidents.models import Component
 from monitors.models import Monitor
-from portal.models import AuditLog
-from portal.roles import has_role, user_role
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +105,6 @@ def test_pages_send_csp_without_unsafe_inline_and_deny_framing(client, viewer):
 def test_an_absurdly_long_username_is_a_form_error_not_a_500(client):
     response = client.post("/accounts/login/", {"username": "9" * 400, "password": "x" * 20})
     assert response.status_code == 200 and "at most 150 characters" in response.content.decode()
-    from portal.login import axes_username
+    from core.login import axes_username
 
     assert len(axes_username(None, {"username": "u" * 400})) == 150  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from portal.env import ConfigError, Env
+from core.env import ConfigError, Env
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -33,7 +33,7 @@ def summary(client) -> dict:
 
 @pytest.mark.django_db
 def test_a_change_asks_for_a_rebuild_and_the_rebuild_shows_it(client, responder, api, django_capture_on_commit_callbacks):
-    from portal.redis_client import get_redis
+    from core.redis_client import get_redis
 
     rebuild_all()
     assert summary(client)["status"]["indicator"] == "none"

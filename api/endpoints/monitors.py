@@ -12,11 +12,11 @@ from pydantic import Field
 
 from api.core import FieldErrors, audit, changes_of, get_or_404, optional_fields, page_of, paginate, require, resolve_id, responses
 from api.fields import Id, Seconds, Text
+from core.services import mask_secrets
 from incidents.models import Component
 from monitors import selectors, services
 from monitors.admin import restore_secrets
 from monitors.models import Monitor, Region, StateChange, Tag
-from portal.services import mask_secrets
 
 router = Router(tags=["monitors"])
 

@@ -9,8 +9,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.roles import ADMIN
-from portal.services import assign_role
+from core.roles import ADMIN
+from core.services import assign_role
 
 
 class Command(BaseCommand):

@@ -11,8 +11,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from portal.health import HEALTHY, UNHEALTHY, migrations_pending, run_checks
-from portal.metrics import portal_registry
+from core.health import HEALTHY, UNHEALTHY, migrations_pending, run_checks
+from core.metrics import portal_registry
 
 ALL_CHECKS = ["database", "cache", "broker", "workers", "beat"]
 

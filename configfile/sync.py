@@ -21,11 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerting.models import AlertRule, Channel, EscalationPolicy, EscalationStep, OnCallSchedule
-from incidents.models import Component, ComponentGroup
-from incidents.services import component_refresh
-from monitors import services as monitor_services
-from monitors.models import Monitor, Region, Tag
-from portal.config_file.schema import (
+from configfile.schema import (
     CHANNEL_KEYS,
     EXPECT_SETTINGS,
     SECTIONS,
@@ -42,8 +38,12 @@ from portal.config_file.schema import (
     StatusPageConfig,
     VigilConfig,
 )
-from portal.config_file.source import ConfigError, Source
-from portal.services import SECRET_MASK, audit_record, is_secret_field, mask_secrets
+from configfile.source import ConfigError, Source
+from core.services import SECRET_MASK, audit_record, is_secret_field, mask_secrets
+from incidents.models import Component, ComponentGroup
+from incidents.services import component_refresh
+from monitors import services as monitor_services
+from monitors.models import Monitor, Region, Tag
 from slo.models import SLO
 from statuspage.models import StatusPage
 from statuspage.services import page_save

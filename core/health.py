@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.migrations.executor import MigrationExecutor
 
-from portal.redis_client import BEAT_TICK_KEY, WORKER_KEY_PREFIX, broker_redis_url, get_redis
+from core.redis_client import BEAT_TICK_KEY, WORKER_KEY_PREFIX, broker_redis_url, get_redis
 
 HEALTHY, DEGRADED, UNHEALTHY = "healthy", "degraded", "unhealthy"
 _RANK = {HEALTHY: 0, DEGRADED: 1, UNHEALTHY: 2}
@@ -74,7 +74,7 @@ def check_cache() -> dict[str, Any]:
 
 
 def check_broker() -> dict[str, Any]:
-    from portal.redis_client import eviction_problem
+    from core.redis_client import eviction_problem
 
     try:
         get_redis(broker_redis_url()).ping()

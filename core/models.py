@@ -5,7 +5,7 @@ from django.db import models
 
 
 class AuditLog(models.Model):
-    """Who changed what, when and from where. Written only by portal.services.audit_record."""
+    """Who changed what, when and from where. Written only by core.services.audit_record."""
 
     class Source(models.TextChoices):
         ADMIN = "admin"
@@ -27,6 +27,8 @@ class AuditLog(models.Model):
     request_id = models.CharField(max_length=128, blank=True)
 
     class Meta:
+        # The table keeps the name it had when the project package held this model.
+        db_table = "portal_auditlog"
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["object_type", "object_id", "-at"], name="audit_object_idx")]
 

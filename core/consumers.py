@@ -6,7 +6,7 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from portal.live import OPS_GROUP
+from core.live import OPS_GROUP
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):

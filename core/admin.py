@@ -7,8 +7,8 @@ from django.db import models
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from portal.models import AuditLog
-from portal.services import audit_record
+from core.models import AuditLog
+from core.services import audit_record
 
 
 class AuditedModelAdmin(admin.ModelAdmin):

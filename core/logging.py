@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from portal.request_context import request_id_var
+from core.request_context import request_id_var
 
 
 class RequestContextFilter(logging.Filter):

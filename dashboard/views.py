@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.roles import RESPONDER, VIEWER, role_required
 from monitors.models import Monitor, StateChange
-from portal.roles import RESPONDER, VIEWER, role_required
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -51,13 +51,13 @@ def _overview(now: datetime) -> dict[str, object]:
 
 @role_required(VIEWER)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/dashboard.html", _overview(timezone.now()))
+    return render(request, "dashboard/dashboard.html", _overview(timezone.now()))
 
 
 @role_required(VIEWER)
 def dashboard_panels(request: HttpRequest) -> HttpResponse:
     """The overview's live part, fetched again when the websocket says something changed."""
-    response = render(request, "portal/dashboard.html#panels", _overview(timezone.now()))
+    response = render(request, "dashboard/dashboard.html#panels", _overview(timezone.now()))
     response["Cache-Control"] = "no-store"
     return response
 
@@ -70,7 +70,7 @@ def dashboard_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 
     from alerting import services as alerting_services
     from alerting.models import Alert
-    from portal.services import audit_record
+    from core.services import audit_record
 
     alert = Alert.objects.filter(pk=pk).first()
     if alert is not None and alert.status == Alert.Status.FIRING:
@@ -92,7 +92,7 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     if state in Monitor.State.values:
         monitors = monitors.filter(state=state)
-    return render(request, "portal/monitor_list.html", {"monitors": monitors[:500], "state": state, "states": Monitor.State.choices})
+    return render(request, "dashboard/monitor_list.html", {"monitors": monitors[:500], "state": state, "states": Monitor.State.choices})
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

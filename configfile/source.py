@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from portal.config_file.schema import VigilConfig
+from configfile.schema import VigilConfig
 
 
 class ConfigError(Exception):

@@ -18,10 +18,10 @@ from django.utils import timezone
 
 from alerting.models import Alert, AlertRule, Channel, Notification
 from api.models import ApiToken
+from core.metrics import portal_registry
+from core.roles import VIEWER, role_required
 from incidents.models import Incident, Postmortem
 from monitors.models import CheckResult, Monitor, StateChange
-from portal.metrics import portal_registry
-from portal.roles import VIEWER, role_required
 from slo.models import SLO, SLOSnapshot
 
 
@@ -133,7 +133,7 @@ def operations(request: HttpRequest) -> HttpResponse:
         "checks": dict(checks), "checks_per_minute": recent_checks / 5,
         "overdue": Monitor.objects.filter(paused=False, next_due_at__lt=now - timedelta(seconds=60)).exclude(kind=Monitor.Kind.HEARTBEAT).count(),
     }
-    return render(request, "portal/operations.html", context)
+    return render(request, "dashboard/operations.html", context)
 
 
 @dataclass
@@ -219,4 +219,4 @@ def checklist(request: HttpRequest) -> HttpResponse:
         ]),
     ]
     open_count = sum(item.count for _name, _why, items in sections for item in items)
-    return render(request, "portal/checklist.html", {"sections": sections, "open_count": open_count})
+    return render(request, "dashboard/checklist.html", {"sections": sections, "open_count": open_count})

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from portal.config_file import sync
-from portal.config_file.schema import json_schema
+from configfile import sync
+from configfile.schema import json_schema
 
 
 class Command(BaseCommand):

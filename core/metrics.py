@@ -44,7 +44,7 @@ class SystemCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from django.conf import settings
 
-        from portal.redis_client import BEAT_TICK_KEY, WORKER_KEY_PREFIX, broker_redis_url, get_redis
+        from core.redis_client import BEAT_TICK_KEY, WORKER_KEY_PREFIX, broker_redis_url, get_redis
 
         up = GaugeMetricFamily("vigil_redis_up", "1 when Redis (broker) answers")
         depth = GaugeMetricFamily("vigil_queue_depth", "Messages waiting in a Celery queue", labels=["queue"])

@@ -8,9 +8,9 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db import models, transaction
 from django.http import HttpRequest
 
-from portal.models import AuditLog
-from portal.request_context import audit_source_var, request_id_var
-from portal.roles import ROLES
+from core.models import AuditLog
+from core.request_context import audit_source_var, request_id_var
+from core.roles import ROLES
 
 # Field names whose values never enter the audit trail in clear.
 SECRET_FIELD_MARKERS = ("secret", "token", "password", "webhook_url", "api_key", "routing_key", "authorization")

@@ -20,7 +20,7 @@ VIEWER, RESPONDER, ADMIN = "viewer", "responder", "admin"
 ROLES = (VIEWER, RESPONDER, ADMIN)
 _RANK = {VIEWER: 1, RESPONDER: 2, ADMIN: 3}
 
-VIGIL_APPS = ("portal", "monitors", "incidents", "statuspage", "alerting", "slo")
+VIGIL_APPS = ("core", "monitors", "incidents", "statuspage", "alerting", "slo")
 # Incident commanders write these; everything else they only read.
 RESPONDER_WRITES = {
     "incidents": ("incident", "incidentupdate", "maintenance", "postmortem", "componentimpact"),

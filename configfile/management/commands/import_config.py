@@ -6,8 +6,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.config_file import sync
-from portal.config_file.source import ConfigError, parse
+from configfile import sync
+from configfile.source import ConfigError, parse
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from portal.roles import user_role
+from core.roles import user_role
 
 
 def vigil(request: HttpRequest) -> dict[str, Any]:

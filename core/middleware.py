@@ -9,9 +9,9 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from portal import metrics
-from portal.logging import access_log
-from portal.request_context import audit_source_var, request_id_var
+from core import metrics
+from core.logging import access_log
+from core.request_context import audit_source_var, request_id_var
 
 # Accept an upstream id (load balancer, proxy) only when it is short and plain.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")

@@ -12,11 +12,11 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from core.roles import RESPONDER, VIEWER, role_required
+from core.services import audit_record
 from lib import charts
 from monitors import selectors, services
 from monitors.models import CheckResult, Monitor, StateChange
-from portal.roles import RESPONDER, VIEWER, role_required
-from portal.services import audit_record
 
 # How long "check now" waits in place before it says where to look.
 CHECK_WAIT = timedelta(seconds=45)
@@ -56,7 +56,7 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tls_days": (monitor.tls_expires_at - now).total_seconds() / 86400 if monitor.tls_expires_at else None,
         **_charts(monitor, now),
     }
-    return render(request, "portal/monitor_detail.html", context)
+    return render(request, "dashboard/monitor_detail.html", context)
 
 
 def _check_state(monitor: Monitor, after: datetime, now: datetime) -> str:
@@ -73,13 +73,13 @@ def monitor_check_now(request: HttpRequest, pk: int) -> HttpResponse:
     if monitor.paused or monitor.kind == Monitor.Kind.HEARTBEAT:
         problem = "This monitor is paused; resume it first." if monitor.paused else "A heartbeat monitor is checked by its pings."
         if request.htmx:
-            return render(request, "portal/monitor_detail.html#check-result", {"monitor": monitor, "problem": problem})
+            return render(request, "dashboard/monitor_detail.html#check-result", {"monitor": monitor, "problem": problem})
         messages.error(request, problem)
         return redirect("monitor-detail", pk=pk)
     services.monitor_check_now(monitor_ids=[monitor.pk], now=now)
     audit_record(actor=request.user, action="check_now", target=monitor, request=request, source="console")
     if request.htmx:
-        return render(request, "portal/monitor_detail.html#check-result", {"monitor": monitor, "after": now, "state": "waiting"})
+        return render(request, "dashboard/monitor_detail.html#check-result", {"monitor": monitor, "after": now, "state": "waiting"})
     messages.success(request, "Queued: the result shows here within seconds (reload).")
     return redirect("monitor-detail", pk=pk)
 
@@ -93,6 +93,6 @@ def monitor_check_result(request: HttpRequest, pk: int) -> HttpResponse:
     except (ValueError, OverflowError, OSError):
         after = timezone.now()
     state = _check_state(monitor, after, timezone.now())
-    response = render(request, "portal/monitor_detail.html#check-result", {"monitor": monitor, "after": after, "state": state})
+    response = render(request, "dashboard/monitor_detail.html#check-result", {"monitor": monitor, "after": after, "state": state})
     response["Vary"] = "HX-Request"
     return response
