@@ -7,7 +7,8 @@ class AlertingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from alerting.receivers import on_monitor_state_changed
-        from monitors.reactions import state_changed
+        from alerting import reactions
+        from core import events
+        from monitors.services import MONITOR_STATE
 
-        state_changed.connect(on_monitor_state_changed, dispatch_uid="alerting-on-monitor-state")
+        events.register("alerting", topics=[MONITOR_STATE], handle=reactions.on_monitor_state)

@@ -6,7 +6,8 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents and components"
 
     def ready(self) -> None:
-        from incidents.receivers import on_monitor_state_changed
-        from monitors.reactions import state_changed
+        from core import events
+        from incidents import reactions
+        from incidents.services import COMPONENT_STATUS
 
-        state_changed.connect(on_monitor_state_changed, dispatch_uid="incidents-on-monitor-state")
+        events.register("auto-incidents", topics=[COMPONENT_STATUS], handle=reactions.on_component_status)

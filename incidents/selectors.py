@@ -15,19 +15,6 @@ def component_ids_under_maintenance(*, suppressing_alerts: bool = False) -> set[
     return set(rows.values_list("components", flat=True)) - {None}
 
 
-def monitor_ids_under_maintenance(monitor_ids: Iterable[int] | None = None, *, suppressing_alerts: bool = False) -> set[int]:
-    """Monitors whose component is in an active maintenance window."""
-    from monitors.models import Monitor
-
-    components = component_ids_under_maintenance(suppressing_alerts=suppressing_alerts)
-    if not components:
-        return set()
-    rows = Monitor.objects.filter(component_id__in=components)
-    if monitor_ids is not None:
-        rows = rows.filter(pk__in=list(monitor_ids))
-    return set(rows.values_list("pk", flat=True))
-
-
 def open_incidents() -> list[Incident]:
     return list(Incident.objects.filter(status__in=Incident.OPEN_STATUSES).select_related("commander").order_by("-started_at"))
 

@@ -1,8 +1,10 @@
 """Writes of incidents, components, maintenance and postmortems.
 
-Every write validates, saves inside one transaction, records the AuditLog and
-pushes a live update after commit. Component status is recomputed here only:
-an open incident's override, else an active maintenance, else what its monitors say.
+Every write validates, saves inside one transaction, records the AuditLog, records an
+event for the apps that react (core.events: incident.changed, maintenance.changed,
+component.status) and pushes a live update after commit. Component status is
+recomputed here only: an open incident's override, else an active maintenance, else
+what its monitors say (derived_status, which the monitors app computes and hands in).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as Person
 from django.db import transaction
-from django.dispatch import Signal
 from django.template.loader import render_to_string
 
+from core import events
 from core.live import OPS_GROUP, publish_after_commit
+from core.models import Event
 from core.services import audit_record
 from incidents.models import (
     STATUS_RANK,
@@ -39,12 +42,10 @@ from lib.markdown_render import render as render_markdown
 log = logging.getLogger("vigil.incidents")
 User = Person | AnonymousUser | None
 
-# Sent after commit with `incident` and `update` (may be None): status pages and
-# subscribers react to these.
-incident_changed = Signal()
-# Sent after commit with `component_ids` whose visible status changed.
-components_changed = Signal()
-maintenance_changed = Signal()
+# Event topics this app records (core.events); status pages, monitors and auto-incidents consume them.
+INCIDENT_CHANGED = "incident.changed"
+MAINTENANCE_CHANGED = "maintenance.changed"
+COMPONENT_STATUS = "component.status"
 
 
 class IncidentConflict(Exception):
@@ -79,37 +80,36 @@ def derive_status(monitor_states: list[tuple[str, bool]]) -> str:
     return ComponentStatus.OPERATIONAL
 
 
-def component_refresh(*, component_ids: Iterable[int] | None = None, now: datetime) -> list[Component]:
-    """Recompute the status of components; return those whose visible status changed."""
-    from monitors.models import Monitor, MonitorRegionState
+def component_refresh(
+    *, component_ids: Iterable[int] | None = None, now: datetime, derived: Mapping[int, str] | None = None, reason: str = ""
+) -> list[Component]:
+    """Recompute the visible status of components; return those whose visible status changed.
 
+    `derived` carries fresh statuses computed from monitors (monitors.services.components_derive);
+    without it the stored derived_status stands. Each change of either is a component.status event.
+    """
+    derived = derived or {}
     with transaction.atomic():
         rows = Component.objects.select_for_update().order_by("pk")
         if component_ids is not None:
             rows = rows.filter(pk__in=list(component_ids))
         components = list(rows)
         ids = [c.pk for c in components]
-        monitors = list(Monitor.objects.filter(component_id__in=ids).values_list("pk", "component_id", "state"))
-        partly_down = set(
-            MonitorRegionState.objects.filter(monitor_id__in=[m[0] for m in monitors], verdict="down").values_list("monitor_id", flat=True)
-        )
-        by_component: dict[int, list[tuple[str, bool]]] = {}
-        for monitor_id, component_id, state in monitors:
-            by_component.setdefault(component_id, []).append((state, monitor_id in partly_down))
         overrides = incident_overrides(ids)
         in_maintenance = component_ids_under_maintenance()
-        changed = []
+        changed, announced = [], []
         for component in components:
-            derived = derive_status(by_component.get(component.pk, []))
+            new_derived = derived.get(component.pk, component.derived_status)
             if component.pk in overrides:
                 visible = worst_status(overrides[component.pk])
             elif component.pk in in_maintenance:
                 visible = ComponentStatus.UNDER_MAINTENANCE
             else:
-                visible = derived
+                visible = new_derived
             fields = []
-            if derived != component.derived_status:
-                component.derived_status = derived
+            derived_changed = new_derived != component.derived_status
+            if derived_changed:
+                component.derived_status = new_derived
                 fields.append("derived_status")
             if visible != component.status:
                 log.info("component %s: %s -> %s", component.name, component.status, visible)
@@ -119,10 +119,13 @@ def component_refresh(*, component_ids: Iterable[int] | None = None, now: dateti
                 changed.append(component)
             if fields:
                 component.save(update_fields=fields)
+                announced.append(Event(topic=COMPONENT_STATUS, key=f"component:{component.pk}", at=now, payload={
+                    "component": component.pk, "status": component.status, "derived": component.derived_status,
+                    "status_changed": "status" in fields, "derived_changed": derived_changed, "reason": reason[:300],
+                }))
+        events.record_many(announced)
         if changed:
-            changed_ids = [c.pk for c in changed]
-            transaction.on_commit(lambda: components_changed.send(sender=Component, component_ids=changed_ids))
-            publish_after_commit(OPS_GROUP, data={"type": "components", "ids": changed_ids})
+            publish_after_commit(OPS_GROUP, data={"type": "components", "ids": [c.pk for c in changed]})
     return changed
 
 
@@ -160,13 +163,14 @@ def _stamp_status(incident: Incident, status: str, now: datetime) -> None:
         incident.resolved_at = None  # reopened
 
 
-def _after_incident_write(incident: Incident, update: IncidentUpdate | None) -> None:
+def _after_incident_write(incident: Incident, update: IncidentUpdate | None, now: datetime) -> None:
     html = ""
     if update is not None:
         html = render_to_string("incidents/fragments/live_update.html", {"incident": incident, "update": update})
     publish_after_commit(incident_group(incident.pk), html=html) if html else None
     publish_after_commit(OPS_GROUP, data={"type": "incident", "id": incident.pk, "status": incident.status})
-    transaction.on_commit(lambda: incident_changed.send(sender=Incident, incident=incident, update=update))
+    events.record(INCIDENT_CHANGED, key=f"incident:{incident.pk}", at=now,
+                  payload={"incident": incident.pk, "update": update.pk if update is not None else None, "status": incident.status})
 
 
 @transaction.atomic
@@ -199,7 +203,7 @@ def incident_open(
     component_refresh(component_ids=[a["component"] for a in affected], now=now)
     audit_record(actor=by, action="open", target=incident, changes={"impact": impact, "status": status, "components": affected},
                  source="system" if person is None else "console")
-    _after_incident_write(incident, update)
+    _after_incident_write(incident, update, now)
     return incident
 
 
@@ -259,7 +263,7 @@ def incident_post_update(
     component_refresh(component_ids=affected_ids, now=now)
     audit_record(actor=by, action="post_update", target=incident, changes={"status": status, "components": affected},
                  source="system" if person is None else "console")
-    _after_incident_write(incident, update)
+    _after_incident_write(incident, update, now)
     return update
 
 
@@ -279,7 +283,7 @@ def incident_edit_update(*, update_id: int, expected_version: int | None, messag
     incident.version += 1
     incident.save(update_fields=["version", "updated_at"])
     audit_record(actor=by, action="edit_update", target=incident, changes={"update": update.pk}, source="console")
-    _after_incident_write(incident, update)
+    _after_incident_write(incident, update, now)
     return update
 
 
@@ -301,7 +305,7 @@ def incident_set_details(*, incident_id: int, expected_version: int | None, by: 
     incident.full_clean()
     incident.save()
     audit_record(actor=by, action="update", target=incident, changes=changes, source="console")
-    _after_incident_write(incident, None)
+    _after_incident_write(incident, None, now)
     return incident
 
 
@@ -355,7 +359,7 @@ def maintenance_save(*, maintenance: Maintenance, components: Iterable[Component
     maintenance.components.set(list(components))
     audit_record(actor=by, action="create" if creating else "update", target=maintenance,
                  changes={"starts_at": maintenance.starts_at.isoformat(), "ends_at": maintenance.ends_at.isoformat()}, source="console")
-    transaction.on_commit(lambda: maintenance_changed.send(sender=Maintenance, maintenance=maintenance))
+    _maintenance_changed(maintenance, now)
     maintenance_tick(now=now)
     return maintenance
 
@@ -382,10 +386,8 @@ def _move_maintenance(maintenance: Maintenance, status: str, now: datetime) -> N
     maintenance.save()
     if status == Maintenance.Status.COMPLETED and maintenance.recurrence:
         _schedule_next_occurrence(maintenance, now)
-    component_ids = list(maintenance.components.values_list("pk", flat=True))
-    component_refresh(component_ids=component_ids, now=now)
-    _refresh_monitor_states(component_ids, now)
-    transaction.on_commit(lambda: maintenance_changed.send(sender=Maintenance, maintenance=maintenance))
+    component_refresh(component_ids=list(maintenance.components.values_list("pk", flat=True)), now=now)
+    _maintenance_changed(maintenance, now)
     publish_after_commit(OPS_GROUP, data={"type": "maintenance", "id": maintenance.pk, "status": status})
 
 
@@ -408,11 +410,12 @@ def _schedule_next_occurrence(maintenance: Maintenance, now: datetime) -> Mainte
     return following
 
 
-def _refresh_monitor_states(component_ids: list[int], now: datetime) -> None:
-    """Monitors of these components enter or leave the maintenance state."""
-    from monitors.services import apply_maintenance
-
-    apply_maintenance(component_ids=component_ids, now=now)
+def _maintenance_changed(maintenance: Maintenance, now: datetime) -> None:
+    """Monitors enter or leave the maintenance state and status pages announce it, from this event."""
+    events.record(MAINTENANCE_CHANGED, key=f"maintenance:{maintenance.pk}", at=now, payload={
+        "maintenance": maintenance.pk, "status": maintenance.status,
+        "components": sorted(maintenance.components.values_list("pk", flat=True)),
+    })
 
 
 def maintenance_tick(*, now: datetime) -> int:
@@ -470,5 +473,5 @@ def postmortem_publish(*, postmortem_id: int, by: User, now: datetime) -> Postmo
     incident.version += 1
     incident.save(update_fields=["status", "version", "updated_at"])
     audit_record(actor=by, action="publish_postmortem", target=incident, source="console")
-    _after_incident_write(incident, None)
+    _after_incident_write(incident, None, now)
     return postmortem

@@ -16,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, IntegerField, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
 
+from incidents.models import Maintenance
 from lib import latency_histogram
-from monitors.models import CheckResult, Rollup
+from monitors.models import CheckResult, Monitor, Rollup
 
 log = logging.getLogger("vigil.rollups")
 ROLLUP_FIELDS = ["total", "ok", "degraded", "latency_sum_ms", "latency_count", "histogram", "excluded_total", "excluded_up"]
@@ -43,11 +44,6 @@ def _bucket_expression() -> Case:
 
 def _excluded_expression(start: datetime, end: datetime) -> Case | Value:
     """1 for a result inside a maintenance window excluded from SLOs (for its monitor's component)."""
-    from django.db.models import Q
-
-    from incidents.models import Maintenance
-    from monitors.models import Monitor
-
     whens = []
     windows = Maintenance.objects.filter(exclude_from_slo=True, starts_at__lt=end, ends_at__gt=start).prefetch_related("components")
     for window in windows:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Avg, Count, Max, Q
 
+from incidents.selectors import component_ids_under_maintenance
 from lib import latency_histogram
 from monitors.models import CheckResult, Monitor, Region, Rollup
 from monitors.rollups import aggregate_raw, day_start, hour_start
@@ -143,3 +145,14 @@ def per_region(monitor: Monitor, *, now: datetime) -> list[RegionRow]:
                               up=stat.get("up", 0), average_ms=round(stat["average"], 1) if stat.get("average") is not None else None,
                               last_at=stat.get("last"), last_message=state.last_message if state else ""))
     return rows
+
+
+def monitor_ids_under_maintenance(monitor_ids: Iterable[int] | None = None, *, suppressing_alerts: bool = False) -> set[int]:
+    """Monitors whose component is in an active maintenance window."""
+    components = component_ids_under_maintenance(suppressing_alerts=suppressing_alerts)
+    if not components:
+        return set()
+    rows = Monitor.objects.filter(component_id__in=components)
+    if monitor_ids is not None:
+        rows = rows.filter(pk__in=list(monitor_ids))
+    return set(rows.values_list("pk", flat=True))

@@ -1,8 +1,10 @@
 """Writes of the monitoring engine: claim due checks, record results, apply state.
 
-Every write that changes a monitor's state records a StateChange in the same
-transaction; what reacts to it (incidents, alerts, live pages) runs after commit
-from those rows (monitors.reactions), so a crash never loses a transition.
+Every write that changes a monitor's state records a StateChange and a monitor.state
+event (core.events) in the same transaction; what reacts to it (component status,
+auto-incidents, alerts, live pages) are consumers of those events, each in its own
+transaction, so a crash never loses a transition and one failing reaction holds back
+no other.
 """
 
 from __future__ import annotations
@@ -18,9 +20,19 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Count
 
+from core import events
+from core.metrics import check_results
+from core.models import Event
+from incidents import services as incidents
+from incidents.models import Component
+from incidents.selectors import component_ids_under_maintenance
 from monitors import state as machine
 from monitors.checkers.base import Result
 from monitors.models import CheckResult, Monitor, MonitorRegionState, Region, StateChange, next_slot_after, queue_for_region
+from monitors.selectors import monitor_ids_under_maintenance
+
+# The event topic of a monitor's state change (core.events); consumers: components, alerting, live.
+MONITOR_STATE = "monitor.state"
 
 log = logging.getLogger("vigil.engine")
 
@@ -157,8 +169,6 @@ def record_results(*, region_name: str, checked: Sequence[Checked], now: datetim
         monitors = {m.pk: m for m in Monitor.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
         states = _region_states(monitors, region)
         regions_of = region_names_for(ids)
-        from incidents.selectors import monitor_ids_under_maintenance
-
         in_maintenance = monitor_ids_under_maintenance(ids)
         recent_changes = dict(
             StateChange.objects.filter(monitor_id__in=ids, at__gte=now - FLAP_WINDOW).values("monitor_id")
@@ -189,11 +199,7 @@ def record_results(*, region_name: str, checked: Sequence[Checked], now: datetim
             ["state", "state_since", "state_reason", "is_flapping", "last_checked_at", "last_outcome", "last_latency_ms",
              "last_status_code", "last_message", "tls_expires_at", "next_due_at"],
         )
-        StateChange.objects.bulk_create(changes)
-        if changes:
-            from monitors.reactions import react_after_commit
-
-            react_after_commit([change.pk for change in changes if change.pk is not None])
+        announce(changes)
     _count_results(checked, monitors)
     return changes
 
@@ -335,9 +341,20 @@ def _transition(
     return change
 
 
-def _count_results(checked: Sequence[Checked], monitors: dict[int, Monitor]) -> None:
-    from core.metrics import check_results
+def announce(changes: Sequence[StateChange]) -> None:
+    """Store state changes and their monitor.state events, in the caller's transaction."""
+    StateChange.objects.bulk_create(changes)
+    events.record_many([
+        Event(topic=MONITOR_STATE, key=f"monitor:{change.monitor_id}", at=change.at, payload={
+            "monitor": change.monitor_id, "name": change.monitor.name, "component": change.monitor.component_id,
+            "old": change.old_state, "new": change.new_state, "reason": change.reason, "state_change": change.pk,
+            "flapping": change.is_flapping,
+        })
+        for change in changes
+    ])
 
+
+def _count_results(checked: Sequence[Checked], monitors: dict[int, Monitor]) -> None:
     for item in checked:
         monitor = monitors.get(item.monitor_id)
         check_results.labels(monitor.kind if monitor else "deleted", item.result.outcome).inc()
@@ -346,8 +363,6 @@ def _count_results(checked: Sequence[Checked], monitors: dict[int, Monitor]) -> 
 @transaction.atomic
 def apply_maintenance(*, component_ids: Iterable[int], now: datetime) -> list[StateChange]:
     """Monitors of these components enter or leave the maintenance state."""
-    from incidents.selectors import component_ids_under_maintenance
-
     active = component_ids_under_maintenance()
     changes = []
     for monitor in Monitor.objects.select_for_update().filter(component_id__in=list(component_ids), paused=False).order_by("pk"):
@@ -363,12 +378,32 @@ def apply_maintenance(*, component_ids: Iterable[int], now: datetime) -> list[St
         else:
             continue
         monitor.save(update_fields=["state", "state_since", "state_reason", "is_flapping"])
-    StateChange.objects.bulk_create(changes)
-    if changes:
-        from monitors.reactions import react_after_commit
-
-        react_after_commit([c.pk for c in changes if c.pk is not None])
+    announce(changes)
     return changes
+
+
+# --- Components ---------------------------------------------------------------------------------
+
+
+def components_derive(component_ids: Iterable[int] | None = None) -> dict[int, str]:
+    """Each component's status as its monitors say it (incidents.services.derive_status)."""
+    rows = Monitor.objects.exclude(component_id=None)
+    if component_ids is not None:
+        rows = rows.filter(component_id__in=list(component_ids))
+    monitors = list(rows.values_list("pk", "component_id", "state"))
+    partly_down = set(
+        MonitorRegionState.objects.filter(monitor_id__in=[m[0] for m in monitors], verdict="down").values_list("monitor_id", flat=True)
+    )
+    by_component: dict[int, list[tuple[str, bool]]] = {pk: [] for pk in component_ids or []}  # no monitors: operational
+    for monitor_id, component_id, state in monitors:
+        by_component.setdefault(component_id, []).append((state, monitor_id in partly_down))
+    return {pk: incidents.derive_status(states) for pk, states in by_component.items()}
+
+
+def components_refresh(*, component_ids: Iterable[int] | None = None, now: datetime, reason: str = "") -> int:
+    """Hand the components' derived status to incidents, which decides what is shown."""
+    ids = list(Component.objects.values_list("pk", flat=True)) if component_ids is None else list(component_ids)
+    return len(incidents.component_refresh(component_ids=ids, derived=components_derive(ids), now=now, reason=reason))
 
 
 # --- Monitor lifecycle ----------------------------------------------------------------------
@@ -411,22 +446,18 @@ def monitor_set_paused(*, monitor_ids: Iterable[int], paused: bool, now: datetim
         changes.append(StateChange(monitor=monitor, at=now, old_state=old, new_state=new, reason="paused" if paused else "resumed"))
         monitor.state, monitor.state_since, monitor.state_reason = new, now, "paused" if paused else "resumed"
         monitor.save(update_fields=["paused", "state", "state_since", "state_reason", "next_due_at"])
-        from monitors.pings import forget_token
+        from monitors.pings import forget_token  # pings imports this module
 
         forget_token(monitor.ping_token)  # other processes see it within the token cache's 30 s
         count += 1
-    StateChange.objects.bulk_create(changes)
-    if changes:
-        from monitors.reactions import react_after_commit
-
-        react_after_commit([c.pk for c in changes if c.pk is not None])
+    announce(changes)
     return count
 
 
 @transaction.atomic
 def monitor_delete(*, monitor: Monitor) -> None:
     """Delete a monitor with its raw results (they have no database constraint, so no cascade)."""
-    from monitors.pings import forget_token
+    from monitors.pings import forget_token  # pings imports this module
 
     CheckResult.objects.filter(monitor_id=monitor.pk)._raw_delete(CheckResult.objects.db)
     token = monitor.ping_token

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from celery import shared_task
 from django.db import close_old_connections
@@ -15,7 +15,6 @@ from monitors import rollups, services
 from monitors.checkers import run_check
 from monitors.checkers.base import CheckSession, down
 from monitors.models import Monitor
-from monitors.reactions import handle_state_changes as handle_changes
 
 log = logging.getLogger("vigil.engine")
 
@@ -62,15 +61,10 @@ def run_check_batch(items: list[list[object]], region: str) -> int:
     return check_batch(items, region)
 
 
-@shared_task(name="monitors.handle_state_changes", acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
-def handle_state_changes(change_ids: list[int]) -> int:
-    return handle_changes(change_ids=change_ids, now=timezone.now())
-
-
-@shared_task(name="monitors.sweep_state_changes")
-def sweep_state_changes() -> int:
-    """Changes whose after-commit task never ran (broker down, crash) are handled here."""
-    return handle_changes(change_ids=None, now=timezone.now(), older_than=timedelta(seconds=30))
+@shared_task(name="monitors.refresh_components")
+def refresh_components() -> int:
+    """A safety net: components also follow every monitor state change as it happens (the components consumer)."""
+    return services.components_refresh(now=timezone.now())
 
 
 @shared_task(name="monitors.update_rollups")

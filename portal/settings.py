@@ -359,9 +359,11 @@ CELERY_BEAT_SCHEDULE = {
     "drain-pings": {"task": "monitors.drain_pings", "schedule": 1.0},
     "rollups": {"task": "monitors.update_rollups", "schedule": 60.0},
     "prune-raw-results": {"task": "monitors.prune_raw_results", "schedule": 3600.0},
-    "sweep-state-changes": {"task": "monitors.sweep_state_changes", "schedule": 30.0},
+    # Event consumers are woken after each commit; this run is the safety net (broker down, a killed worker).
+    "event-consumers": {"task": "core.run_consumers", "schedule": 2.0},
+    "prune-events": {"task": "core.prune_events", "schedule": 3600.0},
     "maintenance-tick": {"task": "incidents.maintenance_tick", "schedule": 30.0},
-    "refresh-components": {"task": "incidents.refresh_components", "schedule": 300.0},
+    "refresh-components": {"task": "monitors.refresh_components", "schedule": 300.0},
     # Status pages are rebuilt on every change; this also rolls the uptime bars over.
     "status-pages": {"task": "statuspage.rebuild_all", "schedule": 60.0},
     "subscriber-events": {"task": "statuspage.subscriber_events", "schedule": 30.0},

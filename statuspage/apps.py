@@ -7,4 +7,7 @@ class StatusPageConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from statuspage import receivers  # noqa: F401 - connects the rebuild and notify receivers
+        from core import events
+        from statuspage import reactions
+
+        events.register("statuspage", topics=reactions.TOPICS, handle=reactions.on_event)

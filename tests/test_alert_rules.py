@@ -11,11 +11,11 @@ import time_machine
 
 from alerting import services
 from alerting.models import Alert, AlertRule, Channel, Notification, Silence
+from core import events
 from incidents.models import Component
 from monitors import services as monitor_services
 from monitors.checkers.base import Result
 from monitors.models import Monitor
-from monitors.reactions import handle_state_changes
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 10, 8, 0, tzinfo=UTC)
@@ -40,8 +40,7 @@ def monitor(name: str = "api", **fields) -> Monitor:
 def observe(monitors: list[Monitor], outcome: str, at: datetime) -> None:
     checked = [monitor_services.Checked(m.pk, at, Result(outcome, message="connection refused" if outcome == "down" else "ok")) for m in monitors]
     monitor_services.record_results(region_name="default", checked=checked, now=at)
-    while handle_state_changes(change_ids=None, now=at):
-        pass  # it takes 500 changes at a time
+    events.drain(now=at)
 
 
 def tick(at: datetime) -> dict[str, int]:

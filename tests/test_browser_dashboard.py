@@ -11,7 +11,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from alerting.models import Alert, AlertRule
-from monitors import reactions, rollups
+from core import events
+from monitors import rollups
 from monitors.models import Monitor
 from monitors.tasks import check_batch
 from tests.conftest import login
@@ -33,7 +34,7 @@ def test_a_monitor_goes_down_live_and_its_alert_is_acknowledged_from_the_dashboa
             nonlocal slot
             slot += timedelta(seconds=1)
             check_batch([[monitor.pk, slot.isoformat()]], "default")
-            reactions.handle_state_changes(change_ids=None, now=timezone.now())
+            events.drain(now=timezone.now())
 
         check_like_a_worker()
         assert Monitor.objects.get(pk=monitor.pk).state == "up"

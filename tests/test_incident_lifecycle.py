@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core import events
 from core.models import AuditLog
 from incidents import services
 from incidents.models import AutoIncidentRule, Component, Incident, IncidentUpdateRevision
 from monitors import services as monitor_services
 from monitors.checkers.base import Result
 from monitors.models import Monitor, Region
-from monitors.reactions import handle_state_changes
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 10, 8, 0, tzinfo=UTC)
@@ -64,7 +64,7 @@ def test_component_status_is_derived_from_monitors_unless_an_incident_overrides_
 
     def report(region: str, outcome: str, at: datetime) -> None:
         monitor_services.record_results(region_name=region, checked=[monitor_services.Checked(monitor.pk, at, Result(outcome))], now=at)
-        handle_state_changes(change_ids=None, now=at)
+        events.drain(now=at)
 
     report("eu", "ok", T0)
     report("us", "ok", T0)
@@ -94,7 +94,7 @@ def test_auto_incident_opens_once_on_confirmed_outage_and_resolves_on_recovery(a
     def check(outcome: str, step: int) -> None:
         at = T0 + timedelta(minutes=step)
         monitor_services.record_results(region_name="default", checked=[monitor_services.Checked(monitor.pk, at, Result(outcome, message="refused"))], now=at)
-        handle_state_changes(change_ids=None, now=at)
+        events.drain(now=at)
 
     check("ok", 0)
     check("down", 1)

@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from core import events
 from incidents import services as incident_services
 from incidents.models import Component
 from monitors.models import Monitor, Rollup
@@ -40,6 +41,7 @@ def test_a_change_asks_for_a_rebuild_and_the_rebuild_shows_it(client, responder,
     with django_capture_on_commit_callbacks(execute=True):
         incident_services.incident_open(title="Checkout errors", impact="major", message="Looking into it",
                                         components={api.pk: "partial_outage"}, by=responder, now=timezone.now())
+        events.drain(now=timezone.now())  # what the consumer task does once the change committed
     # The change queued one debounced rebuild task...
     assert get_redis().get(REBUILD_PENDING_KEY) == b"1"
     # ... and until it runs, the page still serves the last snapshot (nothing on the request path).

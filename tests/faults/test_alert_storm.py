@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from alerting import services as alerting
 from alerting.models import Alert, AlertRule, Channel, Notification
-from monitors import reactions, services
+from core import events
+from monitors import services
 from monitors.checkers.base import Result
 from monitors.models import Monitor
 
@@ -34,8 +35,7 @@ def test_a_thousand_monitors_down_at_once_make_one_notification_per_channel(clie
     for start in range(0, COUNT, 100):
         services.record_results(region_name="default", now=now, checked=[
             services.Checked(monitor_id, now, Result("down", message="connection refused")) for monitor_id in ids[start:start + 100]])
-    while reactions.handle_state_changes(change_ids=None, now=now):
-        pass
+    events.drain(now=now)
     assert Monitor.objects.filter(state="down").count() == COUNT
     assert Alert.objects.filter(status="firing").count() == COUNT
 

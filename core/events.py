@@ -1,0 +1,305 @@
+"""Events and their consumers: how one app's change makes another app react.
+
+A writer records an event in the transaction of the change it announces
+(`record`). Each consumer (auto-incidents, alerting, status pages, live pages, ...)
+registers the topics it reads from its own AppConfig.ready and keeps its own cursor.
+It handles each event in its own transaction, together with moving its cursor, so a
+crash (even kill -9) neither loses nor repeats an event.
+
+An event a consumer fails on is retried with backoff; after `max_attempts` it is
+quarantined and the consumer moves on. While an event waits for a retry, the later
+events with the same key wait behind it (each monitor's events stay in order); every
+other key goes on, so one bad event never holds back another monitor's alert. The
+operations page, /metrics and `manage.py events` show what failed; `retry` runs it again.
+
+Commit order equals id order: on PostgreSQL writers take a transaction-scoped advisory
+lock just before inserting events (held until commit), so a consumer that has seen
+event N never finds an older id appearing later. SQLite serialises writers anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+
+from core.models import Event, EventCursor, EventFailure
+
+log = logging.getLogger("vigil.events")
+
+# pg_advisory_xact_lock key that orders event commits ("vigil-ev" as an integer).
+COMMIT_ORDER_LOCK = 0x7669_6769_6C2D_6576
+BACKOFF = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
+PAGE = 200
+
+Handler = Callable[[Event, datetime], None]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    topics: frozenset[str]
+    handle: Handler
+    max_attempts: int = 5
+
+
+_consumers: dict[str, Consumer] = {}
+
+
+def register(name: str, *, topics: Iterable[str], handle: Handler, max_attempts: int = 5) -> None:
+    """Called from an AppConfig.ready: `handle(event, now)` runs inside the event's transaction."""
+    _consumers[name] = Consumer(name=name, topics=frozenset(topics), handle=handle, max_attempts=max_attempts)
+
+
+def consumers() -> list[Consumer]:
+    return sorted(_consumers.values(), key=lambda c: c.name)
+
+
+def consumer(name: str) -> Consumer:
+    try:
+        return _consumers[name]
+    except KeyError:
+        raise LookupError(f"no event consumer named {name!r}; known: {', '.join(sorted(_consumers)) or 'none'}") from None
+
+
+# --- Writing ----------------------------------------------------------------------------------
+
+
+def record(topic: str, *, key: str, payload: dict[str, Any], at: datetime) -> None:
+    record_many([Event(topic=topic, key=key, payload=payload, at=at)])
+
+
+def record_many(events: Sequence[Event]) -> None:
+    """Insert events in the caller's transaction; consumers are woken after it commits."""
+    if not events:
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("events are recorded inside the transaction of the change they announce")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [COMMIT_ORDER_LOCK])
+    Event.objects.bulk_create(list(events))
+    topics = {event.topic for event in events}
+    transaction.on_commit(lambda: wake(topics))
+
+
+def wake(topics: Iterable[str]) -> None:
+    """Queue a run of every consumer of these topics (beat runs them every few seconds anyway)."""
+    from core.tasks import queue_consumer_run
+
+    wanted = set(topics)
+    for item in consumers():
+        if item.topics & wanted:
+            queue_consumer_run(item.name)
+
+
+# --- Consuming --------------------------------------------------------------------------------
+
+
+def run(name: str, *, now: datetime, seconds: float = 20.0) -> int:
+    """Handle what is due for one consumer: retries first, then new events. Returns events handled."""
+    item = consumer(name)
+    EventCursor.objects.bulk_create([EventCursor(consumer=name)], ignore_conflicts=True)
+    handled = _retry_due(item, now)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        page = _next_page(item)
+        if not page:
+            break
+        held_back = set(EventFailure.objects.filter(consumer=name, state__in=_HOLDING).values_list("key", flat=True))
+        for event in page:
+            outcome = _consume_one(item, event, held_back, now)
+            if outcome is None:
+                return handled  # another runner holds this consumer's cursor
+            handled += outcome
+    return handled
+
+
+def drain(*, now: datetime, names: Iterable[str] | None = None) -> int:
+    """Run consumers until nothing is pending (tests, `manage.py events run`)."""
+    total = 0
+    for _ in range(100):
+        round_total = sum(run(name, now=now) for name in (names or [c.name for c in consumers()]))
+        total += round_total
+        if not round_total:
+            break
+    return total
+
+
+_HOLDING = (EventFailure.State.RETRYING, EventFailure.State.WAITING)
+
+
+def _next_page(item: Consumer) -> list[Event]:
+    position = EventCursor.objects.filter(consumer=item.name).values_list("position", flat=True).first() or 0
+    return list(Event.objects.filter(pk__gt=position, topic__in=item.topics).order_by("pk")[:PAGE])
+
+
+def _consume_one(item: Consumer, event: Event, held_back: set[str], now: datetime) -> int | None:
+    """One event in one transaction with the cursor: handled (1), parked (0), or None if the cursor is busy."""
+    with transaction.atomic():
+        cursor = EventCursor.objects.select_for_update(skip_locked=True).filter(consumer=item.name).first()
+        if cursor is None:
+            return None
+        if cursor.position >= event.pk:
+            return 0  # another runner got here first
+        if event.key in held_back:
+            EventFailure.objects.create(consumer=item.name, event=event, key=event.key, state=EventFailure.State.WAITING)
+            handled = 0
+        else:
+            error = _attempt(item, event, now)
+            if error is None:
+                handled = 1
+            else:
+                _park(item, event, error, now)
+                held_back.add(event.key)
+                handled = 0
+        cursor.position = event.pk
+        cursor.updated_at = now
+        cursor.save(update_fields=["position", "updated_at"])
+    return handled
+
+
+def _attempt(item: Consumer, event: Event, now: datetime) -> str | None:
+    """Run the handler in a savepoint; return the error text when it fails."""
+    try:
+        with transaction.atomic():
+            item.handle(event, now)
+    except Exception as exc:  # noqa: BLE001 - any failure of a reaction is recorded, never lost
+        log.warning("consumer %s failed on event #%s (%s %s): %s", item.name, event.pk, event.topic, event.key, exc)
+        return _describe(exc)
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    """The error as staff read it: type, message and the line that raised it."""
+    frames = traceback.extract_tb(exc.__traceback__) if exc.__traceback__ else []
+    where = f" (at {'/'.join(Path(frames[-1].filename).parts[-2:])}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"[:2000]
+
+
+def _park(item: Consumer, event: Event, error: str, now: datetime) -> None:
+    quarantined = item.max_attempts <= 1
+    EventFailure.objects.create(
+        consumer=item.name, event=event, key=event.key, attempts=1, first_failed_at=now, last_failed_at=now, last_error=error,
+        state=EventFailure.State.QUARANTINED if quarantined else EventFailure.State.RETRYING,
+        next_attempt_at=None if quarantined else now + BACKOFF[0],
+    )
+
+
+def _retry_due(item: Consumer, now: datetime) -> int:
+    handled = 0
+    due = list(
+        EventFailure.objects.filter(consumer=item.name, state=EventFailure.State.RETRYING, next_attempt_at__lte=now)
+        .order_by("event_id").values_list("pk", flat=True)[:PAGE]
+    )
+    for failure_id in due:
+        handled += _retry_one(item, failure_id, now)
+    return handled
+
+
+def _retry_one(item: Consumer, failure_id: int, now: datetime, *, by_staff: bool = False) -> int:
+    with transaction.atomic():
+        failure = EventFailure.objects.select_for_update(skip_locked=True).select_related("event").filter(pk=failure_id).first()
+        if failure is None or (failure.state == EventFailure.State.WAITING):
+            return 0
+        error = _attempt(item, failure.event, now)
+        if error is None:
+            key = failure.key
+            failure.delete()
+            released = _release_waiting(item, key, now)
+            return 1 + released
+        failure.attempts += 1
+        failure.last_failed_at = now
+        failure.last_error = error
+        if failure.attempts >= item.max_attempts or (by_staff and failure.state == EventFailure.State.QUARANTINED):
+            failure.state = EventFailure.State.QUARANTINED
+            failure.next_attempt_at = None
+            log.error("consumer %s quarantined event #%s after %s attempts: %s", item.name, failure.event_id, failure.attempts, error)
+        else:
+            failure.next_attempt_at = now + BACKOFF[min(failure.attempts - 1, len(BACKOFF) - 1)]
+        failure.save()
+        if failure.state == EventFailure.State.QUARANTINED:
+            return _release_waiting(item, failure.key, now)
+        return 0
+
+
+def _release_waiting(item: Consumer, key: str, now: datetime) -> int:
+    """The failure holding this key is gone or quarantined: handle the events waiting behind it, in order."""
+    if EventFailure.objects.filter(consumer=item.name, key=key, state=EventFailure.State.RETRYING).exists():
+        return 0
+    handled = 0
+    for failure in EventFailure.objects.filter(consumer=item.name, key=key, state=EventFailure.State.WAITING).select_related("event"):
+        error = _attempt(item, failure.event, now)
+        if error is not None:
+            failure.state = EventFailure.State.RETRYING
+            failure.attempts = 1
+            failure.first_failed_at = failure.last_failed_at = now
+            failure.last_error = error
+            failure.next_attempt_at = now + BACKOFF[0]
+            failure.save()
+            break
+        failure.delete()
+        handled += 1
+    return handled
+
+
+# --- Staff actions and reading ----------------------------------------------------------------
+
+
+def retry(*, failure_ids: Iterable[int], now: datetime) -> tuple[int, int]:
+    """Run quarantined (or retrying) events again now. Returns (handled, still failing)."""
+    handled = failed = 0
+    for failure in EventFailure.objects.filter(pk__in=list(failure_ids)).exclude(state=EventFailure.State.WAITING):
+        result = _retry_one(consumer(failure.consumer), failure.pk, now, by_staff=True)
+        if result:
+            handled += 1
+        else:
+            failed += 1
+    return handled, failed
+
+
+@dataclass(frozen=True)
+class ConsumerStatus:
+    name: str
+    topics: tuple[str, ...]
+    position: int
+    pending: int
+    retrying: int
+    waiting: int
+    quarantined: int
+
+
+def status() -> list[ConsumerStatus]:
+    """Per consumer: where it stands and what it holds back (operations page, /metrics)."""
+    positions = dict(EventCursor.objects.values_list("consumer", "position"))
+    counts: dict[tuple[str, str], int] = {}
+    for name, state in EventFailure.objects.values_list("consumer", "state"):
+        counts[(name, state)] = counts.get((name, state), 0) + 1
+    rows = []
+    for item in consumers():
+        position = positions.get(item.name, 0)
+        rows.append(ConsumerStatus(
+            name=item.name, topics=tuple(sorted(item.topics)), position=position,
+            pending=Event.objects.filter(pk__gt=position, topic__in=item.topics).count(),
+            retrying=counts.get((item.name, EventFailure.State.RETRYING), 0),
+            waiting=counts.get((item.name, EventFailure.State.WAITING), 0),
+            quarantined=counts.get((item.name, EventFailure.State.QUARANTINED), 0),
+        ))
+    return rows
+
+
+def prune(*, now: datetime, keep: timedelta = timedelta(days=7)) -> int:
+    """Delete events every consumer has read, older than `keep`, that no failure refers to."""
+    positions = [c.position for c in EventCursor.objects.filter(consumer__in=[c.name for c in consumers()])]
+    if len(positions) < len(consumers()):
+        return 0
+    below = min(positions, default=0)
+    deleted, _ = Event.objects.filter(pk__lte=below, at__lt=now - keep).exclude(failures__isnull=False).delete()
+    return deleted
