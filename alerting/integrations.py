@@ -20,8 +20,8 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from alerting.models import Alert, Integration, Severity
-from alerting.services import _touch_group, group_key
+from alerting.models import Alert, AlertGroup, AlertRule, Integration, Severity
+from alerting.services import acknowledge, alert_raise, alert_resolve
 
 MAX_BODY = 1024 * 1024
 
@@ -71,7 +71,9 @@ def parse(body: bytes) -> tuple[list[dict[str, Any]], dict[str, str]]:
         starts = parse_datetime(str(item.get("startsAt") or "")) if item.get("startsAt") else None
         ends = parse_datetime(str(item.get("endsAt") or "")) if item.get("endsAt") else None
         fingerprint = str(item.get("fingerprint") or hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16])
-        annotations = item.get("annotations") if isinstance(item.get("annotations"), dict) else {}
+        annotations = item.get("annotations")
+        if not isinstance(annotations, dict):
+            annotations = {}
         alerts.append({"status": item["status"], "labels": {str(k): str(v) for k, v in labels.items()},
                        "annotations": {str(k): str(v) for k, v in annotations.items()}, "starts": starts, "ends": ends,
                        "fingerprint": fingerprint[:100], "url": str(item.get("generatorURL") or "")[:300]})
@@ -79,33 +81,18 @@ def parse(body: bytes) -> tuple[list[dict[str, Any]], dict[str, str]]:
 
 
 @transaction.atomic
-def ingest(integration: Integration, alerts: list[dict[str, Any]], *, now: datetime) -> dict[str, int]:
-    rule = integration.rule
+def ingest(integration: Integration, alerts: list[dict[str, Any]], *, rule: AlertRule, now: datetime) -> dict[str, int]:
+    """Raise the firing alerts and resolve the resolved ones, through the integration's rule."""
     counts = {"firing": 0, "resolved": 0}
     for item in alerts:
         key = f"am:{integration.pk}:{item['fingerprint']}"
-        labels = {"rule": rule.name, "source": "alertmanager", **item["labels"]}
-        severity = labels.get("severity") if labels.get("severity") in Severity.values else rule.severity
-        summary = item["annotations"].get("summary") or labels["alertname"]
-        value = item["annotations"].get("description", "")[:300]
-        alert = Alert.objects.select_for_update().filter(dedup_key=key).exclude(status=Alert.Status.RESOLVED).first()
         if item["status"] == "firing":
-            if alert is None:
-                alert = Alert.objects.create(rule=rule, dedup_key=key, group_key=group_key(rule, labels), status=Alert.Status.FIRING,
-                                             severity=severity, summary=summary[:300], labels=labels, value=value,
-                                             first_seen=item["starts"] or now, last_seen=now, fired_at=now)
-                _touch_group(rule, alert.group_key, now)
-            else:
-                alert.last_seen, alert.summary, alert.value = now, summary[:300], value
-                alert.count += 1
-                alert.save(update_fields=["last_seen", "summary", "value", "count"])
+            labels = {"rule": rule.name, "source": "alertmanager", **item["labels"]}
+            severity = labels.get("severity") if labels.get("severity") in Severity.values else None
+            alert_raise(rule=rule, key=key, labels=labels, summary=item["annotations"].get("summary") or labels["alertname"],
+                        value=item["annotations"].get("description", ""), severity=severity, first_seen=item["starts"], now=now)
             counts["firing"] += 1
-        elif alert is not None:
-            # Resolved now (when Vigil hears of it), so the group still owes its "resolved" notice even when
-            # Alertmanager's endsAt is older than the last notification; the cleared time keeps endsAt.
-            alert.status, alert.resolved_at, alert.cleared_at = Alert.Status.RESOLVED, now, item["ends"] or now
-            alert.save(update_fields=["status", "resolved_at", "cleared_at"])
-            _touch_group(rule, alert.group_key, now)
+        elif alert_resolve(key=key, now=now, cleared_at=item["ends"]) is not None:
             counts["resolved"] += 1
     return counts
 
@@ -121,7 +108,10 @@ def alertmanager_webhook(request: HttpRequest) -> JsonResponse:
     alerts, errors = parse(request.body)
     if errors:
         return _error(400, "The payload has errors.", **errors)
-    counts = ingest(integration, alerts, now=timezone.now())
+    if integration.rule is None:
+        return _error(409, f"The integration {integration.name!r} has no rule; choose the rule whose channels and grouping "
+                           "its alerts use (admin: Alerting > Integrations).")
+    counts = ingest(integration, alerts, rule=integration.rule, now=timezone.now())
     return JsonResponse({"status": "ok", **counts})
 
 
@@ -137,8 +127,6 @@ def pagerduty_signature_ok(secret: str, body: bytes, header: str) -> bool:
 @csrf_exempt  # machine-to-machine, authenticated by the signature
 @require_POST
 def pagerduty_webhook(request: HttpRequest, pk: int) -> JsonResponse:
-    from alerting.services import acknowledge
-
     integration = Integration.objects.filter(pk=pk, kind=Integration.Kind.PAGERDUTY, enabled=True).first()
     header = request.headers.get("X-PagerDuty-Signature", "")
     if integration is None or not pagerduty_signature_ok(integration.signing_secret, request.body, header):
@@ -151,8 +139,6 @@ def pagerduty_webhook(request: HttpRequest, pk: int) -> JsonResponse:
     key = str(data.get("incident_key") or "")
     if event.get("event_type") != "incident.acknowledged" or not key.startswith("vigil-group-"):
         return JsonResponse({"status": "ignored"})
-    from alerting.models import AlertGroup
-
     try:
         group = AlertGroup.objects.get(pk=int(key.removeprefix("vigil-group-")))
     except (ValueError, AlertGroup.DoesNotExist):

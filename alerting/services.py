@@ -1,18 +1,20 @@
-"""Alerting: rules raise alerts from monitor state changes; groups flush into the outbox.
+"""Alerting: alerts are raised and resolved here; their groups flush into the outbox.
 
-Flow: a StateChange (handled exactly once) upserts alerts in the same transaction;
-`tick` (beat, every second) promotes pending alerts whose duration has passed,
-resolves alerts whose condition has been clear long enough, and flushes due groups
-Alertmanager-style (group_wait, group_interval, repeat_interval) into Notification
-rows; `deliver_due` sends them with retries. Silences, maintenance, flapping and
-inhibition (a critical alert on a component mutes its warnings) hold notifications
-back, never the alert rows.
+Monitors (`on_state_change`), SLO burn rates and inbound integrations (Alertmanager) all
+raise, clear and resolve alerts through `alert_raise`, `alert_clear` and `alert_resolve`.
+`tick` (beat, every second) promotes pending alerts whose duration has passed, resolves
+alerts whose condition has been clear long enough, and flushes due groups
+Alertmanager-style (group_wait, group_interval, repeat_interval) into Notification rows,
+which `deliver` sends with retries. Silences, maintenance, flapping and inhibition (a
+critical alert on a component mutes its warnings) hold notifications back, never the alert
+rows.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,16 +23,15 @@ from django.core import signing
 from django.db import transaction
 from django.db.models import Q
 
-from alerting.models import Alert, AlertGroup, AlertRule, Channel, Notification, Severity, Silence
+from alerting.messages import ACK_SALT, AlertMessage, build_message, channel_test_message
+from alerting.models import Alert, AlertGroup, AlertRule, Channel, EscalationStep, Notification, OnCallSchedule, Severity, Silence
 from alerting.transports import TransportError
 from alerting.transports import send as transport_send
 from core.live import OPS_GROUP, publish_after_commit
 
 log = logging.getLogger("vigil.alerting")
 
-ACK_SALT = "vigil.alerting.ack"
 MAX_ATTEMPTS = 10
-FIRING_STATES = {"down", "degraded"}
 
 
 # --- Rules and alerts -------------------------------------------------------------------------
@@ -68,11 +69,12 @@ def alert_labels(rule: AlertRule, monitor: Any) -> dict[str, str]:
     return labels
 
 
-def group_key(rule: AlertRule, labels: dict[str, str]) -> str:
+def _group_key(rule: AlertRule, labels: dict[str, str]) -> str:
     return ",".join(f"{name}={labels.get(name, '')}" for name in (rule.group_by or [])) or "all"
 
 
-def _touch_group(rule: AlertRule, key: str, now: datetime) -> AlertGroup:
+def _schedule_flush(rule: AlertRule, key: str, now: datetime) -> AlertGroup:
+    """Make the alert's group flush: it has news (an alert fired or resolved)."""
     group, _created = AlertGroup.objects.get_or_create(rule=rule, group_key=key, defaults={"created_at": now})
     if group.next_flush_at is None:
         # A new group waits group_wait so that a storm lands in one notification; a
@@ -86,67 +88,110 @@ def _touch_group(rule: AlertRule, key: str, now: datetime) -> AlertGroup:
     return group
 
 
+# --- Raising and resolving: the one way in for monitors, SLO burn rates and integrations --------
+#
+# Every alert goes through the same grouping, silences, maintenance, inhibition and
+# escalation, because each one is raised, cleared and resolved here. `key` identifies the
+# condition (one open alert per key): "rule:3:monitor:7", "slo:2:60:5", "am:1:<fingerprint>".
+
+
+def _open_alert(key: str) -> Alert | None:
+    return Alert.objects.select_for_update().filter(dedup_key=key).exclude(status=Alert.Status.RESOLVED).first()
+
+
+@transaction.atomic(savepoint=False)
+def alert_raise(*, rule: AlertRule, key: str, labels: dict[str, str], summary: str, value: str = "", severity: str | None = None,
+                monitor: Any = None, first_seen: datetime | None = None, now: datetime) -> Alert:
+    """Open the alert for `key`, or refresh the open one (seen again, no longer clearing).
+
+    A monitor's alert waits pending for the rule's duration (`for_seconds` is how long a
+    monitor state must hold; `tick` promotes it); an SLO burn rate or an Alertmanager alert
+    held its condition before it was raised, so it fires at once. Its group then notifies
+    the rule's channels, unless a silence, maintenance or inhibition holds it back."""
+    alert = _open_alert(key)
+    if alert is not None:
+        alert.last_seen, alert.cleared_at, alert.summary, alert.value = now, None, summary[:300], value[:300]
+        alert.count += 1
+        alert.save(update_fields=["last_seen", "cleared_at", "summary", "value", "count"])
+        return alert
+    pending = monitor is not None and rule.for_seconds > 0
+    alert = Alert.objects.create(
+        rule=rule, dedup_key=key, group_key=_group_key(rule, labels), status=Alert.Status.PENDING if pending else Alert.Status.FIRING,
+        severity=severity or rule.severity, summary=summary[:300], labels=labels, monitor=monitor, value=value[:300],
+        first_seen=first_seen or now, last_seen=now, fired_at=None if pending else now,
+    )
+    if not pending:
+        _schedule_flush(rule, alert.group_key, now)
+    return alert
+
+
+@transaction.atomic(savepoint=False)
+def alert_clear(*, key: str, now: datetime) -> Alert | None:
+    """The condition behind `key` stopped holding. A pending alert never fired, so it resolves
+    without a word; a firing one resolves once it has stayed clear for the rule's resolve_after
+    (`tick`), so a blip does not page twice."""
+    alert = _open_alert(key)
+    if alert is None:
+        return None
+    if alert.status == Alert.Status.PENDING:
+        _resolve(alert, now=now, cleared_at=now)
+    elif alert.cleared_at is None:
+        alert.cleared_at = now
+        alert.save(update_fields=["cleared_at"])
+    return alert
+
+
+@transaction.atomic(savepoint=False)
+def alert_resolve(*, key: str, now: datetime, cleared_at: datetime | None = None) -> Alert | None:
+    """Resolve the open alert for `key` now; its group owes the channels a resolved notice.
+
+    `cleared_at` is when the condition ended, if the source says (Alertmanager's endsAt)."""
+    alert = _open_alert(key)
+    if alert is not None:
+        _resolve(alert, now=now, cleared_at=cleared_at or alert.cleared_at or now)
+    return alert
+
+
+def _resolve(alert: Alert, *, now: datetime, cleared_at: datetime | None) -> None:
+    # Resolved at `now`, when Vigil learns of it, so the group still owes its notice even when
+    # the condition ended before the last notification went out.
+    heard_of = alert.status != Alert.Status.PENDING
+    alert.status, alert.resolved_at, alert.cleared_at = Alert.Status.RESOLVED, now, cleared_at
+    alert.save(update_fields=["status", "resolved_at", "cleared_at"])
+    if heard_of and alert.rule is not None:
+        _schedule_flush(alert.rule, alert.group_key, now)
+
+
+def _fire(alert: Alert, *, now: datetime) -> None:
+    alert.status, alert.fired_at = Alert.Status.FIRING, now
+    alert.save(update_fields=["status", "fired_at"])
+    if alert.rule is not None:
+        _schedule_flush(alert.rule, alert.group_key, now)
+
+
 def on_state_change(*, monitor: Any, new_state: str, reason: str, now: datetime) -> list[Alert]:
-    """Called inside the transaction that handles a StateChange: alerts are written with it."""
+    """A monitor changed state: each matching rule raises its alert when the new state fires
+    it, and clears it otherwise."""
     touched = []
     for rule in rules_for(monitor):
         key = f"rule:{rule.pk}:monitor:{monitor.pk}"
-        alert = Alert.objects.select_for_update().filter(dedup_key=key).exclude(status=Alert.Status.RESOLVED).first()
         if new_state in rule.states:
             # What the check saw ("connection refused", "p95 4.2 s > 4 s") says more than the verdict.
-            seen = (monitor.last_message or reason)[:300]
-            labels = alert_labels(rule, monitor)
-            summary = f"{monitor.name} is {new_state}"
-            if alert is None:
-                status = Alert.Status.PENDING if rule.for_seconds else Alert.Status.FIRING
-                alert = Alert.objects.create(
-                    rule=rule, dedup_key=key, group_key=group_key(rule, labels), status=status, severity=rule.severity,
-                    summary=summary, labels=labels, monitor=monitor, value=seen, first_seen=now, last_seen=now,
-                    fired_at=now if status == Alert.Status.FIRING else None,
-                )
-                if status == Alert.Status.FIRING:
-                    _touch_group(rule, alert.group_key, now)
-            else:
-                alert.last_seen, alert.cleared_at, alert.value, alert.summary = now, None, seen, summary
-                alert.count += 1
-                alert.save(update_fields=["last_seen", "cleared_at", "value", "summary", "count"])
-            touched.append(alert)
-        elif alert is not None:
-            if alert.status == Alert.Status.PENDING:
-                # It never held for its duration: it never fired, so nobody hears of it.
-                alert.status, alert.resolved_at, alert.cleared_at = Alert.Status.RESOLVED, now, now
-                alert.save(update_fields=["status", "resolved_at", "cleared_at"])
-            elif alert.cleared_at is None:
-                alert.cleared_at = now
-                alert.save(update_fields=["cleared_at"])
-            touched.append(alert)
+            touched.append(alert_raise(rule=rule, key=key, labels=alert_labels(rule, monitor), summary=f"{monitor.name} is {new_state}",
+                                       value=monitor.last_message or reason, monitor=monitor, now=now))
+        elif (cleared := alert_clear(key=key, now=now)) is not None:
+            touched.append(cleared)
     return touched
+
+
+# --- The beat: promote, auto-resolve, flush --------------------------------------------------------
 
 
 def tick(*, now: datetime) -> dict[str, int]:
     """Promote, auto-resolve and flush. Idempotent; run every second by beat."""
-    promoted = resolved = 0
     with transaction.atomic():
-        for alert in Alert.objects.select_for_update(skip_locked=True, of=("self",)).filter(status=Alert.Status.PENDING).select_related("rule", "monitor"):
-            rule = alert.rule
-            if rule is None or alert.first_seen + timedelta(seconds=rule.for_seconds) > now:
-                continue
-            if alert.monitor is not None and alert.monitor.state not in rule.states:
-                continue  # the change that clears it is on its way
-            alert.status, alert.fired_at = Alert.Status.FIRING, now
-            alert.save(update_fields=["status", "fired_at"])
-            _touch_group(rule, alert.group_key, now)
-            promoted += 1
-        clear = Alert.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-            status__in=[Alert.Status.FIRING, Alert.Status.ACKNOWLEDGED], cleared_at__isnull=False).select_related("rule")
-        for alert in clear:
-            wait = alert.rule.resolve_after_seconds if alert.rule else 300
-            if alert.cleared_at and alert.cleared_at + timedelta(seconds=wait) <= now:
-                alert.status, alert.resolved_at = Alert.Status.RESOLVED, now
-                alert.save(update_fields=["status", "resolved_at"])
-                if alert.rule is not None:
-                    _touch_group(alert.rule, alert.group_key, now)
-                resolved += 1
+        promoted = _promote_pending(now)
+        resolved = _resolve_cleared(now)
         if promoted or resolved:
             publish_after_commit(OPS_GROUP, data={"type": "alerts", "promoted": promoted, "resolved": resolved})
     flushed = 0
@@ -156,12 +201,40 @@ def tick(*, now: datetime) -> dict[str, int]:
     return {"promoted": promoted, "resolved": resolved, "notifications": flushed}
 
 
+def _promote_pending(now: datetime) -> int:
+    """Fire pending alerts whose monitor state has held for the rule's duration."""
+    promoted = 0
+    pending = Alert.objects.select_for_update(skip_locked=True, of=("self",)).filter(status=Alert.Status.PENDING).select_related("rule", "monitor")
+    for alert in pending:
+        rule = alert.rule
+        if rule is None or alert.first_seen + timedelta(seconds=rule.for_seconds) > now:
+            continue
+        if alert.monitor is not None and alert.monitor.state not in rule.states:
+            continue  # the change that clears it is on its way
+        _fire(alert, now=now)
+        promoted += 1
+    return promoted
+
+
+def _resolve_cleared(now: datetime) -> int:
+    """Resolve alerts whose condition has stayed clear for the rule's resolve_after."""
+    resolved = 0
+    cleared = Alert.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+        status__in=[Alert.Status.FIRING, Alert.Status.ACKNOWLEDGED], cleared_at__isnull=False).select_related("rule")
+    for alert in cleared:
+        wait = alert.rule.resolve_after_seconds if alert.rule else 300
+        if alert.cleared_at and alert.cleared_at + timedelta(seconds=wait) <= now:
+            _resolve(alert, now=now, cleared_at=alert.cleared_at)
+            resolved += 1
+    return resolved
+
+
 # --- What is held back --------------------------------------------------------------------------
 
 
 def _held_back(alerts: list[Alert], now: datetime) -> set[int]:
     """Alerts silenced, under maintenance, flapping (when the rule says so) or inhibited."""
-    from incidents.selectors import monitor_ids_under_maintenance
+    from monitors.selectors import monitor_ids_under_maintenance
 
     held: set[int] = set()
     silences = list(Silence.objects.filter(starts_at__lte=now, ends_at__gt=now))
@@ -185,41 +258,89 @@ def _held_back(alerts: list[Alert], now: datetime) -> set[int]:
 # --- Flushing groups into the outbox -------------------------------------------------------------
 
 
+@dataclass
+class GroupAlerts:
+    """A group's alerts as one flush sees them."""
+
+    alerts: list[Alert]  # open, and resolved within the last group interval
+    firing: list[Alert]  # firing and not held back: what a notification names
+    acknowledged: list[Alert]
+    resolved_unheard: list[Alert]  # resolved since the last notification, not held back
+
+    @property
+    def any_firing(self) -> bool:
+        """Firing, held back or not: the group stays open and escalation goes on."""
+        return any(a.status == Alert.Status.FIRING for a in self.alerts)
+
+    def fingerprint(self) -> str:
+        """What a notification would say: the same content only repeats after the repeat interval."""
+        said = sorted(f"{a.pk}:{a.status}" for a in self.firing + self.resolved_unheard)
+        return hashlib.sha256(",".join(said).encode()).hexdigest()
+
+
 def flush_group(*, group_id: int, now: datetime) -> int:
+    """Notify a due group's channels of what changed since its last notification, then decide
+    when it flushes next. Returns the notifications queued."""
     with transaction.atomic():
         group = AlertGroup.objects.select_for_update(skip_locked=True).select_related("rule").filter(pk=group_id, next_flush_at__lte=now).first()
         if group is None:
             return 0
-        rule = group.rule
-        recent = now - timedelta(seconds=rule.group_interval_seconds + 60)
-        alerts = list(Alert.objects.filter(rule=rule, group_key=group.group_key).filter(
-            Q(status__in=[Alert.Status.FIRING, Alert.Status.ACKNOWLEDGED]) | Q(status=Alert.Status.RESOLVED, resolved_at__gte=recent)
-        ).select_related("monitor", "rule").order_by("first_seen", "pk"))
-        held = _held_back(alerts, now)
-        firing = [a for a in alerts if a.status == Alert.Status.FIRING and a.pk not in held]
-        acknowledged = [a for a in alerts if a.status == Alert.Status.ACKNOWLEDGED]
-        resolved_now = [a for a in alerts if a.status == Alert.Status.RESOLVED and a.pk not in held
-                        and (group.last_notified_at is None or (a.resolved_at and a.resolved_at > group.last_notified_at))]
-        fingerprint = hashlib.sha256(",".join(sorted(f"{a.pk}:{a.status}" for a in firing + resolved_now)).encode()).hexdigest()
-        due_repeat = group.last_notified_at is None or now >= group.last_notified_at + timedelta(seconds=rule.repeat_interval_seconds)
-        made = 0
-        if firing and (fingerprint != group.last_fingerprint or due_repeat):
-            made = _enqueue(group, Notification.Kind.FIRING, firing, now)
-            if rule.escalation_policy_id and group.next_escalation_at is None and group.escalation_step == 0:
-                made += _escalate(group, firing, now)
-        elif not firing and resolved_now and not acknowledged and rule.notify_resolved and group.last_notified_at is not None:
-            made = _enqueue(group, Notification.Kind.RESOLVED, resolved_now, now)
-        if made:
-            group.last_notified_at, group.last_fingerprint = now, fingerprint
-        still_open = firing or acknowledged or any(a.status == Alert.Status.FIRING for a in alerts)
-        group.next_flush_at = now + timedelta(seconds=rule.group_interval_seconds) if still_open else None
-        if not firing and not any(a.status == Alert.Status.FIRING for a in alerts):
-            # Everything acknowledged or resolved: escalation stops; a new storm starts over.
-            group.next_escalation_at = None
-            if not acknowledged:
-                group.escalation_step = 0
+        alerts = _read_group(group, now)
+        made = _notify_group(group, alerts, now)
+        _schedule_next_flush(group, alerts, now)
         group.save(update_fields=["last_notified_at", "last_fingerprint", "next_flush_at", "next_escalation_at", "escalation_step"])
         return made
+
+
+def _read_group(group: AlertGroup, now: datetime) -> GroupAlerts:
+    recent = now - timedelta(seconds=group.rule.group_interval_seconds + 60)
+    alerts = list(Alert.objects.filter(rule=group.rule, group_key=group.group_key).filter(
+        Q(status__in=[Alert.Status.FIRING, Alert.Status.ACKNOWLEDGED]) | Q(status=Alert.Status.RESOLVED, resolved_at__gte=recent)
+    ).select_related("monitor", "rule").order_by("first_seen", "pk"))
+    held = _held_back(alerts, now)
+    last = group.last_notified_at
+    return GroupAlerts(
+        alerts=alerts,
+        firing=[a for a in alerts if a.status == Alert.Status.FIRING and a.pk not in held],
+        acknowledged=[a for a in alerts if a.status == Alert.Status.ACKNOWLEDGED],
+        resolved_unheard=[a for a in alerts if a.status == Alert.Status.RESOLVED and a.pk not in held
+                          and (last is None or (a.resolved_at is not None and a.resolved_at > last))],
+    )
+
+
+def _notify_group(group: AlertGroup, alerts: GroupAlerts, now: datetime) -> int:
+    """Queue the firing notice (and start escalation) when what fires changed or is due again;
+    else the resolved notice once nothing fires."""
+    rule = group.rule
+    fingerprint = alerts.fingerprint()
+    repeat_due = group.last_notified_at is None or now >= group.last_notified_at + timedelta(seconds=rule.repeat_interval_seconds)
+    made = 0
+    if alerts.firing and (fingerprint != group.last_fingerprint or repeat_due):
+        made = _enqueue(group, Notification.Kind.FIRING, alerts.firing, now)
+        if rule.escalation_policy_id and group.next_escalation_at is None and group.escalation_step == 0:
+            made += _escalate(group, alerts.firing, now)
+    elif _resolved_notice_due(group, alerts):
+        made = _enqueue(group, Notification.Kind.RESOLVED, alerts.resolved_unheard, now)
+    if made:
+        group.last_notified_at, group.last_fingerprint = now, fingerprint
+    return made
+
+
+def _resolved_notice_due(group: AlertGroup, alerts: GroupAlerts) -> bool:
+    # Only a group that told the channels something firing tells them it resolved, and not
+    # while someone works on an acknowledged alert of it.
+    return (not alerts.firing and bool(alerts.resolved_unheard) and not alerts.acknowledged
+            and group.rule.notify_resolved and group.last_notified_at is not None)
+
+
+def _schedule_next_flush(group: AlertGroup, alerts: GroupAlerts, now: datetime) -> None:
+    still_open = alerts.any_firing or bool(alerts.acknowledged)
+    group.next_flush_at = now + timedelta(seconds=group.rule.group_interval_seconds) if still_open else None
+    if not alerts.any_firing:
+        # Everything acknowledged or resolved: escalation stops; a new storm starts over.
+        group.next_escalation_at = None
+        if not alerts.acknowledged:
+            group.escalation_step = 0
 
 
 def _escalate(group: AlertGroup, firing: list[Alert], now: datetime) -> int:
@@ -231,25 +352,31 @@ def _escalate(group: AlertGroup, firing: list[Alert], now: datetime) -> int:
         group.next_escalation_at = None
         return 0
     step = steps[group.escalation_step % len(steps)]
-    message = build_message(group.rule, group, firing, kind=Notification.Kind.ESCALATION, now=now)
-    message["fields"].append(("Escalation", f"step {group.escalation_step % len(steps) + 1} of {len(steps)}"
-                                            + (f", round {group.escalation_step // len(steps) + 1}" if policy and policy.repeat else "")))
-    rows = [Notification(channel=channel, group=group, kind=Notification.Kind.ESCALATION, message=message, next_attempt_at=now, created_at=now)
+    where = f"step {group.escalation_step % len(steps) + 1} of {len(steps)}"
+    if policy and policy.repeat:
+        where += f", round {group.escalation_step // len(steps) + 1}"
+    message = build_message(group.rule, group, firing, kind=Notification.Kind.ESCALATION, now=now).with_fact("Escalation", where)
+    rows = [Notification(channel=channel, group=group, kind=Notification.Kind.ESCALATION, message=message.to_dict(), next_attempt_at=now, created_at=now)
             for channel in step.channels.all() if channel.enabled]
     if step.schedule is not None:
-        person = step.schedule.on_call(now)
-        if person is not None and person.email:
-            message_for_person = {**message, "fields": [*message["fields"], ("On call", f"{person.get_username()} ({step.schedule.name})")]}
-            rows.append(Notification(channel=None, to_email=person.email, group=group, kind=Notification.Kind.ESCALATION,
-                                     message=message_for_person, next_attempt_at=now, created_at=now))
-        else:
-            log.warning("escalation step %s: nobody with an email is on call on %s", step, step.schedule)
+        rows += _page_on_call(step.schedule, step, group, message, now)
     Notification.objects.bulk_create(rows)
     if rows:
         transaction.on_commit(_deliver_soon)
     group.escalation_step += 1
     group.next_escalation_at = now + timedelta(minutes=step.wait_minutes) if group.escalation_step < total else None
     return len(rows)
+
+
+def _page_on_call(schedule: OnCallSchedule, step: EscalationStep, group: AlertGroup, message: AlertMessage, now: datetime) -> list[Notification]:
+    """An email to whoever is on call on the step's schedule (nobody: a warning in the log)."""
+    person = schedule.on_call(now)
+    if person is None or not person.email:
+        log.warning("escalation step %s: nobody with an email is on call on %s", step, schedule)
+        return []
+    message = message.with_fact("On call", f"{person.get_username()} ({schedule.name})")
+    return [Notification(channel=None, to_email=person.email, group=group, kind=Notification.Kind.ESCALATION,
+                         message=message.to_dict(), next_attempt_at=now, created_at=now)]
 
 
 def escalate_due(*, now: datetime) -> int:
@@ -274,7 +401,7 @@ def escalate_due(*, now: datetime) -> int:
 
 def _enqueue(group: AlertGroup, kind: str, alerts: list[Alert], now: datetime) -> int:
     rule = group.rule
-    message = build_message(rule, group, alerts, kind=kind, now=now)
+    message = build_message(rule, group, alerts, kind=kind, now=now).to_dict()
     channels = list(rule.channels.filter(enabled=True))
     Notification.objects.bulk_create([
         Notification(channel=channel, group=group, kind=kind, message=message, next_attempt_at=now, created_at=now) for channel in channels
@@ -285,59 +412,12 @@ def _enqueue(group: AlertGroup, kind: str, alerts: list[Alert], now: datetime) -
 
 
 def _deliver_soon() -> None:
-    from alerting.tasks import deliver_notifications
+    from alerting.tasks import deliver_notifications  # tasks imports this module
 
     try:
         deliver_notifications.delay()
     except Exception as exc:  # noqa: BLE001 - beat runs delivery every few seconds anyway
         log.warning("notification delivery not queued (%s); the periodic run sends it", exc)
-
-
-def ack_token(group: AlertGroup) -> str:
-    return signing.dumps({"g": group.pk}, salt=ACK_SALT)
-
-
-def build_message(rule: AlertRule, group: AlertGroup, alerts: list[Alert], *, kind: str, now: datetime) -> dict[str, Any]:
-    """What every transport shapes: title, text, fields, links (monitor, runbook, acknowledge)."""
-    base = settings.VIGIL_BASE_URL.rstrip("/")
-    resolved = kind == Notification.Kind.RESOLVED
-    first = alerts[0]
-    count = len(alerts)
-    if count == 1:
-        title = f"{'Resolved: ' if resolved else ''}{first.summary}"
-    else:
-        title = f"{'Resolved: ' if resolved else ''}{count} alerts for {rule.name}"
-    since = min(a.fired_at or a.first_seen for a in alerts)
-    lines = [f"{a.summary}{f' ({a.value})' if a.value and not resolved else ''}" for a in alerts[:20]]
-    if count > 20:
-        lines.append(f"... and {count - 20} more")
-    fields = [("Severity", rule.severity), ("Rule", rule.name), ("Since", f"{since:%Y-%m-%d %H:%M:%S} UTC")]
-    if count == 1 and first.monitor is not None:
-        fields.append(("Monitor", f"{first.monitor.name} ({first.monitor.kind})"))
-        if first.labels.get("component"):
-            fields.append(("Component", first.labels["component"]))
-        if first.value and not resolved:
-            fields.append(("Seen", first.value))
-        if rule.for_seconds:
-            fields.append(("Held for", f"{rule.for_seconds // 60} min" if rule.for_seconds >= 60 else f"{rule.for_seconds} s"))
-    else:
-        fields.append(("Alerts", str(count)))
-    links = []
-    if count == 1 and first.monitor is not None:
-        links.append(("Monitor", f"{base}/admin/monitors/monitor/{first.monitor.pk}/change/"))
-    if rule.runbook_url:
-        links.append(("Runbook", rule.runbook_url))
-    if not resolved:
-        links.append(("Acknowledge", f"{base}/alerts/ack/{ack_token(group)}/"))
-    return {
-        "title": title, "text": "\n".join(lines), "severity": rule.severity, "resolved": resolved, "fields": fields,
-        "links": links, "runbook_text": rule.runbook_text, "dedup_key": f"vigil-group-{group.pk}", "group": group.group_key,
-        "component": first.labels.get("component", ""), "source": first.labels.get("monitor", "vigil"), "class": first.labels.get("kind", ""),
-        "at": now.isoformat(), "url": links[0][1] if links else base,
-        "footer": f"Vigil · rule {rule.name} · {count} alert{'s' if count != 1 else ''}",
-        "alerts": [{"id": a.pk, "summary": a.summary, "status": a.status, "labels": a.labels, "value": a.value,
-                    "first_seen": a.first_seen.isoformat()} for a in alerts[:100]],
-    }
 
 
 # --- Acknowledgement -----------------------------------------------------------------------------
@@ -347,8 +427,8 @@ class AckError(Exception):
     pass
 
 
-@transaction.atomic
-def acknowledge_group(*, token: str, by: Any, now: datetime) -> AlertGroup:
+def group_for_ack_token(token: str) -> AlertGroup:
+    """The group an acknowledge link names; AckError says why the link does not work."""
     try:
         payload = signing.loads(token, salt=ACK_SALT, max_age=7 * 24 * 3600)
     except signing.BadSignature:
@@ -356,8 +436,12 @@ def acknowledge_group(*, token: str, by: Any, now: datetime) -> AlertGroup:
     group = AlertGroup.objects.select_related("rule").filter(pk=payload.get("g")).first()
     if group is None:
         raise AckError("These alerts no longer exist.")
-    acknowledge(alerts=Alert.objects.filter(rule=group.rule, group_key=group.group_key, status=Alert.Status.FIRING), by=by, now=now)
     return group
+
+
+@transaction.atomic
+def acknowledge_group(*, group: AlertGroup, by: Any, now: datetime) -> int:
+    return acknowledge(alerts=Alert.objects.filter(rule=group.rule, group_key=group.group_key, status=Alert.Status.FIRING), by=by, now=now)
 
 
 def acknowledge(*, alerts: Any, by: Any, now: datetime) -> int:
@@ -381,11 +465,7 @@ def resolve(*, alerts: Any, by: Any, now: datetime) -> int:
     count = 0
     ids = list(alerts.values_list("pk", flat=True))
     for alert in Alert.objects.select_for_update(of=("self",)).filter(pk__in=ids, status__in=Alert.OPEN).select_related("rule"):
-        was_firing = alert.status != Alert.Status.PENDING
-        alert.status, alert.resolved_at, alert.cleared_at = Alert.Status.RESOLVED, now, alert.cleared_at or now
-        alert.save(update_fields=["status", "resolved_at", "cleared_at"])
-        if was_firing and alert.rule is not None:
-            _touch_group(alert.rule, alert.group_key, now)
+        _resolve(alert, now=now, cleared_at=alert.cleared_at or now)
         count += 1
     if count:
         publish_after_commit(OPS_GROUP, data={"type": "alerts", "resolved": count})
@@ -448,13 +528,7 @@ def _count(kind: str, outcome: str) -> None:
 
 def send_test(*, channel: Channel, now: datetime) -> Notification:
     """A test notification through the real outbox, so it proves the whole path."""
-    message = {
-        "title": f"Test notification for {channel.name}", "text": "If you can read this, Vigil can reach this channel.",
-        "severity": "info", "resolved": False, "fields": [("Channel", channel.name), ("Kind", channel.get_kind_display())],
-        "links": [("Vigil", settings.VIGIL_BASE_URL)], "runbook_text": "", "dedup_key": f"vigil-test-{channel.pk}-{int(now.timestamp())}",
-        "group": "test", "component": "", "source": "vigil", "class": "test", "at": now.isoformat(), "url": settings.VIGIL_BASE_URL,
-        "footer": "Vigil · test notification", "alerts": [],
-    }
+    message = channel_test_message(channel, now=now).to_dict()
     notification = Notification.objects.create(channel=channel, kind=Notification.Kind.TEST, message=message, next_attempt_at=now, created_at=now)
     transaction.on_commit(_deliver_soon)
     return notification

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.db.models import Sum
 
+from alerting.services import alert_clear, alert_raise
 from lib import latency_histogram
 from lib import slo as maths
 from monitors.models import Rollup
@@ -135,31 +136,19 @@ def refresh(slo: SLO, *, now: datetime) -> SLOSnapshot:
 
 def _burn_alerts(slo: SLO, firing: list[maths.BurnRule], now: datetime) -> None:
     """Burn-rate alerts go through the alerting rule's grouping, channels and escalation."""
-    from alerting.models import Alert
-    from alerting.services import _touch_group, group_key
-
     rule = slo.alert_rule
     if rule is None:
         return
     names = {r.name for r in firing}
     for burn in maths.DEFAULT_BURN_RULES:
         key = f"slo:{slo.pk}:{burn.long_minutes}:{burn.short_minutes}"
-        alert = Alert.objects.select_for_update().filter(dedup_key=key).exclude(status=Alert.Status.RESOLVED).first()
         if burn.name in names:
             labels = {"rule": rule.name, "slo": slo.name, "component": slo.component.name if slo.component else "",
                       "severity": burn.severity, "kind": "slo_burn"}
-            summary = f"{slo.name}: error budget {burn.name}"
-            if alert is None:
-                alert = Alert.objects.create(rule=rule, dedup_key=key, group_key=group_key(rule, labels), status=Alert.Status.FIRING,
-                                             severity=burn.severity, summary=summary, labels=labels, first_seen=now, last_seen=now,
-                                             fired_at=now, value=f"objective {slo.objective:g}%")
-                _touch_group(rule, alert.group_key, now)
-            else:
-                alert.last_seen, alert.cleared_at = now, None
-                alert.save(update_fields=["last_seen", "cleared_at"])
-        elif alert is not None and alert.cleared_at is None:
-            alert.cleared_at = now
-            alert.save(update_fields=["cleared_at"])
+            alert_raise(rule=rule, key=key, labels=labels, summary=f"{slo.name}: error budget {burn.name}",
+                        value=f"objective {slo.objective:g}%", severity=burn.severity, now=now)
+        else:
+            alert_clear(key=key, now=now)
 
 
 def refresh_all(*, now: datetime) -> int:

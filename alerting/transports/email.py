@@ -8,17 +8,18 @@ from typing import Any
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from alerting.messages import AlertMessage
 from alerting.transports.base import Delivery, TransportError
 
 
-def send(channel: Any, message: dict[str, Any], notification: Any) -> Delivery:
+def send(channel: Any, message: AlertMessage, notification: Any) -> Delivery:
     context = {"message": message}
-    prefix = "[RESOLVED] " if message["resolved"] else f"[{message['severity'].upper()}] "
+    prefix = "[RESOLVED] " if message.resolved else f"[{message.severity.upper()}] "
     mail = EmailMultiAlternatives(
-        subject=(prefix + message["title"])[:200],
+        subject=(prefix + message.title)[:200],
         body=render_to_string("alerting/email.txt", context),
         to=list(channel.config["to"]),
-        headers={"X-Vigil-Notification": str(notification.uid), "X-Vigil-Dedup-Key": message["dedup_key"]},
+        headers={"X-Vigil-Notification": str(notification.uid), "X-Vigil-Dedup-Key": message.dedup_key},
     )
     mail.attach_alternative(render_to_string("alerting/email.html", context), "text/html")
     try:

@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
 
+from alerting.messages import AlertMessage
 from alerting.transports.base import Delivery, post_json, sign
 
 
-def payload(message: dict[str, Any], notification: Any) -> dict[str, Any]:
+def payload(message: AlertMessage, notification: Any) -> dict[str, Any]:
     return {
         "version": "1",
         "id": str(notification.uid),
         "kind": notification.kind,
-        "status": "resolved" if message["resolved"] else "firing",
-        "severity": message["severity"],
-        "title": message["title"],
-        "text": message["text"],
-        "dedup_key": message["dedup_key"],
-        "group_key": message.get("group") or "",
-        "at": message["at"],
-        "fields": dict(message["fields"]),
-        "links": [{"text": label, "url": url} for label, url in message["links"]],
-        "runbook": message.get("runbook_text") or "",
-        "alerts": message.get("alerts", []),
+        "status": "resolved" if message.resolved else "firing",
+        "severity": message.severity,
+        "title": message.title,
+        "text": message.text,
+        "dedup_key": message.dedup_key,
+        "group_key": message.group_key,
+        "at": message.at,
+        "fields": dict(message.fields),
+        "links": [{"text": label, "url": url} for label, url in message.links],
+        "runbook": message.runbook_text,
+        "alerts": [dataclasses.asdict(line) for line in message.alerts],
     }
 
 
-def send(channel: Any, message: dict[str, Any], notification: Any) -> Delivery:
+def send(channel: Any, message: AlertMessage, notification: Any) -> Delivery:
     body = json.dumps(payload(message, notification), separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
     headers = {"X-Vigil-Event": f"alert.{notification.kind}", "X-Vigil-Delivery": str(notification.uid), "X-Vigil-Timestamp": timestamp}
