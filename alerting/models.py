@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from core.secrets import mask, resolve_all
+
 
 class Severity(models.TextChoices):
     CRITICAL = "critical", "Critical"
@@ -70,25 +72,11 @@ class Channel(models.Model):
 
     def masked_config(self) -> dict[str, Any]:
         """The configuration as it may be shown back: secrets masked, env:NAME references kept."""
-        from core.services import SECRET_MASK
-
-        return {key: (SECRET_MASK if key in self.SECRET_KEYS and isinstance(value, str) and value and not value.startswith("env:") else value)
-                for key, value in (self.config or {}).items()}
+        return {key: (mask(value) if key in self.SECRET_KEYS else value) for key, value in (self.config or {}).items()}
 
     def resolved_config(self) -> dict[str, Any]:
-        """The configuration with env:NAME secrets read from the environment, at send time."""
-        import os
-
-        config = dict(self.config or {})
-        missing = []
-        for key, value in config.items():
-            if isinstance(value, str) and value.startswith("env:"):
-                if value[4:] not in os.environ:
-                    missing.append(value[4:])
-                config[key] = os.environ.get(value[4:], "")
-        if missing:
-            raise ValueError(f"channel {self.name!r}: set the environment variable {', '.join(missing)} for the worker (its config says env:)")
-        return config
+        """The configuration with env:NAME secrets read from the environment, at send time (MissingSecret names the variable)."""
+        return resolve_all(self.config or {}, what=f"channel {self.name!r}")
 
 
 class AlertRule(models.Model):

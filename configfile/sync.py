@@ -7,7 +7,6 @@ an export imported again plans nothing."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,7 +38,8 @@ from configfile.schema import (
     VigilConfig,
 )
 from configfile.source import ConfigError, Source
-from core.services import SECRET_MASK, audit_record, is_secret_field, mask_secrets
+from core.secrets import SECRET_MASK, is_secret_field, mask_secrets, missing_references
+from core.services import audit_record
 from incidents.models import Component, ComponentGroup
 from incidents.services import component_refresh
 from monitors import services as monitor_services
@@ -295,8 +295,8 @@ class _Writer:
             if not old:
                 self.source.problem(path, "the value is masked (********); write the secret, or better env:NAME")
             return old
-        if isinstance(new, str) and new.startswith("env:") and new[4:] not in os.environ:
-            self.warnings.append(f"{self.source.where(path)} reads ${new[4:]}, which is not set here; set it where Vigil's worker runs")
+        for name in missing_references(new):
+            self.warnings.append(f"{self.source.where(path)} reads ${name}, which is not set here; set it where Vigil's worker runs")
         return new
 
     def settings(self, new: Any, old: Any, path: tuple[Any, ...]) -> Any:

@@ -11,29 +11,7 @@ from django.http import HttpRequest
 from core.models import AuditLog
 from core.request_context import audit_source_var, request_id_var
 from core.roles import ROLES
-
-# Field names whose values never enter the audit trail in clear.
-SECRET_FIELD_MARKERS = ("secret", "token", "password", "webhook_url", "api_key", "routing_key", "authorization")
-
-
-def is_secret_field(name: str) -> bool:
-    lowered = name.lower()
-    return any(marker in lowered for marker in SECRET_FIELD_MARKERS)
-
-
-SECRET_MASK = "********"
-
-
-def mask_secrets(value: Any) -> Any:
-    """A copy of nested settings with every secret value masked (env:NAME references stay visible)."""
-    if isinstance(value, dict):
-        return {
-            key: (SECRET_MASK if is_secret_field(str(key)) and isinstance(item, str) and item and not item.startswith("env:") else mask_secrets(item))
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [mask_secrets(item) for item in value]
-    return value
+from core.secrets import is_secret_field, mask_secrets
 
 
 def _printable(name: str, value: Any) -> Any:

@@ -10,22 +10,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from core.admin import AuditedModelAdmin
-from core.services import SECRET_MASK, audit_record, mask_secrets
+from core.secrets import mask_secrets, restore_masked
+from core.services import audit_record
 from monitors import services
 from monitors.models import Monitor, Region, Rollup, StateChange, Tag
-
-MASK = SECRET_MASK
-
-
-def restore_secrets(new: Any, old: Any) -> Any:
-    """Where the form sent MASK back unchanged, keep the stored secret."""
-    if isinstance(new, dict):
-        previous = old if isinstance(old, dict) else {}
-        return {k: (previous.get(k, "") if v == MASK else restore_secrets(v, previous.get(k))) for k, v in new.items()}
-    if isinstance(new, list):
-        previous = old if isinstance(old, list) else []
-        return [restore_secrets(v, previous[i] if i < len(previous) else None) for i, v in enumerate(new)]
-    return new
 
 
 class MonitorForm(forms.ModelForm):
@@ -46,7 +34,7 @@ class MonitorForm(forms.ModelForm):
     def clean_settings(self) -> Any:
         value = self.cleaned_data.get("settings")
         original = Monitor.objects.filter(pk=self.instance.pk).values_list("settings", flat=True).first() if self.instance.pk else None
-        return restore_secrets(value, original or {})
+        return restore_masked(value, original or {})
 
 
 @admin.register(Region)

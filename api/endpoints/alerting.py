@@ -14,7 +14,7 @@ from alerting.models import Alert, AlertRule, Channel, EscalationPolicy, Silence
 from api.core import FieldErrors, audit, get_or_404, page_of, paginate, require, resolve_id, resolve_ids, responses
 from api.crud import Limit, Offset, crud
 from api.fields import Id, Seconds, Text
-from core.services import SECRET_MASK
+from core.secrets import SECRET_MASK
 from incidents.models import Component
 from monitors.models import Monitor, Tag
 

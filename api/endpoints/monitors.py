@@ -12,10 +12,9 @@ from pydantic import Field
 
 from api.core import FieldErrors, audit, changes_of, get_or_404, optional_fields, page_of, paginate, require, resolve_id, responses
 from api.fields import Id, Seconds, Text
-from core.services import mask_secrets
+from core.secrets import mask_secrets, restore_masked
 from incidents.models import Component
 from monitors import selectors, services
-from monitors.admin import restore_secrets
 from monitors.models import Monitor, Region, StateChange, Tag
 
 router = Router(tags=["monitors"])
@@ -108,7 +107,7 @@ def _save(request: HttpRequest, monitor: Monitor, data: dict[str, Any]) -> Monit
     if "component_id" in data:
         monitor.component = resolve_id(Component, data.pop("component_id"), "component_id")
     if "settings" in data and monitor.pk:
-        data["settings"] = restore_secrets(data["settings"], monitor.settings)
+        data["settings"] = restore_masked(data["settings"], monitor.settings)
     for name, value in data.items():
         setattr(monitor, name, value)
     creating = monitor.pk is None

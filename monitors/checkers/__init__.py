@@ -7,6 +7,7 @@ from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from core.secrets import MissingSecret
 from monitors.checkers import dns, health_json, heartbeat, http, metric, postgres, redis_check, tcp, tls
 from monitors.checkers.base import CheckSession, Result, down
 
@@ -41,6 +42,8 @@ def run_check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
     try:
         result: Result = REGISTRY[monitor.kind].check(monitor, session, now)
         return result
+    except MissingSecret as missing:
+        return down(str(missing))
     except Exception as exc:
         log.exception("checker %s failed on monitor %s", monitor.kind, monitor.pk)
         return down(f"internal checker error: {type(exc).__name__}: {exc}")

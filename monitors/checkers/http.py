@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 
+from core.secrets import resolve
 from lib.json_condition import ConditionError
 from lib.json_condition import parse as parse_condition
 from monitors.checkers.base import CheckSession, Deadline, Result, degraded, describe_error, down, ok
-from monitors.checkers.secrets import resolve_secret
 from monitors.checkers.watchdog import deadline_guard
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def validate(target: str, settings: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
-def _request_kwargs(settings: dict[str, Any], timeout: float) -> dict[str, Any]:
+def _request_kwargs(settings: dict[str, Any], timeout: float, *, monitor_name: str) -> dict[str, Any]:
     headers = {str(k): str(v) for k, v in (settings.get("headers") or {}).items()}
     kwargs: dict[str, Any] = {
         "headers": headers,
@@ -96,9 +96,10 @@ def _request_kwargs(settings: dict[str, Any], timeout: float) -> dict[str, Any]:
         kwargs["data"] = str(settings["body"]).encode()
     auth = settings.get("auth") or {}
     if auth.get("type") == "basic":
-        kwargs["auth"] = (resolve_secret(auth.get("username", "")), resolve_secret(auth.get("password", "")))
+        kwargs["auth"] = (resolve(auth.get("username", ""), what=f"monitor {monitor_name!r}: settings.auth.username"),
+                          resolve(auth.get("password", ""), what=f"monitor {monitor_name!r}: settings.auth.password"))
     elif auth.get("type") == "bearer":
-        headers["Authorization"] = f"Bearer {resolve_secret(auth.get('token', ''))}"
+        headers["Authorization"] = "Bearer " + resolve(auth.get("token", ""), what=f"monitor {monitor_name!r}: settings.auth.token")
     return kwargs
 
 
@@ -117,7 +118,7 @@ def fetch(monitor: Monitor, session: CheckSession, needs_body: bool) -> tuple[Re
     truncated = False
     with deadline_guard(monitor.timeout_seconds):
         try:
-            response = http.request(method, monitor.target, **_request_kwargs(settings, monitor.timeout_seconds))
+            response = http.request(method, monitor.target, **_request_kwargs(settings, monitor.timeout_seconds, monitor_name=monitor.name))
         except requests.TooManyRedirects:
             return down(f"too many redirects (more than {http.max_redirects})", latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
         except requests.exceptions.SSLError as exc:

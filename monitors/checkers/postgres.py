@@ -13,8 +13,8 @@ from urllib.parse import urlparse
 
 import psycopg
 
+from core.secrets import resolve
 from monitors.checkers.base import CheckSession, Deadline, Result, down, ok
-from monitors.checkers.secrets import resolve_secret
 
 if TYPE_CHECKING:
     from monitors.models import Monitor
@@ -32,7 +32,7 @@ def check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
     deadline = Deadline(monitor.timeout_seconds)
     options: dict[str, Any] = {"connect_timeout": max(1, math.ceil(monitor.timeout_seconds)), "application_name": "vigil-check"}
     if settings.get("password"):
-        options["password"] = resolve_secret(settings["password"])
+        options["password"] = resolve(settings["password"], what=f"monitor {monitor.name!r}: settings.password")
     query = str(settings.get("query", "SELECT 1"))
     host = urlparse(monitor.target).hostname
     try:

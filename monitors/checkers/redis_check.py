@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 
 import redis
 
+from core.secrets import resolve
 from monitors.checkers.base import CheckSession, Deadline, Result, down, ok
-from monitors.checkers.secrets import resolve_secret
 
 if TYPE_CHECKING:
     from monitors.models import Monitor
@@ -27,7 +27,7 @@ def check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
     deadline = Deadline(monitor.timeout_seconds)
     kwargs: dict[str, Any] = {"socket_timeout": monitor.timeout_seconds, "socket_connect_timeout": monitor.timeout_seconds}
     if settings.get("password"):
-        kwargs["password"] = resolve_secret(settings["password"])
+        kwargs["password"] = resolve(settings["password"], what=f"monitor {monitor.name!r}: settings.password")
     host = urlparse(monitor.target).hostname or monitor.target
     client = redis.Redis.from_url(monitor.target, **kwargs)
     try:
