@@ -68,6 +68,24 @@ class SystemCollector(Collector):
         yield beat_age
         yield workers
         yield from _database_gauges()
+        yield from _event_gauges()
+
+
+def _event_gauges() -> Iterator[GaugeMetricFamily]:
+    """Per event consumer: events not read yet, and failures by state (quarantined ones need a person)."""
+    from core import events
+
+    pending = GaugeMetricFamily("vigil_event_consumer_pending", "Events a consumer has not read yet", labels=["consumer"])
+    failures = GaugeMetricFamily("vigil_event_consumer_failures", "Events a consumer failed on, by state", labels=["consumer", "state"])
+    try:
+        for row in events.status():
+            pending.add_metric([row.name], row.pending)
+            for state in ("retrying", "waiting", "quarantined"):
+                failures.add_metric([row.name, state], getattr(row, state))
+    except Exception:  # noqa: BLE001 - the database being down is what /health reports
+        return
+    yield pending
+    yield failures
 
 
 def _database_gauges() -> Iterator[GaugeMetricFamily]:

@@ -9,17 +9,22 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.contrib import messages
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from alerting.models import Alert, AlertRule, Channel, Notification
 from api.models import ApiToken
+from core import events
 from core.metrics import portal_registry
-from core.roles import VIEWER, role_required
+from core.models import EventFailure
+from core.roles import RESPONDER, VIEWER, has_role, role_required
+from core.services import audit_record
 from incidents.models import Incident, Postmortem
 from monitors.models import CheckResult, Monitor, StateChange
 from slo.models import SLO, SLOSnapshot
@@ -132,8 +137,27 @@ def operations(request: HttpRequest) -> HttpResponse:
         "pending_notifications": Notification.objects.filter(status__in=[Notification.Status.PENDING, Notification.Status.SENDING]).count(),
         "checks": dict(checks), "checks_per_minute": recent_checks / 5,
         "overdue": Monitor.objects.filter(paused=False, next_due_at__lt=now - timedelta(seconds=60)).exclude(kind=Monitor.Kind.HEARTBEAT).count(),
+        "consumers": events.status(),
+        "event_failures": EventFailure.objects.exclude(state=EventFailure.State.WAITING).select_related("event")[:50],
+        "can_retry": has_role(request.user, RESPONDER),
     }
     return render(request, "dashboard/operations.html", context)
+
+
+@require_POST
+@role_required(RESPONDER)
+def retry_event(request: HttpRequest, pk: int) -> HttpResponse:
+    """Run a quarantined (or retrying) event again now, after its cause was fixed."""
+    failure = get_object_or_404(EventFailure, pk=pk)
+    handled, _failed = events.retry(failure_ids=[failure.pk], now=timezone.now())
+    audit_record(actor=request.user, action="retry_event", target=failure, request=request, source="console",
+                 changes={"consumer": failure.consumer, "event": failure.event_id, "handled": bool(handled)})
+    if handled:
+        messages.success(request, f"Event #{failure.event_id} handled by {failure.consumer}.")
+    else:
+        failure.refresh_from_db()
+        messages.error(request, f"Event #{failure.event_id} failed again in {failure.consumer}: {failure.last_error}")
+    return redirect(reverse("operations") + "#events-heading")
 
 
 @dataclass

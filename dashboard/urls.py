@@ -12,5 +12,6 @@ urlpatterns = [
     path("dashboard/panels/", views.dashboard_panels, name="dashboard-panels"),
     path("dashboard/alerts/<int:pk>/acknowledge/", views.dashboard_acknowledge, name="dashboard-acknowledge"),
     path("ops/", ops_views.operations, name="operations"),
+    path("ops/events/<int:pk>/retry/", ops_views.retry_event, name="event-retry"),
     path("checklist/", ops_views.checklist, name="checklist"),
 ]
