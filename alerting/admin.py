@@ -7,8 +7,21 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from alerting import services
-from alerting.models import Alert, AlertGroup, AlertRule, Channel, Notification, Silence
+from alerting import integrations, services
+from alerting.models import (
+    Alert,
+    AlertGroup,
+    AlertRule,
+    Channel,
+    EscalationPolicy,
+    EscalationStep,
+    Integration,
+    Notification,
+    OnCallMember,
+    OnCallOverride,
+    OnCallSchedule,
+    Silence,
+)
 
 
 def _mask(value: Any) -> str:
@@ -104,9 +117,6 @@ class SilenceAdmin(admin.ModelAdmin):
 admin.site.register(AlertGroup)
 
 
-from alerting.models import EscalationPolicy, EscalationStep, OnCallMember, OnCallOverride, OnCallSchedule  # noqa: E402
-
-
 class OnCallMemberInline(admin.TabularInline):
     model = OnCallMember
     extra = 0
@@ -140,9 +150,6 @@ class EscalationPolicyAdmin(admin.ModelAdmin):
     inlines = [EscalationStepInline]
 
 
-from alerting.models import Integration  # noqa: E402
-
-
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "rule", "enabled", "has_token", "endpoint"]
@@ -171,9 +178,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Issue a new token (shown once)")
     def issue_token(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
-        from alerting.integrations import issue_token
-
         for integration in queryset:
-            token = issue_token(integration)
+            token = integrations.issue_token(integration)
             self.message_user(request, f"{integration.name}: new token {token} (shown once; the old one stops working). "
                                        f"Alertmanager: http_config.authorization.credentials: {token}")

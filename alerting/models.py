@@ -20,9 +20,6 @@ class Severity(models.TextChoices):
     INFO = "info", "Info"
 
 
-SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
-
-
 class Channel(models.Model):
     class Kind(models.TextChoices):
         SLACK = "slack", "Slack (incoming webhook)"
@@ -85,7 +82,10 @@ class AlertRule(models.Model):
     Every condition the seed guides name is a monitor state: a metric monitor is down
     when its threshold is crossed (error rate > 5%, p95 > 4 s, memory > 95%), a TLS
     monitor degrades and goes down as expiry nears, a heartbeat monitor goes down when
-    a ping is late. `for_seconds` is the "for 5 minutes"."""
+    a ping is late. `for_seconds` is the "for 5 minutes".
+
+    SLOs and Alertmanager integrations name a rule too: its severity, labels, channels,
+    grouping, runbook and escalation apply to their alerts."""
 
     name = models.CharField(max_length=120, unique=True)
     enabled = models.BooleanField(default=True)
