@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from core.outbox import OutboxRow
 from core.secrets import mask, resolve_all
 
 
@@ -237,8 +238,9 @@ class Silence(models.Model):
         return True
 
 
-class Notification(models.Model):
-    """The outbox: written before anything is sent; delivered with retries and recorded."""
+class Notification(OutboxRow):
+    """An alert notification in the outbox (core.outbox): written before anything is sent;
+    delivered with retries and recorded."""
 
     class Kind(models.TextChoices):
         FIRING = "firing", "Firing"
@@ -247,11 +249,10 @@ class Notification(models.Model):
         ESCALATION = "escalation", "Escalation"
         TEST = "test", "Test"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+    # Someone is waiting on an alert: retry sooner and longer than subscriber mail does.
+    max_attempts = 10
+    first_retry = datetime.timedelta(seconds=10)
+    longest_wait = datetime.timedelta(minutes=30)
 
     # Receivers see this as the delivery id: the same on every retry of this notification.
     uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -261,13 +262,6 @@ class Notification(models.Model):
     group = models.ForeignKey(AlertGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
     kind = models.CharField(max_length=12, choices=Kind.choices)
     message = models.JSONField(help_text="What is sent, before each transport shapes it.")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField()
 
     class Meta:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.db.models import Q
@@ -27,11 +26,10 @@ from alerting.messages import ACK_SALT, AlertMessage, build_message, channel_tes
 from alerting.models import Alert, AlertGroup, AlertRule, Channel, EscalationStep, Notification, OnCallSchedule, Severity, Silence
 from alerting.transports import TransportError
 from alerting.transports import send as transport_send
+from core import outbox
 from core.live import OPS_GROUP, publish_after_commit
 
 log = logging.getLogger("vigil.alerting")
-
-MAX_ATTEMPTS = 10
 
 
 # --- Rules and alerts -------------------------------------------------------------------------
@@ -193,7 +191,7 @@ def tick(*, now: datetime) -> dict[str, int]:
         promoted = _promote_pending(now)
         resolved = _resolve_cleared(now)
         if promoted or resolved:
-            publish_after_commit(OPS_GROUP, data={"type": "alerts", "promoted": promoted, "resolved": resolved})
+            publish_after_commit(OPS_GROUP, topics=["alerts"])
     flushed = 0
     for group_id in AlertGroup.objects.filter(next_flush_at__lte=now).values_list("pk", flat=True)[:500]:
         flushed += flush_group(group_id=group_id, now=now)
@@ -453,7 +451,7 @@ def acknowledge(*, alerts: Any, by: Any, now: datetime) -> int:
         alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
         count += 1
     if count:
-        publish_after_commit(OPS_GROUP, data={"type": "alerts", "acknowledged": count})
+        publish_after_commit(OPS_GROUP, topics=["alerts"])
     return count
 
 
@@ -468,7 +466,7 @@ def resolve(*, alerts: Any, by: Any, now: datetime) -> int:
         _resolve(alert, now=now, cleared_at=alert.cleared_at or now)
         count += 1
     if count:
-        publish_after_commit(OPS_GROUP, data={"type": "alerts", "resolved": count})
+        publish_after_commit(OPS_GROUP, topics=["alerts"])
     return count
 
 
@@ -476,48 +474,33 @@ def resolve(*, alerts: Any, by: Any, now: datetime) -> int:
 
 
 def claim_due(*, now: datetime, limit: int = 100) -> list[int]:
-    lease = timedelta(seconds=settings.VIGIL_DELIVERY_LEASE_SECONDS)
-    due = Q(status=Notification.Status.PENDING, next_attempt_at__lte=now) | Q(
-        status=Notification.Status.SENDING, claimed_at__lt=now - lease)
-    with transaction.atomic():
-        ids = list(Notification.objects.select_for_update(skip_locked=True).filter(due).order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
-        Notification.objects.filter(pk__in=ids).update(status=Notification.Status.SENDING, claimed_at=now)
-    return ids
-
-
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(10 * 2 ** (attempts - 1), 1800))
+    return outbox.claim_due(Notification, now=now, limit=limit)
 
 
 def deliver(*, notification_id: int, now: datetime) -> str:
-    """Send one claimed notification. A worker that dies mid-send leaves it `sending`; after
-    the lease it is sent again with the same id (receivers drop the duplicate by it)."""
+    """Send one claimed notification through its channel's transport (core.outbox records it).
+    A worker that dies mid-send leaves it `sending`; after the lease it is sent again with the
+    same uid, by which receivers drop the duplicate."""
     notification = Notification.objects.select_related("channel").get(pk=notification_id)
-    if notification.status != Notification.Status.SENDING:
-        return notification.status
-    attempts = notification.attempts + 1
     channel = notification.channel or Channel(name=f"on call: {notification.to_email}", kind=Channel.Kind.EMAIL,
                                               config={"to": [notification.to_email]})
-    try:
+
+    def transmit() -> int | None:
+        target = channel
         if notification.channel is not None:
             try:
-                channel = Channel(pk=channel.pk, name=channel.name, kind=channel.kind, config=channel.resolved_config(), enabled=channel.enabled)
+                target = Channel(pk=channel.pk, name=channel.name, kind=channel.kind, config=channel.resolved_config(), enabled=channel.enabled)
             except ValueError as missing:
                 raise TransportError(str(missing), permanent=True) from None
-        delivery = transport_send(channel, notification.message, notification)
-    except TransportError as failure:
-        final = failure.permanent or attempts >= MAX_ATTEMPTS
-        wait = timedelta(seconds=failure.retry_after) if failure.retry_after else backoff(attempts)
-        Notification.objects.filter(pk=notification.pk).update(
-            status=Notification.Status.FAILED if final else Notification.Status.PENDING, attempts=attempts,
-            next_attempt_at=now + wait, response_code=failure.code, last_error=str(failure)[:300], claimed_at=None)
-        log.warning("notification %s to %s %s: %s", notification.pk, channel, "failed" if final else "will retry", failure)
-        _count(channel.kind, "failed" if final else "retry")
-        return "failed" if final else "retry"
-    Notification.objects.filter(pk=notification.pk).update(
-        status=Notification.Status.SENT, attempts=attempts, sent_at=now, response_code=delivery.code, last_error="", claimed_at=None)
-    _count(channel.kind, "sent")
-    return "sent"
+        return transport_send(target, notification.message, notification).code
+
+    outcome = outbox.send(notification, transmit, now=now)
+    if outcome is None:
+        return notification.status
+    if outcome.result != "sent":
+        log.warning("notification %s to %s %s: %s", notification.pk, channel, "failed" if outcome.final else "will retry", outcome.error)
+    _count(channel.kind, outcome.result)
+    return outcome.result
 
 
 def _count(kind: str, outcome: str) -> None:

@@ -375,7 +375,8 @@ CELERY_BEAT_SCHEDULE = {
     # Checks hourly; mails last month's report once, on the 1st (ReportMailing guards repeats).
     "slo-monthly-report": {"task": "slo.mail_monthly_report", "schedule": 3600.0},
 }
-# A notification claimed by a worker that died is sent again (same id) after this long.
+# An outbox row (alert notification, subscriber mail or webhook) claimed by a worker that
+# died is sent again (same id) after this long (core.outbox.lease).
 VIGIL_DELIVERY_LEASE_SECONDS = env.int("VIGIL_DELIVERY_LEASE_SECONDS", 120, minimum=1, maximum=3600)
 # Subscriber notifications sent per second at most (email and webhooks together).
 VIGIL_SUBSCRIBER_SEND_RATE = env.int("VIGIL_SUBSCRIBER_SEND_RATE", 20, minimum=1, maximum=1000)

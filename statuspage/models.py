@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import re
 import zoneinfo
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
+from core.outbox import OutboxRow
 from incidents.models import Component
 
 HEX_COLOUR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Write the brand colour as #rrggbb, e.g. #1f6feb.")
@@ -166,24 +168,16 @@ class SubscriberEvent(models.Model):
         return self.key
 
 
-class SubscriberDelivery(models.Model):
-    """The outbox: one row per subscriber and event, delivered with retries and recorded."""
+class SubscriberDelivery(OutboxRow):
+    """One subscriber's copy of one event in the outbox (core.outbox): delivered with retries
+    and recorded. Receivers see its id as the delivery id, the same on every retry."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+    max_attempts = 8
+    first_retry = timedelta(seconds=30)
+    longest_wait = timedelta(hours=1)
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="deliveries")
     event = models.ForeignKey(SubscriberEvent, on_delete=models.CASCADE, related_name="deliveries")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    next_attempt_at = models.DateTimeField()
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 
+from core import outbox
 from incidents.models import Component, IncidentUpdate, Maintenance
 from lib.delivery import TransportError, post_json, sign
 from statuspage.models import StatusPage, StatusPageComponent, Subscriber, SubscriberDelivery, SubscriberEvent, hash_token
@@ -27,9 +28,7 @@ log = logging.getLogger("vigil.statuspage")
 CONFIRM_SALT = "vigil.statuspage.confirm"
 UNSUBSCRIBE_SALT = "vigil.statuspage.unsubscribe"
 CONFIRM_MAX_AGE = 7 * 24 * 3600
-MAX_ATTEMPTS = 8
 DISABLE_AFTER_FAILURES = 5
-SENDING_LEASE = timedelta(minutes=5)
 RESERVED_SLUGS = {"api", "history", "incidents", "live", "subscribe", "unsubscribe", "badges", "static", "admin", "ws"}
 
 
@@ -272,48 +271,29 @@ def _concerns(subscriber: Subscriber, event: SubscriberEvent) -> bool:
 
 def claim_due(*, now: datetime, limit: int) -> list[int]:
     """Claim deliveries whose time has come (and ones a dead worker left in `sending`)."""
-    due = Q(status=SubscriberDelivery.Status.PENDING, next_attempt_at__lte=now) | Q(
-        status=SubscriberDelivery.Status.SENDING, claimed_at__lt=now - SENDING_LEASE)
-    with transaction.atomic():
-        ids = list(SubscriberDelivery.objects.select_for_update(skip_locked=True).filter(due).order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
-        SubscriberDelivery.objects.filter(pk__in=ids).update(status=SubscriberDelivery.Status.SENDING, claimed_at=now)
-    return ids
-
-
-DeliveryFailed = TransportError  # a failed send: permanent or not, with a code and Retry-After
-
-
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(30 * 2 ** (attempts - 1), 3600))
+    return outbox.claim_due(SubscriberDelivery, now=now, limit=limit)
 
 
 def deliver(*, delivery_id: int, now: datetime) -> str:
+    """Send one claimed delivery by mail or webhook (core.outbox records it); a subscriber whose
+    deliveries keep failing for good is disabled."""
     delivery = SubscriberDelivery.objects.select_related("subscriber__page", "event__incident_update__incident", "event__maintenance").get(pk=delivery_id)
-    if delivery.status != SubscriberDelivery.Status.SENDING:
-        return delivery.status  # not claimed (or already done): never send twice
     subscriber = delivery.subscriber
-    attempts = delivery.attempts + 1
-    try:
+
+    def transmit() -> int | None:
         if not subscriber.is_active:
-            raise DeliveryFailed("subscriber is no longer active", permanent=True)
-        code = _send(delivery)
-    except DeliveryFailed as failure:
-        final = failure.permanent or attempts >= MAX_ATTEMPTS
-        wait = timedelta(seconds=failure.retry_after) if failure.retry_after else backoff(attempts)
-        SubscriberDelivery.objects.filter(pk=delivery.pk).update(
-            status=SubscriberDelivery.Status.FAILED if final else SubscriberDelivery.Status.PENDING,
-            attempts=attempts, next_attempt_at=now + wait, response_code=failure.code, last_error=str(failure)[:300], claimed_at=None,
-        )
-        if final and subscriber.is_active:
-            _count_failure(subscriber, str(failure), now)
-        _count(f"subscriber_{subscriber.kind}", "failed" if final else "retry")
-        return "failed" if final else "retry"
-    SubscriberDelivery.objects.filter(pk=delivery.pk).update(
-        status=SubscriberDelivery.Status.SENT, attempts=attempts, sent_at=now, response_code=code, last_error="", claimed_at=None)
-    if subscriber.consecutive_failures:
+            raise TransportError("subscriber is no longer active", permanent=True)
+        return _send(delivery)
+
+    outcome = outbox.send(delivery, transmit, now=now)
+    if outcome is None:
+        return delivery.status  # not claimed (or already done): never send twice
+    if outcome.result == "failed" and subscriber.is_active:
+        _count_failure(subscriber, outcome.error, now)
+    elif outcome.result == "sent" and subscriber.consecutive_failures:
         Subscriber.objects.filter(pk=subscriber.pk).update(consecutive_failures=0)
-    _count(f"subscriber_{subscriber.kind}", "sent")
-    return "sent"
+    _count(f"subscriber_{subscriber.kind}", outcome.result)
+    return outcome.result
 
 
 def _count(kind: str, outcome: str) -> None:
@@ -403,7 +383,7 @@ def _send_email(delivery: SubscriberDelivery) -> None:
         import smtplib
 
         permanent = isinstance(exc, smtplib.SMTPRecipientsRefused)
-        raise DeliveryFailed(f"mail not sent: {exc.__class__.__name__}: {exc}"[:300], permanent=permanent) from None
+        raise TransportError(f"mail not sent: {exc.__class__.__name__}: {exc}"[:300], permanent=permanent) from None
 
 
 def rate_limited(*, key: str, limit: int, seconds: int) -> bool:

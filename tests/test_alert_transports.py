@@ -178,12 +178,12 @@ def test_a_permanent_error_stops_at_once_and_a_dead_receiver_after_n_attempts(re
     broken = receiver(default=503)
     queue_test(Channel.objects.create(name="broken", kind="discord", config={"url": broken.url}))
     now = timezone.now()
-    for step in range(services.MAX_ATTEMPTS + 2):
+    for step in range(Notification.max_attempts + 2):
         with time_machine.travel(now + timedelta(hours=step)):
             deliver_all()
     notification = Notification.objects.get()
-    assert (notification.status, notification.attempts) == ("failed", services.MAX_ATTEMPTS)
-    assert len(broken.server.requests) == services.MAX_ATTEMPTS
+    assert (notification.status, notification.attempts) == ("failed", Notification.max_attempts)
+    assert len(broken.server.requests) == Notification.max_attempts
 
 
 def test_one_failing_channel_does_not_hold_up_another(receiver):
