@@ -135,3 +135,15 @@ def test_a_notification_queued_before_the_typed_message_is_still_delivered():
     assert Notification.objects.get().status == "sent"
     assert (body["title"], body["group_key"], body["fields"], body["alerts"][0]["value"]) == (
         "api is down", "all", {"Severity": "critical"}, "connection refused")
+
+
+def test_a_message_reads_back_from_its_json_as_the_same_message(rule):
+    from alerting.messages import AlertMessage, build_message
+
+    services.alert_raise(rule=rule, key="test:a", labels={"component": "API"}, summary="api is down", value="refused", now=NOW)
+    services.alert_raise(rule=rule, key="test:b", labels={"component": "API"}, summary="web is down", now=NOW)
+    group = AlertGroup.objects.get()
+    message = build_message(rule, group, list(Alert.objects.order_by("pk")), kind="firing", now=NOW)
+    assert AlertMessage.from_dict(json.loads(json.dumps(message.to_dict()))) == message
+    assert message.title == "2 alerts for checkout" and ("Alerts", "2") in message.fields
+    assert [line.summary for line in message.alerts] == ["api is down", "web is down"]
