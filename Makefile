@@ -47,6 +47,7 @@ test-faults: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 # Known vulnerabilities in the pinned dependencies (PyPI's advisory data). --strict fails when a

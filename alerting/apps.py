@@ -8,7 +8,5 @@ class AlertingConfig(AppConfig):
 
     def ready(self) -> None:
         from alerting import reactions
-        from core import events
-        from monitors.services import MONITOR_STATE
 
-        events.register("alerting", topics=[MONITOR_STATE], handle=reactions.on_monitor_state)
+        reactions.register()

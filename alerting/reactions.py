@@ -5,8 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from alerting import services
+from core import events
 from core.models import Event
 from monitors.models import Monitor
+from monitors.services import MONITOR_STATE
+
+
+def register() -> None:
+    """Called from AlertingConfig.ready."""
+    events.register("alerting", topics=[MONITOR_STATE], handle=on_monitor_state)
 
 
 def on_monitor_state(event: Event, now: datetime) -> None:

@@ -10,8 +10,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from alerting import services as alerting_services
+from alerting.models import Alert, OnCallSchedule
 from core.roles import RESPONDER, VIEWER, role_required
+from core.services import audit_record
+from incidents.models import Incident, Maintenance
 from monitors.models import Monitor, StateChange
+from slo.models import SLO, SLOSnapshot
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -22,9 +27,6 @@ def _overview(now: datetime) -> dict[str, object]:
     """Everything the overview shows, read in a handful of queries."""
     from django.db.models import OuterRef, Subquery
 
-    from alerting.models import Alert, OnCallSchedule
-    from incidents.models import Incident, Maintenance
-    from slo.models import SLO, SLOSnapshot
 
     counts = dict(Monitor.objects.values_list("state").annotate(n=Count("id")).order_by())
     states = [(state, label, counts.get(state, 0)) for state, label in Monitor.State.choices]
@@ -68,9 +70,6 @@ def dashboard_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     from django.contrib import messages
     from django.db import transaction
 
-    from alerting import services as alerting_services
-    from alerting.models import Alert
-    from core.services import audit_record
 
     alert = Alert.objects.filter(pk=pk).first()
     if alert is not None and alert.status == Alert.Status.FIRING:

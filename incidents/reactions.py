@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core import events
 from core.models import Event
 from incidents import services
 from incidents.models import Component
+
+
+def register() -> None:
+    """Called from IncidentsConfig.ready."""
+    events.register("auto-incidents", topics=[services.COMPONENT_STATUS], handle=on_component_status)
 
 
 def on_component_status(event: Event, now: datetime) -> None:

@@ -61,6 +61,7 @@ class VigilScheduler(PersistentScheduler):
         from django.db import close_old_connections, connection
         from django.utils import timezone
 
+        # Celery loads this scheduler before Django's apps are ready; models load here, at the first tick.
         from monitors.services import dispatch_due
 
         close_old_connections()
@@ -76,7 +77,7 @@ class VigilScheduler(PersistentScheduler):
         """After a step back of the clock (and once a minute anyway), bring slots left far ahead back to now."""
         from django.utils import timezone
 
-        from monitors.services import reschedule_far_slots
+        from monitors.services import reschedule_far_slots  # after Django's apps are ready, as above
 
         stepped_back = clock_stepped_back(self.last_wall, self.last_steady, wall, steady)
         self.last_wall, self.last_steady = wall, steady

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import sys
 
+from core.env import ConfigError
+
 
 def load_settings_or_exit() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    from core.env import ConfigError
 
     try:
         from django.conf import settings

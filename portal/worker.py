@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import bootsteps
 
-from core.redis_client import WORKER_KEY_PREFIX, get_redis
+from core.redis_client import WORKER_KEY_PREFIX, eviction_problem, get_redis
 
 log = logging.getLogger("vigil.worker")
 HEARTBEAT_SECONDS = 10
@@ -33,8 +33,6 @@ class WorkerHeartbeat(bootsteps.StartStopStep):
             log.warning("worker heartbeat failed: %s", exc)
 
     def start(self, worker: Any) -> None:
-        from core.redis_client import eviction_problem
-
         try:
             problem = eviction_problem()
         except Exception:  # noqa: BLE001 - Redis down: the heartbeat says so

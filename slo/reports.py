@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
+from incidents.models import Incident
 from lib import slo as maths
 from monitors.models import Rollup
+from monitors.rollups import day_start
 from slo.models import SLO, ReportMailing, ReportSubscription
 from slo.services import counts_between
 
@@ -99,7 +101,6 @@ def service_report(slo: SLO, year: int, month: int) -> ServiceReport:
 
 def _failures_by_monitor(slo: SLO, start: datetime, end: datetime) -> dict[str, int]:
     """Failed checks per monitor name: day rollups for whole UTC days, hour rollups at the edges."""
-    from monitors.rollups import day_start
 
     ids = list(slo.monitors.values_list("pk", flat=True))
     first_day = day_start(start) if day_start(start) == start else day_start(start) + timedelta(days=1)
@@ -119,7 +120,6 @@ def _failures_by_monitor(slo: SLO, start: datetime, end: datetime) -> dict[str, 
 
 def _incidents_touching(component_id: int, start: datetime, end: datetime) -> list[Any]:
     """Incidents started in the month that touched the component (its updates record it)."""
-    from incidents.models import Incident
 
     found = []
     for incident in Incident.objects.filter(started_at__gte=start, started_at__lt=end).prefetch_related("updates", "impacts"):

@@ -9,7 +9,9 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from alerting.models import Alert
 from core.roles import VIEWER, role_required
+from monitors.models import StateChange
 from slo import charts, services
 from slo.models import SLO, SLOSnapshot
 
@@ -44,10 +46,8 @@ def slo_detail(request: HttpRequest, pk: int) -> HttpResponse:
         hourly[snapshot.at.replace(minute=0, second=0, microsecond=0)] = snapshot
     points = [(at, s.remaining_ratio) for at, s in hourly.items()]
     chart = mark_safe(charts.burn_down(points, start=start, end=end))
-    from alerting.models import Alert
 
     alerts = Alert.objects.filter(dedup_key__startswith=f"slo:{slo.pk}:").order_by("-first_seen")[:20]
-    from monitors.models import StateChange
     from slo.reports import _incidents_touching
 
     # What spent the budget: incidents on the service, and the monitors' outages behind them.

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.services import audit_record
 from statuspage import services
 from statuspage.models import StatusPage, StatusPageComponent, StatusSnapshot, Subscriber, SubscriberDelivery, SubscriberEvent
 
@@ -50,7 +51,6 @@ class StatusPageAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: StatusPage, form: Any, change: bool) -> None:
         from django.db import transaction
 
-        from core.services import audit_record
 
         with transaction.atomic():
             services.page_save(page=obj)

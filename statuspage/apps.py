@@ -7,7 +7,6 @@ class StatusPageConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from core import events
         from statuspage import reactions
 
-        events.register("statuspage", topics=reactions.TOPICS, handle=reactions.on_event)
+        reactions.register()

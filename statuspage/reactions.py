@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from core import events
 from core.models import Event
 from incidents.models import IncidentUpdate, Maintenance
 from incidents.services import COMPONENT_STATUS, INCIDENT_CHANGED, MAINTENANCE_CHANGED
@@ -20,6 +21,11 @@ from statuspage.tasks import request_rebuild, subscriber_events
 log = logging.getLogger("vigil.statuspage")
 
 TOPICS = (INCIDENT_CHANGED, MAINTENANCE_CHANGED, COMPONENT_STATUS)
+
+
+def register() -> None:
+    """Called from StatusPageConfig.ready."""
+    events.register("statuspage", topics=TOPICS, handle=on_event)
 
 
 def on_event(event: Event, now: datetime) -> None:

@@ -30,7 +30,7 @@ from django.db.models import Prefetch, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from incidents.models import Component, ComponentGroup, Incident, IncidentUpdate, Maintenance
+from incidents.models import Component, ComponentGroup, Incident, IncidentUpdate, Maintenance, worst_status
 from statuspage import feeds, v2
 from statuspage.models import StatusPage, StatusPageComponent, StatusSnapshot
 from statuspage.uptime import daily_uptime
@@ -264,7 +264,6 @@ def _sections(data: v2.PageData, bars: dict[int, Any]) -> list[dict[str, Any]]:
         groups[group.pk]["rows"].append(row)
     for section in sections:
         if "group" in section:
-            from incidents.models import worst_status
 
             section["status"] = worst_status([r["component"].status for r in section["rows"]])
     return sections

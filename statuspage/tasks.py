@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
+from core.redis_client import get_redis
 from statuspage import services
 
 log = logging.getLogger("vigil.statuspage")
@@ -17,7 +18,6 @@ REBUILD_DEBOUNCE_SECONDS = 1
 
 def request_rebuild(slugs: list[str] | None = None) -> None:
     """Ask for a rebuild soon; a burst of changes costs one rebuild, not one each."""
-    from core.redis_client import get_redis
 
     try:
         first = get_redis().set(REBUILD_PENDING_KEY, "1", nx=True, ex=REBUILD_DEBOUNCE_SECONDS + 5)
@@ -29,7 +29,6 @@ def request_rebuild(slugs: list[str] | None = None) -> None:
 
 @shared_task(name="statuspage.rebuild_status_pages", acks_late=True)
 def rebuild_status_pages() -> int:
-    from core.redis_client import get_redis
 
     try:
         get_redis().delete(REBUILD_PENDING_KEY)

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Sum
 
 from incidents.models import Component, ComponentStatus, Incident
+from monitors.models import Rollup
 
 OUTAGE_WEIGHT = {ComponentStatus.MAJOR_OUTAGE: 1.0, ComponentStatus.PARTIAL_OUTAGE: 0.3}
 
@@ -53,7 +54,6 @@ def day_start(day: date) -> datetime:
 
 
 def daily_uptime(components: list[Component], incidents: list[Incident], *, now: datetime, days: int = 90) -> dict[int, UptimeBar]:
-    from monitors.models import Rollup
 
     today = now.astimezone(UTC).date()
     first = today - timedelta(days=days - 1)

@@ -12,6 +12,8 @@ from incidents import services as incident_services
 from incidents.models import AutoIncidentRule, Component, ComponentGroup, Maintenance
 from monitors import services as monitor_services
 from monitors.models import Monitor
+from statuspage import services as page_services
+from statuspage.models import StatusPage
 
 MARKER_COMPONENT = "Vigil portal"
 
@@ -52,7 +54,7 @@ class Command(BaseCommand):
                         heartbeat_period_seconds=86400, heartbeat_grace_seconds=3600, retries=0),
             ]
             for monitor in monitors:
-                monitor_services.monitor_save(monitor=monitor, now=now)
+                monitor_services.monitor_upsert(monitor=monitor, now=now)
             self.stdout.write(f"  monitors: {len(monitors)} (checks start within a minute)")
             backup = monitors[-1]
             monitor_services.record_ping(monitor=backup, signal="success", exit_code=None, body="", now=now)
@@ -80,8 +82,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  a maintenance window on {window_start:%Y-%m-%d %H:%M} UTC")
             # The components have been around for the whole 90 days the status page shows.
             Component.objects.filter(pk__in=[portal.pk, api.pk, jobs.pk]).update(created_at=now - timedelta(days=120))
-            from statuspage import services as page_services
-            from statuspage.models import StatusPage
 
             page = StatusPage.objects.filter(is_default=True).first() or StatusPage(slug="public", is_default=True)
             page.title = "Vigil demo status"
