@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core import events
 from core.live import OPS_GROUP, publish_after_commit
 from core.models import Event
+from incidents.services import MAINTENANCE_CHANGED
 from monitors import services
+from monitors.services import MONITOR_STATE
+
+
+def register() -> None:
+    """Called from MonitorsConfig.ready."""
+    events.register("components", topics=[MONITOR_STATE], handle=on_state_for_components)
+    events.register("maintenance", topics=[MAINTENANCE_CHANGED], handle=on_maintenance)
+    # Live pushes are best effort and cheap to repeat: one attempt, no retries.
+    events.register("live", topics=[MONITOR_STATE], handle=on_state_for_live_pages, max_attempts=1)
 
 
 def on_state_for_components(event: Event, now: datetime) -> None:
@@ -26,7 +37,4 @@ def on_maintenance(event: Event, now: datetime) -> None:
 
 def on_state_for_live_pages(event: Event, now: datetime) -> None:
     """Staff pages listening on the ops group refetch what changed."""
-    payload = event.payload
-    publish_after_commit(OPS_GROUP, data={"type": "monitor", "id": payload["monitor"], "name": payload.get("name", ""),
-                                          "old": payload["old"], "new": payload["new"], "reason": payload.get("reason", ""),
-                                          "at": event.at.isoformat()})
+    publish_after_commit(OPS_GROUP, topics=["monitors", f"monitor-{event.payload['monitor']}"])
