@@ -1,4 +1,6 @@
-"""Websocket endpoint for live staff pages: only signed-in staff may connect."""
+"""Websocket endpoint for live staff pages: only signed-in staff may connect.
+
+It speaks core.live's one protocol: {"type": "changed", "topics": [...]}, nothing else."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from core.live import OPS_GROUP
+from core.live import OPS_GROUP, changed_message
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
@@ -21,6 +23,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             # 4401: the browser closes and the page shows it is not live.
             await self.close(code=4401)
             return
+        await self.join()
+
+    async def join(self) -> None:
         self.joined = self.group_name()
         await self.channel_layer.group_add(self.joined, self.channel_name)
         await self.accept()
@@ -29,16 +34,5 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "joined", None):
             await self.channel_layer.group_discard(self.joined, self.channel_name)
 
-    async def live_update(self, event: dict[str, Any]) -> None:
-        """Relay a server-side update: htmx fragments as text, data as JSON."""
-        if event.get("html"):
-            await self.send(text_data=event["html"])
-        else:
-            await self.send_json(event.get("data", {}))
-
-
-class IncidentConsumer(LiveConsumer):
-    """Commanders on one incident's page: each sees the others' updates as they land."""
-
-    def group_name(self) -> str:
-        return f"incident-{int(self.scope['url_route']['kwargs']['incident_id'])}"
+    async def live_changed(self, event: dict[str, Any]) -> None:
+        await self.send_json(changed_message(event.get("topics", [])))

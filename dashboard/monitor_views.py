@@ -45,6 +45,11 @@ def _charts(monitor: Monitor, now: datetime) -> dict[str, object]:
 @role_required(VIEWER)
 def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = get_object_or_404(Monitor.objects.select_related("component").prefetch_related("regions", "tags"), pk=pk)
+    if request.htmx:
+        # A live refresh (core.live topic "monitor-<id>") asks for the state alone.
+        response = render(request, "dashboard/monitor_detail.html#state", {"monitor": monitor})
+        response["Vary"] = "HX-Request"
+        return response
     now = timezone.now()
     context: dict[str, object] = {
         "monitor": monitor, "now": now,
@@ -56,7 +61,9 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tls_days": (monitor.tls_expires_at - now).total_seconds() / 86400 if monitor.tls_expires_at else None,
         **_charts(monitor, now),
     }
-    return render(request, "dashboard/monitor_detail.html", context)
+    response = render(request, "dashboard/monitor_detail.html", context)
+    response["Vary"] = "HX-Request"
+    return response
 
 
 def _check_state(monitor: Monitor, after: datetime, now: datetime) -> str:

@@ -17,7 +17,6 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as Person
 from django.db import transaction
-from django.template.loader import render_to_string
 
 from core import events
 from core.live import OPS_GROUP, publish_after_commit
@@ -50,10 +49,6 @@ COMPONENT_STATUS = "component.status"
 
 class IncidentConflict(Exception):
     """The incident changed since the form was rendered; the message says by whom."""
-
-
-def incident_group(incident_id: int) -> str:
-    return f"incident-{incident_id}"
 
 
 def _person(user: User) -> Person | None:
@@ -125,7 +120,7 @@ def component_refresh(
                 }))
         events.record_many(announced)
         if changed:
-            publish_after_commit(OPS_GROUP, data={"type": "components", "ids": [c.pk for c in changed]})
+            publish_after_commit(OPS_GROUP, topics=["components"])
     return changed
 
 
@@ -164,11 +159,7 @@ def _stamp_status(incident: Incident, status: str, now: datetime) -> None:
 
 
 def _after_incident_write(incident: Incident, update: IncidentUpdate | None, now: datetime) -> None:
-    html = ""
-    if update is not None:
-        html = render_to_string("incidents/fragments/live_update.html", {"incident": incident, "update": update})
-    publish_after_commit(incident_group(incident.pk), html=html) if html else None
-    publish_after_commit(OPS_GROUP, data={"type": "incident", "id": incident.pk, "status": incident.status})
+    publish_after_commit(OPS_GROUP, topics=["incidents", f"incident-{incident.pk}"])
     events.record(INCIDENT_CHANGED, key=f"incident:{incident.pk}", at=now,
                   payload={"incident": incident.pk, "update": update.pk if update is not None else None, "status": incident.status})
 
@@ -388,7 +379,7 @@ def _move_maintenance(maintenance: Maintenance, status: str, now: datetime) -> N
         _schedule_next_occurrence(maintenance, now)
     component_refresh(component_ids=list(maintenance.components.values_list("pk", flat=True)), now=now)
     _maintenance_changed(maintenance, now)
-    publish_after_commit(OPS_GROUP, data={"type": "maintenance", "id": maintenance.pk, "status": status})
+    publish_after_commit(OPS_GROUP, topics=["maintenance"])
 
 
 def _schedule_next_occurrence(maintenance: Maintenance, now: datetime) -> Maintenance | None:

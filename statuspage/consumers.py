@@ -1,4 +1,4 @@
-"""Websocket for open status pages: public pages for anyone, private ones for people with access."""
+"""Websocket for open status pages: public pages for anyone, private ones for people with access (core.live's protocol)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,4 @@ class StatusConsumer(LiveConsumer):
             if not (user is not None and user.is_authenticated) and not cookie_grants_access(cookies, slug, meta):
                 await self.close(code=4401)
                 return
-        self.joined = self.group_name()
-        await self.channel_layer.group_add(self.joined, self.channel_name)
-        await self.accept()
+        await self.join()

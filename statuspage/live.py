@@ -1,13 +1,9 @@
-"""Tell open status pages that their snapshot changed (they fetch the new fragment)."""
+"""Tell open status pages that their snapshot changed (core.live's protocol, topic "status")."""
 
 from __future__ import annotations
 
-import logging
+from core.live import publish
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-
-log = logging.getLogger("vigil.statuspage")
 _last_pushed: dict[str, str] = {}
 
 
@@ -18,11 +14,5 @@ def status_group(slug: str) -> str:
 def push_changed(slug: str, etag: str) -> None:
     if _last_pushed.get(slug) == etag:
         return  # the minute rebuild changed nothing visitors see
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(status_group(slug), {"type": "live.update", "data": {"type": "status", "etag": etag}})
+    if publish(status_group(slug), topics=["status"]):
         _last_pushed[slug] = etag
-    except Exception as exc:  # noqa: BLE001 - pages keep polling; a push is a courtesy
-        log.warning("status page %s change not pushed: %s", slug, exc)
