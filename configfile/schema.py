@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from monitors import bounds
+
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -84,23 +86,39 @@ EXPECT_SETTINGS = {"status": "expected_status", "keyword": "keyword", "keyword_a
                    "max_latency": "latency_down_ms", "warn_latency": "latency_warn_ms"}
 
 
+def _duration_schema(bound: bounds.Bound) -> WithJsonSchema:
+    return WithJsonSchema({"anyOf": [{"type": "number", **bound.json_schema()}, {"type": "string", "pattern": _DURATION.pattern}],
+                           "description": f"Seconds, or 30s / 5m / 1h / 1d; {bound.allowed()}."})
+
+
+# A monitor's durations, within the bounds the model, the admin and the API use (monitors.bounds).
+_parsed, _written = BeforeValidator(parse_duration), PlainSerializer(format_duration)
+Interval = Annotated[float, _parsed, bounds.INTERVAL, _written, _duration_schema(bounds.INTERVAL)]
+Timeout = Annotated[float, _parsed, bounds.TIMEOUT, _written, _duration_schema(bounds.TIMEOUT)]
+RetryInterval = Annotated[float, _parsed, bounds.RETRY_INTERVAL, _written, _duration_schema(bounds.RETRY_INTERVAL)]
+HeartbeatPeriod = Annotated[float, _parsed, bounds.HEARTBEAT_PERIOD, _written, _duration_schema(bounds.HEARTBEAT_PERIOD)]
+HeartbeatGrace = Annotated[float, _parsed, bounds.HEARTBEAT_GRACE, _written, _duration_schema(bounds.HEARTBEAT_GRACE)]
+MonitorName = Annotated[str, Field(min_length=1, max_length=bounds.NAME_MAX_LENGTH, pattern=r"^[^\x00]*$")]
+Target = Annotated[str, Field(max_length=bounds.TARGET_MAX_LENGTH)]
+
+
 class HeartbeatConfig(Strict):
-    period: Duration = 3600
-    grace: Duration = 300
+    period: HeartbeatPeriod = 3600
+    grace: HeartbeatGrace = 300
 
 
 class MonitorConfig(Strict):
-    name: Name
+    name: MonitorName
     kind: MonitorKind
-    target: Annotated[str, Field(max_length=2048)] = Field("", description="URL, host:port, host name, DSN ... (docs/monitors.md).")
-    url: Annotated[str, Field(max_length=2048)] | None = Field(None, description="Same as target, for HTTP monitors.")
-    interval: Duration = 60
-    timeout: Duration = 10
-    retries: Annotated[int, Field(ge=0, le=20)] = 2
-    retry_interval: Duration = 20
-    recovery_confirmations: Annotated[int, Field(ge=1, le=20)] = 2
+    target: Target = Field("", description="URL, host:port, host name, DSN ... (docs/monitors.md).")
+    url: Target | None = Field(None, description="Same as target, for HTTP monitors.")
+    interval: Interval = 60
+    timeout: Timeout = 10
+    retries: Annotated[int, bounds.RETRIES] = 2
+    retry_interval: RetryInterval = 20
+    recovery_confirmations: Annotated[int, bounds.RECOVERY_CONFIRMATIONS] = 2
     regions: list[Slug] = Field(default_factory=list, description="Probe regions; empty: the default region.")
-    quorum: Annotated[int, Field(ge=0, le=100)] = 0
+    quorum: Annotated[int, bounds.QUORUM] = 0
     component: Name | None = None
     tags: list[Slug] = Field(default_factory=list)
     paused: bool = False

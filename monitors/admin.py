@@ -10,10 +10,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from core.admin import AuditedModelAdmin
+from core.models import AuditLog
 from core.secrets import mask_secrets, restore_masked
-from core.services import audit_record
 from monitors import services
+from monitors.bounds import BOUNDS
 from monitors.models import Monitor, Region, Rollup, StateChange, Tag
+
+ADMIN = AuditLog.Source.ADMIN
 
 
 class MonitorForm(forms.ModelForm):
@@ -27,6 +30,10 @@ class MonitorForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        for bound in BOUNDS:  # the browser knows the limits too; the model says the same when they are broken
+            if bound.field in self.fields:
+                self.fields[bound.field].widget.attrs.update({"max": bound.maximum, **({} if bound.above_minimum else {"min": bound.minimum})})
+                self.fields[bound.field].help_text = f"{self.fields[bound.field].help_text} Allowed: {bound.allowed()}.".strip()
         if self.instance.pk and "settings" in self.fields:
             self.initial["settings"] = mask_secrets(self.instance.settings)
             self.fields["settings"].help_text += " Secrets show as ******** and stay unchanged unless you type a new value; prefer env:NAME."
@@ -63,7 +70,7 @@ class StateChangeInline(admin.TabularInline):
 
 
 @admin.register(Monitor)
-class MonitorAdmin(AuditedModelAdmin):
+class MonitorAdmin(admin.ModelAdmin):  # not AuditedModelAdmin: monitors.services audits every write
     form = MonitorForm
     list_display = ["name", "kind", "state", "is_flapping", "last_checked_at", "last_latency_ms", "uptime_24h", "component", "paused"]
     list_filter = ["state", "kind", "paused", "is_flapping", "regions", "tags", "component"]
@@ -113,21 +120,36 @@ class MonitorAdmin(AuditedModelAdmin):
 
         return f"{settings.VIGIL_BASE_URL}/ping/{obj.ping_token}"
 
+    # Every write goes through monitors.services, as the API's and config import's do: the "paused"
+    # box pauses the way the pause action does (a state change, the component follows).
     def save_model(self, request: HttpRequest, obj: Monitor, form: Any, change: bool) -> None:
-        services.monitor_save(monitor=obj, now=timezone.now())
         changed = {name: form.cleaned_data.get(name) for name in form.changed_data}
-        audit_record(actor=request.user, action="update" if change else "create", target=obj, changes=changed, request=request, source="admin")
+        if "tags" in changed:
+            changed["tags"] = [tag.name for tag in changed["tags"]]
+        services.monitor_upsert(monitor=obj, changes=changed, by=request.user, now=timezone.now(), audit_source=ADMIN, request=request)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Regions and tags were set by monitor_upsert; the form's save_m2m would set them a second time.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: Monitor) -> None:
+        services.monitor_delete(monitor=obj, by=request.user, audit_source=ADMIN, request=request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> None:
+        for monitor in queryset:
+            services.monitor_delete(monitor=monitor, by=request.user, audit_source=ADMIN, request=request)
 
     @admin.action(description="Pause selected monitors", permissions=["change"])
     def pause(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> None:
-        count = services.monitor_set_paused(monitor_ids=queryset.values_list("pk", flat=True), paused=True, now=timezone.now())
-        audit_record(actor=request.user, action="pause", object_type="monitors.monitor", changes={"count": count}, request=request, source="admin")
+        count = services.monitor_set_paused(monitor_ids=queryset.values_list("pk", flat=True), paused=True, now=timezone.now(),
+                                            by=request.user, audit_source=ADMIN, request=request)
         self.message_user(request, f"Paused {count} monitor(s).", messages.SUCCESS)
 
     @admin.action(description="Resume selected monitors", permissions=["change"])
     def resume(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> None:
-        count = services.monitor_set_paused(monitor_ids=queryset.values_list("pk", flat=True), paused=False, now=timezone.now())
-        audit_record(actor=request.user, action="resume", object_type="monitors.monitor", changes={"count": count}, request=request, source="admin")
+        count = services.monitor_set_paused(monitor_ids=queryset.values_list("pk", flat=True), paused=False, now=timezone.now(),
+                                            by=request.user, audit_source=ADMIN, request=request)
         self.message_user(request, f"Resumed {count} monitor(s).", messages.SUCCESS)
 
     @admin.action(description="Check selected monitors now", permissions=["change"])
@@ -137,26 +159,8 @@ class MonitorAdmin(AuditedModelAdmin):
 
     @admin.action(description="Duplicate selected monitors", permissions=["add"])
     def duplicate(self, request: HttpRequest, queryset: QuerySet[Monitor]) -> None:
-        created = 0
-        for original in queryset:
-            regions, tags = list(original.regions.all()), list(original.tags.all())
-            copy = Monitor(
-                name=_free_name(f"{original.name} (copy)"), kind=original.kind, target=original.target, settings=original.settings,
-                interval_seconds=original.interval_seconds, timeout_seconds=original.timeout_seconds, retries=original.retries,
-                retry_interval_seconds=original.retry_interval_seconds, recovery_confirmations=original.recovery_confirmations,
-                quorum=original.quorum, component=original.component, paused=True,
-                heartbeat_period_seconds=original.heartbeat_period_seconds, heartbeat_grace_seconds=original.heartbeat_grace_seconds,
-            )
-            services.monitor_save(monitor=copy, now=timezone.now())
-            copy.regions.set(regions)
-            copy.tags.set(tags)
-            audit_record(actor=request.user, action="duplicate", target=copy, changes={"from": original.name}, request=request, source="admin")
-            created += 1
+        now = timezone.now()
+        copies = [services.monitor_clone(original=original, by=request.user, now=now, audit_source=ADMIN, request=request)
+                  for original in queryset]
+        created = len(copies)
         self.message_user(request, f"Created {created} paused cop{'y' if created == 1 else 'ies'}; review and resume them.", messages.SUCCESS)
-
-
-def _free_name(base: str) -> str:
-    name, number = base, 2
-    while Monitor.objects.filter(name=name).exists():
-        name, number = f"{base} {number}", number + 1
-    return name

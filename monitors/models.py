@@ -9,6 +9,7 @@ from django.db import models
 from django.urls import reverse
 
 from lib.latency_histogram import BUCKET_COUNT
+from monitors.bounds import BOUNDS, NAME_MAX_LENGTH, TARGET_MAX_LENGTH
 
 
 class Region(models.Model):
@@ -66,10 +67,10 @@ class Monitor(models.Model):
 
     # A 4-byte key: two billion monitors is plenty, and every CheckResult row carries it.
     id = models.AutoField(primary_key=True)
-    name = models.CharField(max_length=120, unique=True)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, unique=True)
     kind = models.CharField(max_length=20, choices=Kind.choices)
     target = models.CharField(
-        max_length=2048,
+        max_length=TARGET_MAX_LENGTH,
         blank=True,
         help_text="URL (http, health_json, metric), host:port (tcp, tls), name (dns), or connection URL (postgres, redis).",
     )
@@ -136,20 +137,21 @@ class Monitor(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
-        if self.interval_seconds < 5:
-            errors["interval_seconds"] = f"monitor '{self.name}': interval must be at least 5 s (got {self.interval_seconds} s)"
-        if self.timeout_seconds <= 0:
-            errors["timeout_seconds"] = f"monitor '{self.name}': timeout must be above 0 s"
-        elif self.kind != self.Kind.HEARTBEAT and self.timeout_seconds >= self.interval_seconds:
+        for bound in BOUNDS:
+            value = getattr(self, bound.field)
+            problem = bound.problem(value) if isinstance(value, (int, float)) else None
+            if problem:
+                errors[bound.field] = f"monitor '{self.name}': {problem}"
+        # The rules between fields only make sense once each field is within its own bounds.
+        timings_in_bounds = not {"interval_seconds", "timeout_seconds", "retry_interval_seconds"} & set(errors)
+        if timings_in_bounds and self.kind != self.Kind.HEARTBEAT and self.timeout_seconds >= self.interval_seconds:
             errors["timeout_seconds"] = (
                 f"monitor '{self.name}': timeout must be below interval ({self.timeout_seconds:g}s >= {self.interval_seconds}s)"
             )
-        if self.retry_interval_seconds > self.interval_seconds:
+        if timings_in_bounds and self.retry_interval_seconds > self.interval_seconds:
             errors["retry_interval_seconds"] = (
                 f"monitor '{self.name}': retry interval must not exceed the interval ({self.retry_interval_seconds}s > {self.interval_seconds}s)"
             )
-        if self.recovery_confirmations < 1:
-            errors["recovery_confirmations"] = f"monitor '{self.name}': recovery needs at least 1 success"
         if self.kind != self.Kind.HEARTBEAT and not self.target.strip():
             errors["target"] = f"monitor '{self.name}': a {self.get_kind_display()} monitor needs a target"
         if not isinstance(self.settings, dict):

@@ -11,24 +11,28 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection, models, transaction
 from django.db.models import Count
+from django.http import HttpRequest
 
 from core import events
 from core.metrics import check_results
 from core.models import Event
+from core.secrets import restore_masked
+from core.services import audit_record
 from incidents import services as incidents
 from incidents.models import Component
 from incidents.selectors import component_ids_under_maintenance
 from monitors import state as machine
 from monitors.checkers.base import Result
-from monitors.models import CheckResult, Monitor, MonitorRegionState, Region, StateChange, next_slot_after, queue_for_region
+from monitors.models import CheckResult, Monitor, MonitorRegionState, Region, StateChange, Tag, next_slot_after, queue_for_region
 from monitors.selectors import monitor_ids_under_maintenance
 
 # The event topic of a monitor's state change (core.events); consumers: components, alerting, live.
@@ -406,7 +410,13 @@ def components_refresh(*, component_ids: Iterable[int] | None = None, now: datet
     return len(incidents.component_refresh(component_ids=ids, derived=components_derive(ids), now=now, reason=reason))
 
 
-# --- Monitor lifecycle ----------------------------------------------------------------------
+# --- Monitor lifecycle: the one writer the admin, the API and config import call --------------
+
+# What a person sets. The state fields and next_due_at are the engine's, written with a
+# StateChange (or by pausing); a writer holding an older copy of the row never overwrites them.
+SETTABLE_FIELDS = ("name", "kind", "target", "settings", "interval_seconds", "timeout_seconds", "retries", "retry_interval_seconds",
+                   "recovery_confirmations", "quorum", "component", "heartbeat_period_seconds", "heartbeat_grace_seconds")
+Actor = AbstractBaseUser | AnonymousUser | None
 
 
 def schedule(monitor: Monitor, *, now: datetime) -> None:
@@ -417,48 +427,110 @@ def schedule(monitor: Monitor, *, now: datetime) -> None:
         monitor.next_due_at = monitor.next_slot_after(now)
 
 
+def _audit(action: str, monitor: Monitor | None, changes: Mapping[str, Any] | None, *, by: Actor, source: str | None,
+           request: HttpRequest | None) -> None:
+    if source is not None:  # None: the caller audits (config import records one entry for the whole file)
+        audit_record(actor=by, action=action, target=monitor, object_type="monitors.monitor", changes=dict(changes or {}),
+                     request=request, source=source)
+
+
 @transaction.atomic
-def monitor_save(*, monitor: Monitor, now: datetime) -> Monitor:
-    """Validate and save a monitor; a new one gets its first slot."""
+def monitor_upsert(*, monitor: Monitor | None = None, changes: Mapping[str, Any] | None = None, by: Actor = None, now: datetime,
+                   audit_source: str | None = None, request: HttpRequest | None = None) -> Monitor:
+    """Create or change a monitor: validate, save, schedule, pause or resume, audit.
+
+    `changes` maps SETTABLE_FIELDS, "paused", "regions" (Region rows) and "tags" (names) to new
+    values, applied to `monitor` (a new one when None; the admin hands over its form's instance).
+    Masked secrets sent back mean the stored ones. Pausing and resuming run the same code as
+    monitor_set_paused, so every writer records the same state change.
+    """
+    monitor = monitor if monitor is not None else Monitor()
+    values = dict(changes or {})
+    regions, tags = values.pop("regions", None), values.pop("tags", None)
+    paused = bool(values.pop("paused", monitor.paused))
+    unknown = sorted(set(values) - set(SETTABLE_FIELDS))
+    if unknown:
+        raise ValueError(f"{unknown[0]}: not a setting of a monitor; settable: {', '.join(SETTABLE_FIELDS)}, paused, regions, tags")
+    stored = Monitor.objects.select_for_update().filter(pk=monitor.pk).first() if monitor.pk else None
+    if stored is not None and "settings" in values:
+        values["settings"] = restore_masked(values["settings"], stored.settings)
+    for name, value in values.items():
+        setattr(monitor, name, value)
     monitor.full_clean()
-    creating = monitor.pk is None
-    monitor.save()
-    if creating or monitor.next_due_at is None:
-        schedule(monitor, now=now)
-        Monitor.objects.filter(pk=monitor.pk).update(next_due_at=monitor.next_due_at)
+    if stored is None:
+        monitor.paused = paused
+        if paused:  # nothing ran yet, so no state change: it starts paused
+            monitor.state, monitor.state_since, monitor.state_reason, monitor.next_due_at = Monitor.State.PAUSED, now, "paused", None
+        monitor.save()
+        if not paused:
+            schedule(monitor, now=now)  # the slot's offset needs the primary key
+            Monitor.objects.filter(pk=monitor.pk).update(next_due_at=monitor.next_due_at)
+        monitor.regions.set(regions if regions is not None else [default_region()])
+    else:
+        monitor.save(update_fields=[*SETTABLE_FIELDS, "updated_at"])
+        monitor.refresh_from_db()  # the engine's fields as they are now, under the row lock
+        if paused != monitor.paused:
+            announce([_set_paused(monitor, paused, now)])
+        elif not monitor.paused and monitor.next_due_at is None:
+            schedule(monitor, now=now)
+            Monitor.objects.filter(pk=monitor.pk).update(next_due_at=monitor.next_due_at)
+        if regions is not None:
+            monitor.regions.set(regions)
+    if tags is not None:
+        monitor.tags.set([Tag.objects.get_or_create(name=name.lower())[0] for name in tags])
+    _audit("update" if stored else "create", monitor, changes, by=by, source=audit_source, request=request)
     return monitor
 
 
+def _set_paused(monitor: Monitor, paused: bool, now: datetime) -> StateChange:
+    """Pause or resume one monitor whose row the caller holds locked; the caller announces the change."""
+    new, reason = (Monitor.State.PAUSED, "paused") if paused else (Monitor.State.UNKNOWN, "resumed")
+    change = StateChange(monitor=monitor, at=now, old_state=monitor.state, new_state=new, reason=reason)
+    monitor.paused = paused
+    if paused:
+        monitor.next_due_at = None
+    else:
+        schedule(monitor, now=now)
+        MonitorRegionState.objects.filter(monitor=monitor).delete()  # a resumed monitor confirms its state afresh
+    monitor.state, monitor.state_since, monitor.state_reason = new, now, reason
+    monitor.save(update_fields=["paused", "state", "state_since", "state_reason", "next_due_at"])
+    from monitors.pings import forget_token  # pings imports this module
+
+    forget_token(monitor.ping_token)  # other processes see it within the token cache's 30 s
+    return change
+
+
 @transaction.atomic
-def monitor_set_paused(*, monitor_ids: Iterable[int], paused: bool, now: datetime) -> int:
+def monitor_set_paused(*, monitor_ids: Iterable[int], paused: bool, now: datetime, by: Actor = None, audit_source: str | None = None,
+                       request: HttpRequest | None = None) -> int:
     """Pause or resume monitors, recording the state change each time."""
-    changes = []
-    count = 0
-    for monitor in Monitor.objects.select_for_update().filter(pk__in=list(monitor_ids), paused=not paused):
-        monitor.paused = paused
-        old = monitor.state
-        new = Monitor.State.PAUSED if paused else Monitor.State.UNKNOWN
-        if paused:
-            monitor.next_due_at = None
-        else:
-            schedule(monitor, now=now)
-            MonitorRegionState.objects.filter(monitor=monitor).delete()
-        changes.append(StateChange(monitor=monitor, at=now, old_state=old, new_state=new, reason="paused" if paused else "resumed"))
-        monitor.state, monitor.state_since, monitor.state_reason = new, now, "paused" if paused else "resumed"
-        monitor.save(update_fields=["paused", "state", "state_since", "state_reason", "next_due_at"])
-        from monitors.pings import forget_token  # pings imports this module
-
-        forget_token(monitor.ping_token)  # other processes see it within the token cache's 30 s
-        count += 1
+    changes = [_set_paused(monitor, paused, now)
+               for monitor in Monitor.objects.select_for_update().filter(pk__in=list(monitor_ids), paused=not paused).order_by("pk")]
     announce(changes)
-    return count
+    _audit("pause" if paused else "resume", None, {"count": len(changes)}, by=by, source=audit_source, request=request)
+    return len(changes)
 
 
 @transaction.atomic
-def monitor_delete(*, monitor: Monitor) -> None:
+def monitor_clone(*, original: Monitor, by: Actor = None, now: datetime, audit_source: str | None = None,
+                  request: HttpRequest | None = None) -> Monitor:
+    """A paused copy under a free name, to review and resume."""
+    name, number = f"{original.name} (copy)", 2
+    while Monitor.objects.filter(name=name).exists():
+        name, number = f"{original.name} (copy) {number}", number + 1
+    fields = {field: getattr(original, field) for field in SETTABLE_FIELDS}
+    copy = monitor_upsert(changes={**fields, "name": name, "paused": True, "regions": list(original.regions.all()),
+                                   "tags": [tag.name for tag in original.tags.all()]}, by=by, now=now)
+    _audit("duplicate", copy, {"from": original.name}, by=by, source=audit_source, request=request)
+    return copy
+
+
+@transaction.atomic
+def monitor_delete(*, monitor: Monitor, by: Actor = None, audit_source: str | None = None, request: HttpRequest | None = None) -> None:
     """Delete a monitor with its raw results (they have no database constraint, so no cascade)."""
     from monitors.pings import forget_token  # pings imports this module
 
+    _audit("delete", monitor, None, by=by, source=audit_source, request=request)
     CheckResult.objects.filter(monitor_id=monitor.pk)._raw_delete(CheckResult.objects.db)
     token = monitor.ping_token
     monitor.delete()

@@ -69,7 +69,7 @@ def make_http_monitors(count: int, url: str, interval: int = 300) -> list[Monito
     for index in range(count):
         monitor = Monitor(name=f"svc-{index}", kind="http", target=url, interval_seconds=interval, timeout_seconds=4,
                           retries=0, recovery_confirmations=1)
-        services.monitor_save(monitor=monitor, now=now)
+        services.monitor_upsert(monitor=monitor, now=now)
         monitors.append(monitor)
     Monitor.objects.update(next_due_at=now)
     return monitors
@@ -126,7 +126,7 @@ def test_two_beats_never_dispatch_a_check_twice(tmp_path):
     now = timezone.now()
     for index in range(200):
         monitor = Monitor(name=f"fast-{index}", kind="tcp", target="127.0.0.1:9", interval_seconds=5, timeout_seconds=2, retry_interval_seconds=5)
-        services.monitor_save(monitor=monitor, now=now)
+        services.monitor_upsert(monitor=monitor, now=now)
     first, second = start_beat(tmp_path, "beat-a"), start_beat(tmp_path, "beat-b")
     try:
         # Every monitor comes due every 5 s: wait for two full rounds.

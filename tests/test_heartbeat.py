@@ -25,7 +25,7 @@ def drain() -> int:
 def job() -> Monitor:
     monitor = Monitor(name="nightly-backup", kind="heartbeat", retries=0, recovery_confirmations=1,
                       heartbeat_period_seconds=3600, heartbeat_grace_seconds=300, interval_seconds=60, timeout_seconds=5)
-    return services.monitor_save(monitor=monitor, now=timezone.now())
+    return services.monitor_upsert(monitor=monitor, now=timezone.now())
 
 
 def test_a_ping_records_an_ok_result_and_sets_the_deadline(client, job):

@@ -3,7 +3,6 @@
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
@@ -11,11 +10,12 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from api.core import FieldErrors, audit, changes_of, get_or_404, optional_fields, page_of, paginate, require, resolve_id, responses
-from api.fields import Id, Seconds, Text
-from core.secrets import mask_secrets, restore_masked
+from api.fields import Id, Text
+from core.models import AuditLog
+from core.secrets import mask_secrets
 from incidents.models import Component
-from monitors import selectors, services
-from monitors.models import Monitor, Region, StateChange, Tag
+from monitors import bounds, selectors, services
+from monitors.models import Monitor, Region, StateChange
 
 router = Router(tags=["monitors"])
 
@@ -25,22 +25,22 @@ Slug = Annotated[str, Field(pattern=r"^[-a-zA-Z0-9_]{1,40}$")]
 
 
 class MonitorIn(Schema):
-    name: Annotated[Text, Field(min_length=1, max_length=120)]
+    name: Annotated[Text, Field(min_length=1, max_length=bounds.NAME_MAX_LENGTH)]
     kind: MonitorKind
-    target: Annotated[Text, Field(max_length=2048)] = ""
+    target: Annotated[Text, Field(max_length=bounds.TARGET_MAX_LENGTH)] = ""
     settings: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options (docs/monitors.md); secrets as env:NAME.")
-    interval_seconds: Annotated[int, Field(ge=5, le=86400)] = 60
-    timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
-    retries: Annotated[int, Field(ge=0, le=20)] = 2
-    retry_interval_seconds: Annotated[int, Field(ge=1, le=86400)] = 20
-    recovery_confirmations: Annotated[int, Field(ge=1, le=20)] = 2
+    interval_seconds: Annotated[int, bounds.INTERVAL] = 60
+    timeout_seconds: Annotated[float, bounds.TIMEOUT] = 10.0
+    retries: Annotated[int, bounds.RETRIES] = 2
+    retry_interval_seconds: Annotated[int, bounds.RETRY_INTERVAL] = 20
+    recovery_confirmations: Annotated[int, bounds.RECOVERY_CONFIRMATIONS] = 2
     regions: list[Slug] = Field(default_factory=list, description="Region names; empty: the default region.")
-    quorum: Annotated[int, Field(ge=0, le=100)] = 0
+    quorum: Annotated[int, bounds.QUORUM] = 0
     component_id: Id | None = None
     tags: list[Slug] = Field(default_factory=list)
     paused: bool = False
-    heartbeat_period_seconds: Annotated[int, Field(ge=1, le=366 * 86400)] = 3600
-    heartbeat_grace_seconds: Seconds = 300
+    heartbeat_period_seconds: Annotated[int, bounds.HEARTBEAT_PERIOD] = 3600
+    heartbeat_grace_seconds: Annotated[int, bounds.HEARTBEAT_GRACE] = 300
 
 
 MonitorPatch = optional_fields(MonitorIn)
@@ -99,40 +99,26 @@ def _queryset() -> Any:
     return Monitor.objects.prefetch_related("regions", "tags").order_by("name")
 
 
-def _save(request: HttpRequest, monitor: Monitor, data: dict[str, Any]) -> Monitor:
-    now = timezone.now()
-    regions = data.pop("regions", None)
-    tags = data.pop("tags", None)
-    paused = data.pop("paused", None)
+def _regions(names: list[str]) -> list[Region]:
+    if not names:
+        return [services.default_region()]
+    found = {region.name: region for region in Region.objects.filter(name__in=names)}
+    unknown = [name for name in names if name not in found]
+    if unknown:
+        known = ", ".join(Region.objects.values_list("name", flat=True)) or "none yet"
+        raise FieldErrors({"regions": f"Unknown region {', '.join(unknown)}; known regions: {known}."})
+    return list(found.values())
+
+
+def _save(request: HttpRequest, monitor: Monitor | None, data: dict[str, Any]) -> Monitor:
+    """The fields sent, in the names monitors.services.monitor_upsert takes (the writer the admin and config import use)."""
     if "component_id" in data:
-        monitor.component = resolve_id(Component, data.pop("component_id"), "component_id")
-    if "settings" in data and monitor.pk:
-        data["settings"] = restore_masked(data["settings"], monitor.settings)
-    for name, value in data.items():
-        setattr(monitor, name, value)
-    creating = monitor.pk is None
-    with transaction.atomic():
-        if creating and paused:
-            monitor.paused, monitor.state = True, Monitor.State.PAUSED
-        services.monitor_save(monitor=monitor, now=now)
-        if regions is not None and not regions:
-            monitor.regions.set([services.default_region()])
-        elif regions is not None:
-            found = {region.name: region for region in Region.objects.filter(name__in=regions)}
-            unknown = [name for name in regions if name not in found]
-            if unknown:
-                known = ", ".join(Region.objects.values_list("name", flat=True)) or "none yet"
-                raise FieldErrors({"regions": f"Unknown region {', '.join(unknown)}; known regions: {known}."})
-            monitor.regions.set(found.values())
-        elif creating:
-            monitor.regions.set([services.default_region()])
-        if tags is not None:
-            monitor.tags.set([Tag.objects.get_or_create(name=name.lower())[0] for name in tags])
-        if paused is not None and not creating and paused != monitor.paused:
-            services.monitor_set_paused(monitor_ids=[monitor.pk], paused=paused, now=now)
-        audit(request, "create" if creating else "update", monitor, {**data, **({"regions": regions} if regions is not None else {}),
-                                                                    **({"paused": paused} if paused is not None else {})})
-    return _queryset().get(pk=monitor.pk)
+        data["component"] = resolve_id(Component, data.pop("component_id"), "component_id")
+    if "regions" in data:
+        data["regions"] = _regions(data["regions"])
+    saved = services.monitor_upsert(monitor=monitor, changes=data, by=request.user, now=timezone.now(), audit_source=AuditLog.Source.API,
+                                    request=request)
+    return _queryset().get(pk=saved.pk)
 
 
 @router.get("/monitors", response=responses(200, page_of(MonitorOut)), summary="List monitors")
@@ -156,7 +142,7 @@ def list_monitors(request: HttpRequest, filters: Query[MonitorFilters], limit: A
 @router.post("/monitors", response=responses(201, MonitorOut), summary="Create a monitor")
 def create_monitor(request: HttpRequest, payload: MonitorIn) -> Any:
     require(request, "add", Monitor)
-    return Status(201, _save(request, Monitor(), payload.model_dump()))
+    return Status(201, _save(request, None, payload.model_dump()))
 
 
 @router.get("/monitors/{monitor_id}", response=responses(200, MonitorOut), summary="One monitor")
@@ -176,9 +162,7 @@ def update_monitor(request: HttpRequest, monitor_id: Id, payload: MonitorPatch) 
 def delete_monitor(request: HttpRequest, monitor_id: Id) -> Any:
     require(request, "delete", Monitor)
     monitor = get_or_404(Monitor, monitor_id)
-    with transaction.atomic():
-        audit(request, "delete", monitor)
-        services.monitor_delete(monitor=monitor)
+    services.monitor_delete(monitor=monitor, by=request.user, audit_source=AuditLog.Source.API, request=request)
     return Status(204, None)
 
 

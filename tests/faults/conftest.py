@@ -32,7 +32,7 @@ def watched(healthy_target):
     for index in range(8):
         monitor = Monitor(name=f"api-{index}", kind="http", target=f"{healthy_target.url}/ok", interval_seconds=5, timeout_seconds=3,
                           retries=1, retry_interval_seconds=5, component=component)
-        services.monitor_save(monitor=monitor, now=now)
+        services.monitor_upsert(monitor=monitor, now=now)
         monitors.append(monitor)
     AlertRule.objects.create(name="Any monitor down", states=["down", "degraded"], severity="critical")
     page, _ = StatusPage.objects.update_or_create(slug="public", defaults={"title": "Example Status", "is_default": True})

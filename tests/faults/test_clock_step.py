@@ -34,7 +34,7 @@ def monitors() -> list[Monitor]:
     made = []
     for index in range(30):
         monitor = Monitor(name=f"m{index}", kind="tcp", target=f"127.0.0.1:{2000 + index}", interval_seconds=60)
-        services.monitor_save(monitor=monitor, now=START)
+        services.monitor_upsert(monitor=monitor, now=START)
         made.append(monitor)
     return made
 

@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from configfile import sync
-from configfile.schema import json_schema
+from configfile.schema import SECTIONS, json_schema
+from core.secrets import SECRET_MASK
 
 
 class Command(BaseCommand):
@@ -25,9 +26,9 @@ class Command(BaseCommand):
         Path(file).write_text(text, encoding="utf-8")
         if not schema:
             config = sync.export()
-            counts = ", ".join(f"{len(getattr(config, section))} {section.replace('_', ' ')}" for section in sync.SECTIONS)
+            counts = ", ".join(f"{len(getattr(config, section))} {section.replace('_', ' ')}" for section in SECTIONS)
             self.stderr.write(f"Wrote {file}: {counts}.")
-            masked = text.count(sync.SECRET_MASK)
+            masked = text.count(SECRET_MASK)
             if masked:
                 self.stderr.write(f"{masked} secret(s) stored in the database are written masked (********); importing keeps the "
                                   "stored value. Move them to env:NAME references to make the file complete.")

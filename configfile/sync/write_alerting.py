@@ -1,0 +1,70 @@
+"""Writing channels, escalation policies and alert rules."""
+
+from __future__ import annotations
+
+from alerting.models import AlertRule, Channel, EscalationPolicy, EscalationStep, OnCallSchedule
+from configfile.schema import CHANNEL_KEYS, AlertRuleConfig, ChannelConfig, EscalationPolicyConfig
+from configfile.sync.writer import Writer
+from incidents.models import Component
+from monitors.models import Monitor, Tag
+
+
+def write_channel(writer: Writer, index: int, item: ChannelConfig, channel: Channel | None) -> None:
+    path = ("channels", index)
+    channel = channel or Channel(name=item.name)
+    old = channel.config or {}
+    config = {}
+    for key in CHANNEL_KEYS:
+        value = getattr(item, key)
+        if value is not None:
+            config[key] = writer.secret(value, old.get(key), (*path, key)) if key in Channel.SECRET_KEYS else value
+    channel.kind, channel.config, channel.enabled = item.kind, config, item.enabled
+
+    def write() -> None:
+        channel.full_clean()
+        channel.save()
+    writer.save(channel, path, write, {})
+
+
+def write_escalation_policy(writer: Writer, index: int, item: EscalationPolicyConfig, policy: EscalationPolicy | None) -> None:
+    path = ("escalation_policies", index)
+    policy = policy or EscalationPolicy(name=item.name)
+    policy.repeat = item.repeat
+    steps = []
+    for number, step in enumerate(item.steps):
+        if step.wait % 60:
+            writer.source.problem((*path, "steps", number, "wait"), "escalation waits are whole minutes, e.g. 5m or 15m")
+        steps.append((step, writer.lookup(Channel, step.channels, (*path, "steps", number, "channels")),
+                      writer.one(OnCallSchedule, step.schedule, (*path, "steps", number, "schedule"))))
+
+    def write() -> None:
+        policy.full_clean()
+        policy.save()
+        policy.steps.all().delete()
+        for position, (step, channels, schedule) in enumerate(steps):
+            row = EscalationStep.objects.create(policy=policy, position=position, schedule=schedule, wait_minutes=round(step.wait) // 60)
+            row.channels.set(channels)
+    writer.save(policy, path, write)
+
+
+def write_alert_rule(writer: Writer, index: int, item: AlertRuleConfig, rule: AlertRule | None) -> None:
+    path = ("alert_rules", index)
+    rule = rule or AlertRule(name=item.name)
+    monitors = writer.lookup(Monitor, item.monitors, (*path, "monitors"))
+    components = writer.lookup(Component, item.components, (*path, "components"))
+    channels = writer.lookup(Channel, item.channels, (*path, "channels"))
+    rule.escalation_policy = writer.one(EscalationPolicy, item.escalation_policy, (*path, "escalation_policy"))
+    for name in ("enabled", "states", "monitor_kinds", "severity", "labels", "runbook_url", "runbook_text", "group_by",
+                 "notify_resolved", "hold_flapping"):
+        setattr(rule, name, getattr(item, name))
+    rule.for_seconds, rule.group_wait_seconds, rule.group_interval_seconds = round(item.for_), round(item.group_wait), round(item.group_interval)
+    rule.repeat_interval_seconds, rule.resolve_after_seconds = round(item.repeat_interval), round(item.resolve_after)
+
+    def write() -> None:
+        rule.full_clean()
+        rule.save()
+        rule.monitors.set(monitors)
+        rule.components.set(components)
+        rule.channels.set(channels)
+        rule.tags.set([Tag.objects.get_or_create(name=name.lower())[0] for name in item.tags])
+    writer.save(rule, path, write, {"for": "for_seconds"})

@@ -1,0 +1,160 @@
+"""One writer for monitors: the admin, the API and config import all go through monitors.services,
+so pausing a down monitor records the same state changes and frees its component the same way,
+and a value out of bounds gets the same message on every path."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from api.tokens import token_issue
+from core import events
+from core.models import AuditLog
+from incidents.models import Component
+from monitors import services
+from monitors.checkers.base import Result
+from monitors.models import CheckResult, Monitor, StateChange
+
+pytestmark = pytest.mark.django_db
+
+TARGET = "https://api.example.com/health"
+OUT_OF_BOUNDS = "interval must be between 5s and 1d (got 2s)"
+
+
+@pytest.fixture
+def down_monitor() -> Monitor:
+    """A monitor the engine has found down: its component is in major outage."""
+    component = Component.objects.create(name="API")
+    now = timezone.now()
+    monitor = services.monitor_upsert(changes={"name": "api", "kind": "http", "target": TARGET, "retries": 0, "component": component},
+                                      now=now)
+    services.record_results(region_name=settings.VIGIL_DEFAULT_REGION, checked=[services.Checked(monitor.pk, now, Result("down", message="refused"))], now=now)
+    events.drain(now=now)
+    monitor.refresh_from_db()
+    assert monitor.state == "down" and Component.objects.get().status == "major_outage"
+    return monitor
+
+
+def admin_form(monitor: Monitor, **overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "name": monitor.name, "kind": monitor.kind, "target": monitor.target, "settings": json.dumps(monitor.settings),
+        "component": monitor.component_id, "regions": [region.pk for region in monitor.regions.all()],
+        "interval_seconds": monitor.interval_seconds, "timeout_seconds": monitor.timeout_seconds, "retries": monitor.retries,
+        "retry_interval_seconds": monitor.retry_interval_seconds, "recovery_confirmations": monitor.recovery_confirmations,
+        "quorum": monitor.quorum, "heartbeat_period_seconds": monitor.heartbeat_period_seconds,
+        "heartbeat_grace_seconds": monitor.heartbeat_grace_seconds, "state_changes-TOTAL_FORMS": 0, "state_changes-INITIAL_FORMS": 0,
+    }
+    if monitor.paused:
+        data["paused"] = "on"
+    data.update(overrides)
+    return {name: value for name, value in data.items() if value is not False}  # an unticked box is not sent
+
+
+def config_file(tmp_path, monitor_line: str):  # type: ignore[no-untyped-def]
+    path = tmp_path / "vigil.yaml"
+    path.write_text(f"monitors:\n  - {monitor_line}\n")
+    return path
+
+
+def set_paused_through(path: str, monitor: Monitor, paused: bool, *, client, admin_user, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    if path == "admin":
+        client.force_login(admin_user)
+        response = client.post(f"/admin/monitors/monitor/{monitor.pk}/change/", admin_form(monitor, paused="on" if paused else False))
+        assert response.status_code == 302, response.content.decode()[:3000]
+    elif path == "api":
+        _token, clear = token_issue(user=admin_user, name="test", scope="write")
+        response = client.patch(f"/api/v1/monitors/{monitor.pk}", data={"paused": paused}, content_type="application/json",
+                                HTTP_AUTHORIZATION=f"Bearer {clear}")
+        assert response.status_code == 200, response.content
+    else:
+        line = f"{{name: api, kind: http, url: '{TARGET}', retries: 0, component: API, paused: {str(paused).lower()}}}"
+        call_command("import_config", str(config_file(tmp_path, line)), stdout=io.StringIO())
+    monitor.refresh_from_db()
+
+
+PATHS = ["admin", "api", "config"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_pausing_a_down_monitor_frees_its_component_the_same_way_on_every_path(path, down_monitor, client, admin_user, tmp_path):
+    set_paused_through(path, down_monitor, True, client=client, admin_user=admin_user, tmp_path=tmp_path)
+    events.drain(now=timezone.now())
+
+    assert down_monitor.paused and down_monitor.state == "paused" and down_monitor.next_due_at is None
+    changes = list(StateChange.objects.filter(monitor=down_monitor).order_by("at", "pk").values_list("old_state", "new_state", "reason"))
+    assert changes[1:] == [("down", "paused", "paused")]
+    assert Component.objects.get().status == "operational"  # a paused monitor does not vote
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_resuming_goes_back_to_unknown_on_every_path(path, down_monitor, client, admin_user, tmp_path):
+    services.monitor_set_paused(monitor_ids=[down_monitor.pk], paused=True, now=timezone.now())
+    down_monitor.refresh_from_db()
+    set_paused_through(path, down_monitor, False, client=client, admin_user=admin_user, tmp_path=tmp_path)
+    events.drain(now=timezone.now())
+
+    assert not down_monitor.paused and down_monitor.state == "unknown" and down_monitor.next_due_at is not None
+    changes = list(StateChange.objects.filter(monitor=down_monitor).order_by("at", "pk").values_list("old_state", "new_state", "reason"))
+    assert changes[1:] == [("down", "paused", "paused"), ("paused", "unknown", "resumed")]
+    assert Component.objects.get().status == "operational"  # unknown until its checks say otherwise
+
+
+def test_an_interval_out_of_bounds_gets_the_same_message_on_every_path(down_monitor, client, admin_user, tmp_path):
+    client.force_login(admin_user)
+    page = client.post(f"/admin/monitors/monitor/{down_monitor.pk}/change/", admin_form(down_monitor, interval_seconds=2)).content.decode()
+    assert OUT_OF_BOUNDS in page
+
+    _token, clear = token_issue(user=admin_user, name="test", scope="write")
+    response = client.patch(f"/api/v1/monitors/{down_monitor.pk}", data={"interval_seconds": 2}, content_type="application/json",
+                            HTTP_AUTHORIZATION=f"Bearer {clear}")
+    assert response.status_code == 422 and response.json()["fields"] == {"interval_seconds": [OUT_OF_BOUNDS]}
+
+    errors = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_config", str(config_file(tmp_path, f"{{name: api, kind: http, url: '{TARGET}', interval: 2s}}")),
+                     stdout=io.StringIO(), stderr=errors)
+    assert f"monitors[0] (api).interval: {OUT_OF_BOUNDS}" in errors.getvalue()
+
+    down_monitor.refresh_from_db()
+    assert down_monitor.interval_seconds == 60
+
+
+def test_the_json_schema_and_the_api_schema_carry_the_same_bounds(client):
+    from configfile.schema import json_schema
+
+    config = json_schema()["$defs"]["MonitorConfig"]["properties"]
+    api = client.get("/api/v1/openapi.json").json()["components"]["schemas"]["MonitorIn"]["properties"]
+    assert config["interval"]["anyOf"][0]["minimum"] == api["interval_seconds"]["minimum"] == 5
+    assert config["interval"]["anyOf"][0]["maximum"] == api["interval_seconds"]["maximum"] == 86400
+    assert config["retries"]["maximum"] == api["retries"]["maximum"] == 20
+
+
+def test_a_resumed_copy_and_a_deletion_go_through_the_writer_in_the_admin(down_monitor, client, admin_user):
+    client.force_login(admin_user)
+    client.post("/admin/monitors/monitor/", {"action": "duplicate", "_selected_action": [down_monitor.pk]})
+    copy = Monitor.objects.get(name="api (copy)")
+    assert copy.paused and copy.state == "paused" and copy.next_due_at is None and copy.component_id == down_monitor.component_id
+    assert not StateChange.objects.filter(monitor=copy).exists()  # born paused: nothing changed
+
+    response = client.post(f"/admin/monitors/monitor/{down_monitor.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Monitor.objects.filter(pk=down_monitor.pk).exists()
+    assert not CheckResult.objects.filter(monitor_id=down_monitor.pk).exists()  # raw results go with it (no cascade there)
+    assert AuditLog.objects.filter(action="delete", object_type="monitors.monitor", source="admin").count() == 1
+
+
+def test_a_writer_holding_an_older_copy_never_overwrites_the_state_the_engine_wrote(down_monitor):
+    stale = Monitor.objects.get(pk=down_monitor.pk)
+    later = timezone.now() + timedelta(seconds=5)
+    ok = [services.Checked(down_monitor.pk, later + timedelta(seconds=i), Result("ok", message="fine")) for i in range(2)]
+    services.record_results(region_name=settings.VIGIL_DEFAULT_REGION, checked=ok, now=later)
+    services.monitor_upsert(monitor=stale, changes={"interval_seconds": 120}, now=later)
+    down_monitor.refresh_from_db()
+    assert down_monitor.interval_seconds == 120 and down_monitor.state == "up"
