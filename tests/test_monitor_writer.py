@@ -158,3 +158,11 @@ def test_a_writer_holding_an_older_copy_never_overwrites_the_state_the_engine_wr
     services.monitor_upsert(monitor=stale, changes={"interval_seconds": 120}, now=later)
     down_monitor.refresh_from_db()
     assert down_monitor.interval_seconds == 120 and down_monitor.state == "up"
+
+
+def test_a_monitor_stored_before_the_limits_is_named_by_export_not_a_crash(down_monitor):
+    Monitor.objects.filter(pk=down_monitor.pk).update(interval_seconds=2 * 86400)  # allowed by the admin before the limits were shared
+    errors = io.StringIO()
+    with pytest.raises(CommandError, match="outside today's limits"):
+        call_command("export_config", stdout=io.StringIO(), stderr=errors)
+    assert "monitors: api: interval: interval must be between 5s and 1d (got 2d); change it in the admin first" in errors.getvalue()

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 from django.conf import settings as django_settings
+from pydantic import ValidationError
 
 from alerting.models import AlertRule, Channel, EscalationPolicy
 from configfile.schema import (
@@ -25,6 +26,7 @@ from configfile.schema import (
     StatusPageConfig,
     VigilConfig,
 )
+from configfile.source import ConfigError
 from core.secrets import mask_secrets
 from incidents.models import Component, ComponentGroup
 from monitors.models import Monitor
@@ -126,7 +128,22 @@ def key_of(item: Any) -> str:
 
 def export(*, reveal: bool = False) -> VigilConfig:
     """The database as a config; secrets masked unless they are env:NAME references (reveal: for comparing only)."""
-    return VigilConfig(**{section: [reader(obj, reveal) for obj in rows()] for section, (rows, reader) in READERS.items()})
+    problems: list[str] = []
+    sections = {section: [item for obj in rows() if (item := _read(section, obj, reader, reveal, problems)) is not None]
+                for section, (rows, reader) in READERS.items()}
+    if problems:
+        raise ConfigError(problems)
+    return VigilConfig(**sections)
+
+
+def _read(section: str, obj: Any, reader: Callable[[Any, bool], Any], reveal: bool, problems: list[str]) -> Any:
+    """One item; a row stored before a limit was tightened (monitors.bounds) becomes a problem naming it, not a crash."""
+    try:
+        return reader(obj, reveal)
+    except ValidationError as exc:
+        problems.extend(f"{section}: {obj}: {'.'.join(map(str, error['loc']))}: {error['msg']}; change it in the admin first"
+                        for error in exc.errors())
+        return None
 
 
 def dump(config: VigilConfig) -> str:

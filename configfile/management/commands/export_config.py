@@ -4,10 +4,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from configfile import sync
 from configfile.schema import SECTIONS, json_schema
+from configfile.source import ConfigError
 from core.secrets import SECRET_MASK
 
 
@@ -19,13 +20,18 @@ class Command(BaseCommand):
         parser.add_argument("--schema", action="store_true", help="Write the file format's JSON Schema instead (for editor completion).")
 
     def handle(self, *args: Any, file: str, schema: bool, **options: Any) -> None:
-        text = json.dumps(json_schema(), indent=2) + "\n" if schema else sync.dump(sync.export())
+        try:
+            config = None if schema else sync.export()
+        except ConfigError as error:
+            for problem in error.problems:
+                self.stderr.write(problem)
+            raise CommandError(f"{len(error.problems)} stored value(s) are outside today's limits; nothing was written.") from None
+        text = json.dumps(json_schema(), indent=2) + "\n" if config is None else sync.dump(config)
         if file == "-":
             self.stdout.write(text, ending="")
             return
         Path(file).write_text(text, encoding="utf-8")
-        if not schema:
-            config = sync.export()
+        if config is not None:
             counts = ", ".join(f"{len(getattr(config, section))} {section.replace('_', ' ')}" for section in SECTIONS)
             self.stderr.write(f"Wrote {file}: {counts}.")
             masked = text.count(SECRET_MASK)
