@@ -292,7 +292,8 @@ class Rollup(models.Model):
 
 
 class StateChange(models.Model):
-    """Every transition of a monitor's state, written with the state it changes."""
+    """Every transition of a monitor's state, written with the state it changes (and its
+    monitor.state event, which is what the reactions read: monitors.services.announce)."""
 
     monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="state_changes")
     at = models.DateTimeField(db_index=True)
@@ -301,15 +302,11 @@ class StateChange(models.Model):
     reason = models.CharField(max_length=300, blank=True)
     evidence = models.JSONField(default=dict, blank=True, help_text="Per-region counters and last messages.")
     is_flapping = models.BooleanField(default=False)
-    # Set when incidents/alerting/live pages have reacted (monitors.reactions); the
-    # sweep finds rows left unhandled by a crash through statechange_unhandled_idx.
-    handled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["monitor", "-at"], name="statechange_monitor_at_idx"),
-            models.Index(fields=["at"], name="statechange_unhandled_idx", condition=models.Q(handled_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

@@ -391,7 +391,7 @@ def apply_maintenance(*, component_ids: Iterable[int], now: datetime) -> list[St
 
 def components_derive(component_ids: Iterable[int] | None = None) -> dict[int, str]:
     """Each component's status as its monitors say it (incidents.services.derive_status)."""
-    rows = Monitor.objects.exclude(component_id=None)
+    rows = Monitor.objects.filter(component__isnull=False)
     if component_ids is not None:
         rows = rows.filter(component_id__in=list(component_ids))
     monitors = list(rows.values_list("pk", "component_id", "state"))
