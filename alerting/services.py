@@ -28,6 +28,7 @@ from alerting.transports import TransportError
 from alerting.transports import send as transport_send
 from core import outbox
 from core.live import OPS_GROUP, publish_after_commit
+from core.secrets import MissingSecret
 
 log = logging.getLogger("vigil.alerting")
 
@@ -490,7 +491,7 @@ def deliver(*, notification_id: int, now: datetime) -> str:
         if notification.channel is not None:
             try:
                 target = Channel(pk=channel.pk, name=channel.name, kind=channel.kind, config=channel.resolved_config(), enabled=channel.enabled)
-            except ValueError as missing:
+            except MissingSecret as missing:
                 raise TransportError(str(missing), permanent=True) from None
         return transport_send(target, notification.message, notification).code
 
