@@ -213,12 +213,14 @@ MAINTENANCE_STEPS = {
 }
 
 
-def record_maintenance_event(maintenance: Maintenance, *, now: datetime) -> SubscriberEvent | None:
-    kind = MAINTENANCE_STEPS.get(Maintenance.Status(maintenance.status))
+def record_maintenance_event(maintenance: Maintenance, *, now: datetime, status: str | None = None) -> SubscriberEvent | None:
+    """What subscribers hear of a maintenance reaching `status` (by default, the one it has now)."""
+    status = status or maintenance.status
+    kind = MAINTENANCE_STEPS.get(Maintenance.Status(status))
     if kind is None or not maintenance.is_public:
         return None
     event, _ = SubscriberEvent.objects.get_or_create(
-        key=f"maintenance:{maintenance.pk}:{maintenance.status}",
+        key=f"maintenance:{maintenance.pk}:{status}",
         defaults={"kind": kind, "maintenance": maintenance,
                   "component_ids": list(maintenance.components.values_list("pk", flat=True)), "created_at": now},
     )
