@@ -28,6 +28,7 @@ from alerting.transports import TransportError
 from alerting.transports import send as transport_send
 from core import outbox
 from core.live import OPS_GROUP, publish_after_commit
+from core.metrics import count_delivery
 from core.secrets import MissingSecret
 
 log = logging.getLogger("vigil.alerting")
@@ -500,14 +501,8 @@ def deliver(*, notification_id: int, now: datetime) -> str:
         return notification.status
     if outcome.result != "sent":
         log.warning("notification %s to %s %s: %s", notification.pk, channel, "failed" if outcome.final else "will retry", outcome.error)
-    _count(channel.kind, outcome.result)
+    count_delivery(channel.kind, outcome.result)
     return outcome.result
-
-
-def _count(kind: str, outcome: str) -> None:
-    from core.metrics import count_delivery
-
-    count_delivery(kind, outcome)
 
 
 def send_test(*, channel: Channel, now: datetime) -> Notification:

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 
 from core import outbox
+from core.metrics import count_delivery
 from incidents.models import Component, IncidentUpdate, Maintenance
 from lib.delivery import TransportError, post_json, sign
 from statuspage.models import StatusPage, StatusPageComponent, Subscriber, SubscriberDelivery, SubscriberEvent, hash_token
@@ -294,14 +295,8 @@ def deliver(*, delivery_id: int, now: datetime) -> str:
         _count_failure(subscriber, outcome.error, now)
     elif outcome.result == "sent" and subscriber.consecutive_failures:
         Subscriber.objects.filter(pk=subscriber.pk).update(consecutive_failures=0)
-    _count(f"subscriber_{subscriber.kind}", outcome.result)
+    count_delivery(f"subscriber_{subscriber.kind}", outcome.result)
     return outcome.result
-
-
-def _count(kind: str, outcome: str) -> None:
-    from core.metrics import count_delivery
-
-    count_delivery(kind, outcome)
 
 
 def _count_failure(subscriber: Subscriber, reason: str, now: datetime) -> None:
