@@ -13,6 +13,8 @@ from django.db import models
 
 from core.outbox import OutboxRow
 from core.secrets import mask, resolve_all
+from lib.oncall import Override, on_call
+from monitors.models import Monitor
 
 
 class Severity(models.TextChoices):
@@ -119,7 +121,6 @@ class AlertRule(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from monitors.models import Monitor
 
         valid = {"down", "degraded"}
         if not isinstance(self.states, list) or not self.states or not set(self.states) <= valid:
@@ -308,7 +309,6 @@ class OnCallSchedule(models.Model):
         """The user on call at `now` (an override first), or None."""
         from zoneinfo import ZoneInfo
 
-        from lib.oncall import Override, on_call
 
         members = [m.user for m in self.members.select_related("user").order_by("position", "id")]
         overrides = [Override(o.user, o.starts_at, o.ends_at) for o in self.overrides.select_related("user")]

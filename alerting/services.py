@@ -30,6 +30,7 @@ from core import outbox
 from core.live import OPS_GROUP, publish_after_commit
 from core.metrics import count_delivery
 from core.secrets import MissingSecret
+from monitors.selectors import monitor_ids_under_maintenance
 
 log = logging.getLogger("vigil.alerting")
 
@@ -234,7 +235,6 @@ def _resolve_cleared(now: datetime) -> int:
 
 def _held_back(alerts: list[Alert], now: datetime) -> set[int]:
     """Alerts silenced, under maintenance, flapping (when the rule says so) or inhibited."""
-    from monitors.selectors import monitor_ids_under_maintenance
 
     held: set[int] = set()
     silences = list(Silence.objects.filter(starts_at__lte=now, ends_at__gt=now))

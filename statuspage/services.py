@@ -7,7 +7,7 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +15,6 @@ from django.core import signing
 from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Q
 from django.template.loader import render_to_string
 
 from core import outbox
@@ -226,22 +225,6 @@ def record_maintenance_event(maintenance: Maintenance, *, now: datetime, status:
                   "component_ids": list(maintenance.components.values_list("pk", flat=True)), "created_at": now},
     )
     return event
-
-
-def sweep_events(*, now: datetime, window: timedelta = timedelta(hours=24)) -> int:
-    """Catch up on events a lost after-commit hook did not record (the rows are the truth)."""
-    made = 0
-    known = set(SubscriberEvent.objects.filter(created_at__gte=now - window - timedelta(hours=1)).values_list("key", flat=True))
-    updates = IncidentUpdate.objects.filter(created_at__gte=now - window, notify_subscribers=True, incident__is_public=True).select_related("incident")
-    for update in updates:
-        if f"update:{update.pk}" not in known and record_update_event(update):
-            made += 1
-    recent = Maintenance.objects.filter(is_public=True).filter(
-        Q(created_at__gte=now - window) | Q(started_at__gte=now - window) | Q(completed_at__gte=now - window))
-    for maintenance in recent:
-        if f"maintenance:{maintenance.pk}:{maintenance.status}" not in known and record_maintenance_event(maintenance, now=now):
-            made += 1
-    return made
 
 
 def fan_out(*, now: datetime, limit: int = 100) -> int:

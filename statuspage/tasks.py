@@ -63,7 +63,6 @@ def rebuild_all() -> int:
 @shared_task(name="statuspage.subscriber_events")
 def subscriber_events() -> int:
     now = timezone.now()
-    services.sweep_events(now=now)
     made = services.fan_out(now=now)
     if made:
         deliver_due.delay()
