@@ -5,3 +5,8 @@ class SLOConfig(AppConfig):
     name = "slo"
     verbose_name = "Service level objectives"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from slo import reactions
+
+        reactions.register()

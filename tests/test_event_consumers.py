@@ -135,3 +135,15 @@ def test_metrics_count_what_each_consumer_holds_back(fleet, client):
     body = client.get("/metrics").content.decode()
     assert 'vigil_event_consumer_failures{consumer="auto-incidents",state="retrying"} 1.0' in body
     assert 'vigil_event_consumer_pending{consumer="alerting"} 0.0' in body
+
+
+def test_an_slo_is_refreshed_as_soon_as_its_monitor_goes_down(fleet):
+    from slo.models import SLO, SLOSnapshot
+
+    slo = SLO.objects.create(name="Payments availability", objective=99.9, window="rolling_30d")
+    slo.monitors.set(fleet["monitors"][:3])
+    observe(fleet["monitors"], "down", T0)
+    events.drain(now=T0 + timedelta(seconds=2))
+    snapshot = SLOSnapshot.objects.get(slo=slo)  # before the minute refresh ran
+    assert (snapshot.valid, snapshot.good) == (3, 0)
+    assert snapshot.at == T0.replace(second=0, microsecond=0)
