@@ -6,6 +6,13 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
+def _start_new_consumers(sender: Any, **kwargs: Any) -> None:
+    if sender.name == "core":  # once per migrate, when core's tables exist
+        from core.events import start_new_consumers
+
+        start_new_consumers()
+
+
 class CoreConfig(AppConfig):
     """The ground every app stands on: users and roles, audit, env, events, live updates, health."""
 
@@ -21,6 +28,7 @@ class CoreConfig(AppConfig):
         from core.roles import sync_role_groups
 
         post_migrate.connect(sync_role_groups, dispatch_uid="vigil-sync-roles")
+        post_migrate.connect(_start_new_consumers, dispatch_uid="vigil-event-cursors")
 
         def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **_: Any) -> None:
             metrics.login_failures.inc()

@@ -106,7 +106,6 @@ def wake(topics: Iterable[str]) -> None:
 def run(name: str, *, now: datetime, seconds: float = 20.0) -> int:
     """Handle what is due for one consumer: retries first, then new events. Returns events handled."""
     item = consumer(name)
-    EventCursor.objects.bulk_create([EventCursor(consumer=name)], ignore_conflicts=True)
     handled = _retry_due(item, now)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -137,7 +136,10 @@ _HOLDING = (EventFailure.State.RETRYING, EventFailure.State.WAITING)
 
 
 def _next_page(item: Consumer) -> list[Event]:
-    position = EventCursor.objects.filter(consumer=item.name).values_list("position", flat=True).first() or 0
+    position = EventCursor.objects.filter(consumer=item.name).values_list("position", flat=True).first()
+    if position is None:  # a new consumer starts at the beginning of the log
+        EventCursor.objects.bulk_create([EventCursor(consumer=item.name)], ignore_conflicts=True)
+        position = 0
     return list(Event.objects.filter(pk__gt=position, topic__in=item.topics).order_by("pk")[:PAGE])
 
 
@@ -293,6 +295,13 @@ def status() -> list[ConsumerStatus]:
             quarantined=counts.get((item.name, EventFailure.State.QUARANTINED), 0),
         ))
     return rows
+
+
+def start_new_consumers(**_: Any) -> None:
+    """After migrate: a consumer added by an upgrade starts at the end of the log, not a week back
+    (it would replay old changes). A cursor missing at run time starts at the beginning."""
+    end = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    EventCursor.objects.bulk_create([EventCursor(consumer=c.name, position=end) for c in consumers()], ignore_conflicts=True)
 
 
 def prune(*, now: datetime, keep: timedelta = timedelta(days=7)) -> int:

@@ -147,3 +147,11 @@ def test_an_slo_is_refreshed_as_soon_as_its_monitor_goes_down(fleet):
     snapshot = SLOSnapshot.objects.get(slo=slo)  # before the minute refresh ran
     assert (snapshot.valid, snapshot.good) == (3, 0)
     assert snapshot.at == T0.replace(second=0, microsecond=0)
+
+
+def test_a_consumer_added_by_an_upgrade_starts_at_the_end_of_the_log_not_a_week_back(fleet):
+    observe(fleet["monitors"], "down", T0)  # history the new consumer must not replay
+    EventCursor.objects.filter(consumer="slo").delete()
+    events.start_new_consumers()  # what migrate does (post_migrate)
+    assert EventCursor.objects.get(consumer="slo").position == Event.objects.order_by("-pk").first().pk
+    assert EventCursor.objects.get(consumer="alerting").position == 0  # an existing cursor is left where it was
