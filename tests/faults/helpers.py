@@ -55,8 +55,13 @@ class Proxy:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
         listener.listen(128)
-        self.listener = listener
+        with self.lock:
+            self.listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _admits(self, listener: socket.socket) -> bool:
+        """Still open and still this listener's turn (call with the lock held)."""
+        return self.open and listener is self.listener
 
     def _accept(self, listener: socket.socket) -> None:
         while True:
@@ -64,13 +69,24 @@ class Proxy:
                 client, _ = listener.accept()
             except OSError:
                 return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
             with self.lock:
-                self.connections += [client, upstream]
+                admitted = self._admits(listener)
+            upstream = None
+            if admitted:
+                try:
+                    upstream = socket.create_connection(self.target, timeout=5)
+                except OSError:
+                    upstream = None
+            with self.lock:
+                # A connection accepted just before a cut must not get through after it.
+                if upstream is not None and self._admits(listener):
+                    self.connections += [client, upstream]
+                    upstream.settimeout(None)
+                else:
+                    for end in (client, upstream):
+                        if end is not None:
+                            end.close()
+                    continue
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
 
@@ -89,21 +105,29 @@ class Proxy:
                     pass
 
     def cut(self) -> None:
-        self.open = False
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
+        """Stop listening and drop every open connection at once; connecting is refused until restore()."""
         with self.lock:
-            for connection in self.connections:
-                try:
-                    connection.shutdown(socket.SHUT_RDWR)
-                    connection.close()
-                except OSError:
-                    pass
-            self.connections.clear()
+            self.open = False
+            listener, self.listener = self.listener, None
+            connections, self.connections = self.connections, []
+        if listener is not None:
+            # close() alone does not wake a thread blocked in accept(): the kernel keeps the
+            # socket listening until that call returns, and it would accept one more client.
+            try:
+                listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            listener.close()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            connection.close()
 
     def restore(self) -> None:
-        self.open = True
+        with self.lock:
+            self.open = True
         self._listen()
 
     def close(self) -> None:
