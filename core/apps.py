@@ -24,6 +24,7 @@ class CoreConfig(AppConfig):
         from django.contrib.auth.signals import user_login_failed
 
         from core import metrics
+        from core.client_address import client_address
         from core.logging import security_log
         from core.roles import sync_role_groups
 
@@ -35,7 +36,7 @@ class CoreConfig(AppConfig):
             security_log.warning(
                 "login failed for %r from %s",
                 credentials.get("username", ""),
-                request.META.get("REMOTE_ADDR") if request is not None else "-",
+                client_address(request) if request is not None else "-",
                 extra={"event": "login_failed", "username": credentials.get("username", "")},
             )
 

@@ -7,6 +7,7 @@ deployment stops at start-up with one readable line instead of failing later.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from urllib.parse import urlparse
@@ -81,6 +82,18 @@ class Env:
         if value is None:
             return list(default or [])
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    def networks(self, name: Text) -> Items[Text]:
+        """A comma-separated list of IP addresses or CIDR networks (e.g. trusted proxies)."""
+        entries = self.list(name)
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"{name}: {entry!r} is not an IP address or network; list them like {name}=10.0.0.5,192.168.1.0/24,::1"
+                ) from None
+        return entries
 
     def choice(self, name: Text, choices: tuple[Text, ...], default: Text) -> Text:
         value = self.raw(name)

@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.db import models, transaction
 from django.http import HttpRequest
 
+from core.client_address import client_address
 from core.models import AuditLog
 from core.request_context import audit_source_var, request_id_var
 from core.roles import ROLES
@@ -49,7 +50,7 @@ def audit_record(
         object_repr=str(target)[:200] if target is not None else "",
         changes={name: _printable(name, value) for name, value in (changes or {}).items()},
         source=source,
-        ip_address=request.META.get("REMOTE_ADDR") if request is not None else None,
+        ip_address=(client_address(request) or None) if request is not None else None,
         request_id=getattr(request, "request_id", "") if request is not None else request_id_var.get().strip("-"),
     )
     entry.full_clean()

@@ -225,7 +225,10 @@ AXES_COOLOFF_TIME = env.int("VIGIL_LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
+# Forwarded headers (X-Forwarded-For, X-Real-IP, Forwarded) are believed only from these
+# proxies (IPs or CIDRs); core.client_address reads the client address for axes and the rest.
+VIGIL_TRUSTED_PROXIES = env.networks("VIGIL_TRUSTED_PROXIES")
+AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"
 AXES_VERBOSE = False
 AXES_USERNAME_CALLABLE = "core.login.axes_username"
 

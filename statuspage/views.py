@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from core.client_address import client_address
 from statuspage import access, services
 from statuspage.models import StatusPage, Subscriber
 from statuspage.snapshot import STALE_MARK, Document, get_document, get_routes, is_stale, path_prefix, rebuild
@@ -233,7 +234,7 @@ def subscribe(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     choices = [(c.pk, c.name) for c in services.component_choices(page_obj)]
     form = SubscribeForm(request.POST or None, choices=choices)
     if request.method == "POST" and form.is_valid():
-        ip = request.META.get("REMOTE_ADDR", "")
+        ip = client_address(request)
         if services.rate_limited(key=f"subscribe:{ip}", limit=10, seconds=3600):
             form.add_error(None, "Too many subscription requests from your network; try again in an hour.")
         else:
