@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 
 from statuspage.snapshot import get_routes
@@ -46,7 +47,7 @@ class StatusFastPathMiddleware:
         self.csp_header: tuple[str, str] | None = None
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in ("GET", "HEAD") and not request.GET.get("token"):
+        if request.method in ("GET", "HEAD") and not request.GET.get("token") and _allowed_host(request):
             from django.urls import Resolver404, resolve
 
             try:
@@ -74,3 +75,13 @@ class StatusFastPathMiddleware:
                     response["X-Frame-Options"] = settings.X_FRAME_OPTIONS
                     return response
         return self.get_response(request)
+
+
+def _allowed_host(request: HttpRequest) -> bool:
+    """The Host header passes ALLOWED_HOSTS, as CommonMiddleware would check; otherwise the
+    full chain answers (400 Bad Request), so no page is served for a made-up host."""
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return False
+    return True

@@ -55,3 +55,17 @@ def test_the_same_page_still_answers_under_its_slug(client, branded):
 def test_subscribing_works_on_the_domain(client, branded):
     response = client.get("/subscribe/", HTTP_HOST="status.example.com")
     assert response.status_code == 200 and 'href="/history/"' in response.content.decode()
+
+
+def test_a_host_outside_allowed_hosts_gets_400_not_a_status_page(client, branded):
+    """The fast path answers before CommonMiddleware checks the Host header: it checks it itself."""
+    for path in ("/status/acme/", "/status/acme/api/v2/summary.json", "/status/acme/theme.css", "/"):
+        response = client.get(path, HTTP_HOST="attacker.example")
+        assert response.status_code == 400, path
+        assert b"Acme status" not in response.content
+    assert client.get("/status/acme/").status_code == 200  # an allowed host is served as before
+
+
+def test_a_page_domain_missing_from_allowed_hosts_is_refused_like_any_host(client, branded, settings):
+    settings.ALLOWED_HOSTS = [host for host in settings.ALLOWED_HOSTS if host != "status.example.com"]
+    assert client.get("/", HTTP_HOST="status.example.com").status_code == 400
