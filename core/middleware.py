@@ -15,6 +15,8 @@ from core.request_context import audit_source_var, request_id_var
 
 # Accept an upstream id (load balancer, proxy) only when it is short and plain.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Any other method is counted as "other": a client inventing methods must not add a series each.
+METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class RequestContextMiddleware:
@@ -38,7 +40,8 @@ class RequestContextMiddleware:
 
         match = getattr(request, "resolver_match", None)
         view = match.view_name if match and match.view_name else "unmatched"
-        metrics.http_requests.labels(view, request.method, str(response.status_code)).inc()
+        method = request.method if request.method in METRIC_METHODS else "other"
+        metrics.http_requests.labels(view, method, str(response.status_code)).inc()
         metrics.http_request_duration.labels(view).observe(duration)
         access_log.info(
             "%s %s %s %.1fms",

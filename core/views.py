@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 
 from django.conf import settings
 from django.db import connections
@@ -11,10 +12,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from core.health import HEALTHY, UNHEALTHY, migrations_pending, run_checks
+from core.client_address import client_address
+from core.health import ALL_CHECKS, HEALTHY, UNHEALTHY, migrations_pending, run_checks
 from core.metrics import portal_registry
-
-ALL_CHECKS = ["database", "cache", "broker", "workers", "beat"]
 
 
 def _health_response(names: list[str]) -> JsonResponse:
@@ -58,12 +58,37 @@ def ready(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
-    token = settings.VIGIL_METRICS_TOKEN
+    refusal = _metrics_refusal(request)
+    if refusal is not None:
+        return refusal
+    return HttpResponse(generate_latest(portal_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def _metrics_refusal(request: HttpRequest) -> HttpResponse | None:
+    """/metrics tells anyone how busy and how broken Vigil is: in production it needs a token or an allow list."""
+    token, allowed = settings.VIGIL_METRICS_TOKEN, settings.VIGIL_METRICS_ALLOW
+    if settings.PRODUCTION and not token and not allowed:
+        return _refuse(403, "metrics are closed in production: set VIGIL_METRICS_TOKEN (a bearer token for Prometheus) "
+                            "or VIGIL_METRICS_ALLOW (the scrapers' addresses), see docs/deployment.md")
+    if allowed:
+        address = client_address(request)
+        try:
+            client = ipaddress.ip_address(address)
+        except ValueError:
+            client = None
+        if client is None or not any(client in ipaddress.ip_network(network, strict=False) for network in allowed):
+            return _refuse(403, f"metrics are not served to {address or 'this client'}; add its address to VIGIL_METRICS_ALLOW")
     if token:
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied.encode(), token.encode()):
-            return HttpResponse("metrics need Authorization: Bearer <VIGIL_METRICS_TOKEN>\n", status=401, content_type="text/plain")
-    return HttpResponse(generate_latest(portal_registry()), content_type=CONTENT_TYPE_LATEST)
+            response = _refuse(401, "metrics need Authorization: Bearer <VIGIL_METRICS_TOKEN>")
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    return None
+
+
+def _refuse(status: int, reason: str) -> HttpResponse:
+    return HttpResponse(f"{reason}\n", status=status, content_type="text/plain")
 
 
 @never_cache

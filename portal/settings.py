@@ -351,8 +351,11 @@ if SENTRY_DSN:
 VIGIL_RAW_RETENTION_DAYS = env.int("VIGIL_RAW_RETENTION_DAYS", 30, minimum=1)
 VIGIL_REGION = env.str("VIGIL_REGION", "default")
 VIGIL_HEALTH_TIMEOUT = 2.0
-# When set, /metrics needs "Authorization: Bearer <token>".
+# When set, /metrics needs "Authorization: Bearer <token>" (or VIGIL_METRICS_TOKEN_FILE).
 VIGIL_METRICS_TOKEN = env.str("VIGIL_METRICS_TOKEN", "")
+# When set, /metrics answers only these clients (IPs or CIDRs). In production one of the
+# two must be set, or /metrics answers 403: it tells anyone how busy and how broken Vigil is.
+VIGIL_METRICS_ALLOW = env.networks("VIGIL_METRICS_ALLOW")
 # Monitors with no region listed run here; a worker without VIGIL_REGION serves it.
 VIGIL_DEFAULT_REGION = "default"
 
