@@ -87,19 +87,29 @@ def claim_due(*, now: datetime, limit: int = CLAIM_LIMIT) -> list[tuple[int, dat
         Monitor.objects.filter(paused=False, next_due_at__lte=now)
         .order_by("next_due_at")
         .select_for_update(skip_locked=True)
-        .values_list("id", "next_due_at", "interval_seconds")[:limit]
+        .values_list("id", "next_due_at", "interval_seconds", "kind")[:limit]
     )
     if not rows:
         return []
     updates = []
-    for monitor_id, _slot, interval in rows:
+    claimed = []
+    for monitor_id, due, interval, kind in rows:
         probe = Monitor(pk=monitor_id, interval_seconds=interval)
-        updates.append(Monitor(pk=monitor_id, next_due_at=next_slot_after(now, interval, probe.schedule_offset_seconds)))
+        upcoming = next_slot_after(now, interval, probe.schedule_offset_seconds)
+        # next_due_at is never null for a claimed row (the filter compares it to now).
+        slot = due or now
+        if kind != Monitor.Kind.HEARTBEAT:
+            # After a pause of the dispatcher (beat restarted, database back) a monitor may have
+            # missed several slots: the check runs now, so it is the latest slot that has come,
+            # not the first one missed. Recording it at the old slot left the slot that was due
+            # at the restart without a result (a skipped check) and dated the check in the past.
+            slot = max(slot, upcoming - timedelta(seconds=interval))
+        claimed.append((monitor_id, slot))
+        updates.append(Monitor(pk=monitor_id, next_due_at=upcoming))
     Monitor.objects.bulk_update(updates, ["next_due_at"], batch_size=1000)
-    regions = region_names_for(row[0] for row in rows)
+    regions = region_names_for(monitor_id for monitor_id, _ in claimed)
     default = settings.VIGIL_DEFAULT_REGION
-    # next_due_at is never null for a claimed row (the filter compares it to now).
-    return [(monitor_id, slot or now, regions.get(monitor_id) or [default]) for monitor_id, slot, _ in rows]
+    return [(monitor_id, slot, regions.get(monitor_id) or [default]) for monitor_id, slot in claimed]
 
 
 def reschedule_far_slots(*, now: datetime) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import threading
 import time
@@ -146,3 +147,39 @@ def test_two_beats_never_dispatch_a_check_twice(tmp_path):
     # One beat dispatches; the other stands by (and takes over only if the first stalls).
     assert len(took) == 1 or lost, took
     assert overdue == 0
+
+
+def test_a_beat_stopped_and_started_again_runs_every_monitors_due_slot(target, tmp_path):
+    """The restarted beat checks each monitor at the slot due when it came back, then every
+    slot after it: none is left without a result, none is dated before the restart."""
+    now = timezone.now()
+    monitors = []
+    for index in range(50):
+        monitor = Monitor(name=f"svc-{index}", kind="http", target=f"{target.url}/ok", interval_seconds=5, timeout_seconds=4,
+                          retry_interval_seconds=5)
+        services.monitor_upsert(monitor=monitor, now=now)
+        monitors.append(monitor)
+    worker = start_worker(tmp_path, concurrency=2)
+    beat = start_beat(tmp_path)
+    try:
+        wait_until(lambda: CheckResult.objects.values("monitor_id").distinct().count() == 50, 40,
+                   f"not every monitor was checked:\n{beat.output()[-2000:]}")
+        beat.stop()
+        due_at_stop = dict(Monitor.objects.values_list("id", "next_due_at"))
+        time.sleep(11)  # more than two intervals: every monitor misses slots while no beat runs
+        restarted = timezone.now()
+        beat = start_beat(tmp_path, "beat-again")
+        wait_until(lambda: all(CheckResult.objects.filter(monitor_id=m.pk, at__gt=restarted + timedelta(seconds=11)).exists()
+                               for m in monitors), 40, f"checks did not resume:\n{beat.output()[-2000:]}")
+    finally:
+        stop_all(beat, worker)
+    stale, skipped = [], []
+    for monitor in monitors:
+        after_stop = list(CheckResult.objects.filter(monitor_id=monitor.pk, at__gte=due_at_stop[monitor.pk])
+                          .order_by("at").values_list("at", flat=True))
+        if after_stop[0] < restarted - timedelta(seconds=5):
+            stale.append((monitor.name, after_stop[0], restarted))
+        if any(later - earlier != timedelta(seconds=5) for earlier, later in itertools.pairwise(after_stop)):
+            skipped.append((monitor.name, after_stop))
+    assert stale == []  # the first check after the restart is dated at the slot due then, not at one before it
+    assert skipped == []
