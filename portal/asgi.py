@@ -1,5 +1,7 @@
 """ASGI entry point (daphne): HTTP and the authenticated websocket endpoint /ws/."""
 
+import sys
+
 from portal.boot import load_settings_or_exit
 
 load_settings_or_exit()
@@ -9,7 +11,14 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
-django_asgi_app = get_asgi_application()
+from core.body_limit import BodyLimitASGI  # noqa: E402
+
+if "daphne.server" in sys.modules:  # served by daphne: refuse big bodies before daphne buffers them
+    from core.daphne_body_limit import install as install_daphne_body_limit
+
+    install_daphne_body_limit()
+
+django_asgi_app = BodyLimitASGI(get_asgi_application())
 
 from portal.routing import websocket_urlpatterns  # noqa: E402
 

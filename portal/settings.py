@@ -233,6 +233,14 @@ AXES_VERBOSE = False
 AXES_USERNAME_CALLABLE = "core.login.axes_username"
 
 # --- Security headers -----------------------------------------------------------
+# --- Request bodies ------------------------------------------------------------------
+# Bigger bodies are refused with 413 before they are read (core.body_limit, by the ASGI and
+# WSGI entry points): anyone may send a body to any path before authentication runs.
+VIGIL_MAX_BODY_BYTES = env.int("VIGIL_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+VIGIL_MAX_API_BODY_BYTES = env.int("VIGIL_MAX_API_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
+# Django's own cap would answer bodies between its 2.5 MB default and ours with an error.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(VIGIL_MAX_BODY_BYTES, VIGIL_MAX_API_BODY_BYTES)
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],

@@ -6,4 +6,6 @@ load_settings_or_exit()
 
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 
-application = get_wsgi_application()
+from core.body_limit import BodyLimitWSGI  # noqa: E402
+
+application = BodyLimitWSGI(get_wsgi_application())
