@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from alerting.models import Alert, AlertGroup, AlertRule, Integration, Severity
 from alerting.services import acknowledge, alert_raise, alert_resolve
+from lib.text import clean
 
 MAX_BODY = 1024 * 1024
 
@@ -74,8 +75,12 @@ def parse(body: bytes) -> tuple[list[dict[str, Any]], dict[str, str]]:
         annotations = item.get("annotations")
         if not isinstance(annotations, dict):
             annotations = {}
-        alerts.append({"status": item["status"], "labels": {str(k): str(v) for k, v in labels.items()},
-                       "annotations": {str(k): str(v) for k, v in annotations.items()}, "starts": starts, "ends": ends,
+        # Label and annotation values end up in alert titles, mail subjects and pages: control
+        # characters are dropped (refusing them would lose the alert); annotations keep line breaks.
+        alerts.append({"status": item["status"],
+                       "labels": {clean(str(k), multiline=False): clean(str(v), multiline=False) for k, v in labels.items()},
+                       "annotations": {clean(str(k), multiline=False): clean(str(v), multiline=True) for k, v in annotations.items()},
+                       "starts": starts, "ends": ends,
                        "fingerprint": fingerprint[:100], "url": str(item.get("generatorURL") or "")[:300]})
     return alerts, errors
 

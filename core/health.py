@@ -116,6 +116,17 @@ CHECKS: dict[str, Callable[[], dict[str, Any]]] = {
     "workers": check_workers,
     "beat": check_beat,
 }
+# What /health runs; apps above core add their own checks with register_check.
+ALL_CHECKS = list(CHECKS)
+
+
+def register_check(name: str, probe: Callable[[], dict[str, Any]], *, worst: str = DEGRADED) -> None:
+    """Add a check to /health from an app's ready(): core cannot import the apps above it.
+    `worst` is how unhealthy Vigil is at most when it fails (DEGRADED: the rest still serves)."""
+    CHECKS[name] = probe
+    SEVERITY_WHEN_FAILING[name] = worst
+    if name not in ALL_CHECKS:
+        ALL_CHECKS.append(name)
 
 
 def run_checks(names: list[str], timeout: float | None = None) -> dict[str, Any]:

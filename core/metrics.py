@@ -9,7 +9,7 @@ when /metrics is scraped, by SystemCollector.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -30,12 +30,27 @@ notification_deliveries = Counter(
     "vigil_notification_deliveries_total", "Notification delivery attempts, by channel kind and outcome", ["kind", "outcome"]
 )
 login_failures = Counter("vigil_login_failures_total", "Failed login attempts")
+confirmations_refused = Counter(
+    "vigil_subscription_confirmations_refused_total",
+    "Subscription confirmation mails not sent, by the limit that refused them (address, page, global, unavailable)",
+    ["reason"],
+)
 
 
 def count_delivery(kind: str, outcome: str) -> None:
     """One delivery attempt of an alert notification or a status page notification."""
     notification_deliveries.labels(kind=kind, outcome=outcome).inc()
 login_lockouts = Counter("vigil_login_lockouts_total", "Logins refused because of too many failures")
+pings_rate_limited = Counter("vigil_pings_rate_limited_total", "Heartbeat pings refused (429) above VIGIL_PING_RATE per check")
+
+
+# Gauges read at scrape time that apps above core add from their ready() (core cannot import them).
+EXTRA_GAUGES: list[Callable[[], Iterator[GaugeMetricFamily]]] = []
+
+
+def register_gauges(collect: Callable[[], Iterator[GaugeMetricFamily]]) -> None:
+    if collect not in EXTRA_GAUGES:
+        EXTRA_GAUGES.append(collect)
 
 
 class SystemCollector(Collector):
@@ -69,6 +84,11 @@ class SystemCollector(Collector):
         yield workers
         yield from _database_gauges()
         yield from _event_gauges()
+        for collect_extra in EXTRA_GAUGES:
+            try:
+                yield from collect_extra()
+            except Exception:  # noqa: BLE001 - one app's gauges never break the scrape
+                continue
 
 
 def _event_gauges() -> Iterator[GaugeMetricFamily]:

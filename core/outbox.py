@@ -27,7 +27,16 @@ from django.db.models import F, Q
 
 from lib.delivery import TransportError
 
-__all__ = ["OutboxRow", "Outcome", "TransportError", "claim_due", "lease", "send"]
+__all__ = ["ContentError", "OutboxRow", "Outcome", "TransportError", "claim_due", "lease", "send"]
+
+
+class ContentError(TransportError):
+    """The message could not be sent because of what Vigil put in it (a header it could not
+    build, a template that failed), not because of the receiver: it fails for good at once
+    (a retry sends the same content) and never counts against the receiver."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
 
 
 class OutboxRow(models.Model):
@@ -94,6 +103,8 @@ class Outcome:
     result: str
     code: int | None = None
     error: str = ""
+    # False when the failure was Vigil's own doing (ContentError): the receiver is not to blame.
+    receiver_at_fault: bool = True
 
     @property
     def final(self) -> bool:
@@ -123,7 +134,7 @@ def send(row: OutboxRow, transmit: Callable[[], int | None], *, now: datetime) -
     message = str(failure)[:300]
     _record(row, status=OutboxRow.Status.FAILED if final else OutboxRow.Status.PENDING, next_attempt_at=now + wait,
             response_code=failure.code, last_error=message)
-    return Outcome("failed" if final else "retry", failure.code, message)
+    return Outcome("failed" if final else "retry", failure.code, message, receiver_at_fault=not isinstance(failure, ContentError))
 
 
 def _record(row: OutboxRow, **fields: Any) -> None:

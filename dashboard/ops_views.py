@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
 from alerting.models import Alert, AlertRule, Channel, Notification
@@ -28,6 +29,7 @@ from core.services import audit_record
 from incidents.models import Incident, Postmortem
 from monitors.models import CheckResult, Monitor, StateChange
 from slo.models import SLO, SLOSnapshot
+from statuspage.snapshot import failing_documents
 
 
 def histogram_quantile(quantile: float, buckets: list[tuple[float, float]]) -> float | None:
@@ -140,8 +142,19 @@ def operations(request: HttpRequest) -> HttpResponse:
         "consumers": events.status(),
         "event_failures": EventFailure.objects.exclude(state=EventFailure.State.WAITING).select_related("event")[:50],
         "can_retry": has_role(request.user, RESPONDER),
+        "status_page_failures": _status_page_failures(),
     }
     return render(request, "dashboard/operations.html", context)
+
+
+def _status_page_failures() -> list[dict[str, Any]]:
+    rows = []
+    for slug, documents in sorted(failing_documents().items()):
+        for name, failure in sorted(documents.items()):
+            since = parse_datetime(failure.get("since") or "")
+            rows.append({"page": slug, "document": "every document" if name == "*" else name, "error": failure.get("error", ""),
+                         "since": since})
+    return rows
 
 
 @require_POST

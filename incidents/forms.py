@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
+from core.text import multi_line, single_line
 from incidents.models import Component, ComponentStatus, Incident, Maintenance
 
 NOT_AFFECTED = ""
@@ -36,10 +37,11 @@ class ComponentImpactFields:
 
 
 class DeclareIncidentForm(ComponentImpactFields, forms.Form):
-    title = forms.CharField(max_length=200, help_text="What users notice, e.g. “Checkout fails for some customers”.")
+    title = forms.CharField(max_length=200, validators=[single_line], help_text="What users notice, e.g. “Checkout fails for some customers”.")
     impact = forms.ChoiceField(choices=Incident.Impact.choices, initial=Incident.Impact.MAJOR)
     status = forms.ChoiceField(choices=[c for c in UPDATE_STATUSES if c[0] != "resolved"], initial="investigating")
-    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=10_000, help_text="Markdown. Shown on the status page if public.")
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=10_000, validators=[multi_line],
+                              help_text="Markdown. Shown on the status page if public.")
     is_public = forms.BooleanField(required=False, initial=True, label="Show on public status pages")
     notify = forms.BooleanField(required=False, initial=True, label="Notify subscribers")
 
@@ -50,7 +52,8 @@ class DeclareIncidentForm(ComponentImpactFields, forms.Form):
 
 class UpdateIncidentForm(ComponentImpactFields, forms.Form):
     status = forms.ChoiceField(choices=UPDATE_STATUSES)
-    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=10_000, help_text="Markdown.")
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=10_000, validators=[multi_line],
+                              help_text="Markdown.")
     notify = forms.BooleanField(required=False, initial=True, label="Notify subscribers")
     version = forms.IntegerField(widget=forms.HiddenInput)
 
@@ -62,7 +65,7 @@ class UpdateIncidentForm(ComponentImpactFields, forms.Form):
 
 
 class EditUpdateForm(forms.Form):
-    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=10_000)
+    message = forms.CharField(widget=forms.Textarea(attrs={"rows": 6}), max_length=10_000, validators=[multi_line])
     version = forms.IntegerField(widget=forms.HiddenInput)
 
 
@@ -114,3 +117,17 @@ class MaintenanceForm(forms.ModelForm):
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
             self.add_error("ends_at", "The end must be after the start.")
         return data
+
+
+class PostmortemForm(forms.Form):
+    """The postmortem page: every field optional (only those posted change), a new action item."""
+
+    TEXT_FIELDS = ("summary", "impact", "timeline", "root_cause", "lessons")
+
+    summary = forms.CharField(required=False, strip=False, max_length=20_000, validators=[multi_line])
+    impact = forms.CharField(required=False, strip=False, max_length=20_000, validators=[multi_line])
+    timeline = forms.CharField(required=False, strip=False, max_length=20_000, validators=[multi_line])
+    root_cause = forms.CharField(required=False, strip=False, max_length=20_000, validators=[multi_line], label="Root cause")
+    lessons = forms.CharField(required=False, strip=False, max_length=20_000, validators=[multi_line])
+    new_action = forms.CharField(required=False, max_length=300, validators=[single_line], label="New action item")
+    new_action_due = forms.DateField(required=False, label="Due", error_messages={"invalid": "Enter a date like 2026-12-31."})

@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
+from core.text import multi_line, single_line
+
 
 class ComponentStatus(models.TextChoices):
     """Statuspage's component statuses, worst last."""
@@ -24,8 +26,8 @@ def worst_status(statuses: list[str]) -> str:
 
 
 class ComponentGroup(models.Model):
-    name = models.CharField(max_length=100, unique=True)
-    description = models.CharField(max_length=300, blank=True)
+    name = models.CharField(max_length=100, unique=True, validators=[single_line])
+    description = models.CharField(max_length=300, blank=True, validators=[single_line])
     position = models.PositiveIntegerField(default=0)
     is_public = models.BooleanField(default=True)
 
@@ -39,8 +41,8 @@ class ComponentGroup(models.Model):
 class Component(models.Model):
     Status = ComponentStatus
 
-    name = models.CharField(max_length=100, unique=True)
-    description = models.CharField(max_length=300, blank=True)
+    name = models.CharField(max_length=100, unique=True, validators=[single_line])
+    description = models.CharField(max_length=300, blank=True, validators=[single_line])
     group = models.ForeignKey(ComponentGroup, null=True, blank=True, on_delete=models.SET_NULL, related_name="components")
     position = models.PositiveIntegerField(default=0)
     is_public = models.BooleanField(default=True, help_text="Private components never appear on public pages or APIs.")
@@ -75,7 +77,7 @@ class Incident(models.Model):
     SEVERITY = {"critical": "SEV-1", "major": "SEV-2", "minor": "SEV-3", "none": "SEV-4"}
     OPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
 
-    title = models.CharField(max_length=200)
+    title = models.CharField(max_length=200, validators=[single_line])
     impact = models.CharField(max_length=10, choices=Impact.choices, default=Impact.MINOR)
     status = models.CharField(max_length=14, choices=Status.choices, default=Status.INVESTIGATING, db_index=True)
     is_public = models.BooleanField(default=True, help_text="Internal incidents never appear on public pages or APIs.")
@@ -134,7 +136,7 @@ class ComponentImpact(models.Model):
 class IncidentUpdate(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="updates")
     status = models.CharField(max_length=14, choices=Incident.Status.choices)
-    message = models.TextField(help_text="Markdown.")
+    message = models.TextField(help_text="Markdown.", validators=[multi_line])
     message_html = models.TextField(blank=True, help_text="Sanitized rendering of the message.")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     author_name = models.CharField(max_length=150, blank=True)
@@ -175,8 +177,8 @@ class Maintenance(models.Model):
 
     ACTIVE_STATUSES = (Status.IN_PROGRESS, Status.VERIFYING)
 
-    title = models.CharField(max_length=200)
-    message = models.TextField(blank=True, help_text="Markdown.")
+    title = models.CharField(max_length=200, validators=[single_line])
+    message = models.TextField(blank=True, help_text="Markdown.", validators=[multi_line])
     components = models.ManyToManyField(Component, related_name="maintenances", blank=True)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
@@ -229,11 +231,12 @@ class Postmortem(models.Model):
         PUBLISHED = "published", "Published"
 
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="postmortem")
-    summary = models.TextField(blank=True)
-    impact = models.TextField(blank=True)
-    timeline = models.TextField(blank=True, help_text="Pulled from the incident's updates when the postmortem is started; editable.")
-    root_cause = models.TextField(blank=True)
-    lessons = models.TextField(blank=True)
+    summary = models.TextField(blank=True, validators=[multi_line])
+    impact = models.TextField(blank=True, validators=[multi_line])
+    timeline = models.TextField(blank=True, help_text="Pulled from the incident's updates when the postmortem is started; editable.",
+                                validators=[multi_line])
+    root_cause = models.TextField(blank=True, validators=[multi_line])
+    lessons = models.TextField(blank=True, validators=[multi_line])
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     published_at = models.DateTimeField(null=True, blank=True)
@@ -245,7 +248,7 @@ class Postmortem(models.Model):
 
 class ActionItem(models.Model):
     postmortem = models.ForeignKey(Postmortem, on_delete=models.CASCADE, related_name="action_items")
-    description = models.CharField(max_length=300)
+    description = models.CharField(max_length=300, validators=[single_line])
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     due_date = models.DateField(null=True, blank=True)
     done = models.BooleanField(default=False)
@@ -271,9 +274,9 @@ class AutoIncidentRule(models.Model):
         help_text="Open an incident when the component's derived status is this bad or worse.",
     )
     impact = models.CharField(max_length=10, choices=Incident.Impact.choices, default=Incident.Impact.MAJOR)
-    title_template = models.CharField(max_length=200, default="{component} outage")
-    message_template = models.TextField(default="We are investigating problems with {component}: {reason}")
-    recovery_message = models.TextField(default="{component} has recovered; we are monitoring.")
+    title_template = models.CharField(max_length=200, default="{component} outage", validators=[single_line])
+    message_template = models.TextField(default="We are investigating problems with {component}: {reason}", validators=[multi_line])
+    recovery_message = models.TextField(default="{component} has recovered; we are monitoring.", validators=[multi_line])
     on_recovery = models.CharField(max_length=12, choices=OnRecovery.choices, default=OnRecovery.RESOLVE)
     is_public = models.BooleanField(default=True)
 

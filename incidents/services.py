@@ -36,6 +36,7 @@ from incidents.models import (
     worst_status,
 )
 from incidents.selectors import component_ids_under_maintenance, incident_overrides
+from lib import text as plain_text
 from lib.markdown_render import render as render_markdown
 
 log = logging.getLogger("vigil.incidents")
@@ -322,8 +323,10 @@ def auto_incident_evaluate(*, component: Component, reason: str, now: datetime) 
         # URL or error text); it says what visitors see instead.
         shown_reason = component.get_derived_status_display().lower() if rule.is_public else reason
         values = {"component": component.name, "reason": shown_reason, "status": component.get_derived_status_display()}
+        # The reason is a checked server's error text: whatever it holds, the incident must open.
+        title = plain_text.clean(_format(rule.title_template, **values), multiline=False).strip()[:200] or f"{component.name} outage"
         return incident_open(
-            title=_format(rule.title_template, **values), impact=rule.impact, message=_format(rule.message_template, **values),
+            title=title, impact=rule.impact, message=plain_text.clean(_format(rule.message_template, **values), multiline=True),
             components={component.pk: component.derived_status}, is_public=rule.is_public, by=None, now=now, auto_rule=rule,
         )
     if not outage and component.derived_status == ComponentStatus.OPERATIONAL and open_incident is not None and open_incident.auto_managed:
@@ -331,7 +334,8 @@ def auto_incident_evaluate(*, component: Component, reason: str, now: datetime) 
         if open_incident.status != status:
             incident_post_update(
                 incident_id=open_incident.pk, expected_version=None, status=status,
-                message=_format(rule.recovery_message, component=component.name, reason="" if rule.is_public else reason), by=None, now=now,
+                message=plain_text.clean(_format(rule.recovery_message, component=component.name, reason="" if rule.is_public else reason),
+                                         multiline=True), by=None, now=now,
             )
         return open_incident
     return None

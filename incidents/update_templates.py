@@ -6,6 +6,7 @@ from datetime import datetime
 
 from incidents.models import Incident
 from lib.durations import format_duration
+from lib.text import clean
 
 TEMPLATES = {
     "investigating": "We are investigating reports of problems with {components}. Next update within 30 minutes.",
@@ -23,4 +24,4 @@ def fill(status: str, incident: Incident | None, now: datetime) -> str:
         names = ", ".join(incident.impacts.values_list("component__name", flat=True)) or "the affected services"
         duration = format_duration((now - incident.started_at).total_seconds())
         title = incident.title
-    return template.format(components=names, duration=duration, title=title)
+    return clean(template.format(components=names, duration=duration, title=title), multiline=True)

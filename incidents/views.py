@@ -19,7 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.roles import RESPONDER, VIEWER, has_role, role_required
 from incidents import services, update_templates
-from incidents.forms import DeclareIncidentForm, EditUpdateForm, MaintenanceForm, UpdateIncidentForm
+from incidents.forms import DeclareIncidentForm, EditUpdateForm, MaintenanceForm, PostmortemForm, UpdateIncidentForm
 from incidents.models import ActionItem, Component, Incident, IncidentUpdate, Maintenance, Postmortem
 
 
@@ -175,8 +175,8 @@ def update_edit(request: HttpRequest, pk: int) -> HttpResponse:
         except services.IncidentConflict as exc:
             form.add_error(None, str(exc))
             status = 409
-        except ValueError as exc:
-            form.add_error("message", str(exc))
+        except (ValueError, ValidationError) as exc:
+            form.add_error("message", _errors_from(exc))
             status = 400
         else:
             messages.success(request, "Update edited; the earlier text is kept in its history.")
@@ -236,15 +236,22 @@ def postmortem_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if not can_edit:
             return render(request, "403.html", {"message": "Editing a postmortem needs the responder role."}, status=403)
+        form = PostmortemForm(request.POST)
+        if not form.is_valid():
+            errors = [f"{form.fields[name].label or name.replace('_', ' ').capitalize()}: {' '.join(messages_)}"
+                      for name, messages_ in form.errors.items()]
+            return render(request, "incidents/postmortem.html", {"incident": incident, "postmortem": postmortem, "can_edit": can_edit,
+                                                                  "draft_timeline": services.timeline_text(incident), "errors": errors},
+                          status=400)
         if postmortem is None:
             postmortem = services.postmortem_start(incident_id=incident.pk, by=request.user, now=timezone.now())
-        for field in ("summary", "impact", "timeline", "root_cause", "lessons"):
+        for field in PostmortemForm.TEXT_FIELDS:
             if field in request.POST:
-                setattr(postmortem, field, request.POST[field][:20_000])
+                setattr(postmortem, field, form.cleaned_data[field])
         postmortem.save()
-        description = request.POST.get("new_action", "").strip()
+        description = form.cleaned_data["new_action"]
         if description:
-            ActionItem.objects.create(postmortem=postmortem, description=description[:300], due_date=request.POST.get("new_action_due") or None)
+            ActionItem.objects.create(postmortem=postmortem, description=description, due_date=form.cleaned_data["new_action_due"])
         if "publish" in request.POST:
             try:
                 services.postmortem_publish(postmortem_id=postmortem.pk, by=request.user, now=timezone.now())

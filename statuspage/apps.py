@@ -7,6 +7,7 @@ class StatusPageConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from statuspage import reactions
+        from statuspage import health, reactions
 
         reactions.register()
+        health.register()

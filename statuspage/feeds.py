@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
-from typing import Any
 
 from django.utils import feedgenerator
 from icalendar import Calendar, Event, vText
@@ -36,17 +36,24 @@ def _incident_feed(feed: feedgenerator.SyndicationFeed, data: v2.PageData) -> st
     return feed.writeString("utf-8")
 
 
-def build(data: v2.PageData, context: dict[str, Any]) -> dict[str, tuple[str, str]]:
+def builders(data: v2.PageData) -> dict[str, tuple[Callable[[], str], str]]:
+    """Each feed's name, how to build it and its content type: built one by one, so a feed
+    that fails (XML refuses a character) never takes the page or the other feeds with it."""
     title = f"{data.page.title} - incident history"
     description = f"Incidents and their updates on {data.page.title}."
-    rss = _incident_feed(feedgenerator.Rss201rev2Feed(title=title, link=data.url, description=description, language="en",
-                                                      feed_url=f"{data.url}history.rss"), data)
-    atom = _incident_feed(feedgenerator.Atom1Feed(title=title, link=data.url, description=description, language="en",
-                                                  feed_url=f"{data.url}history.atom"), data)
+
+    def rss() -> str:
+        return _incident_feed(feedgenerator.Rss201rev2Feed(title=title, link=data.url, description=description, language="en",
+                                                           feed_url=f"{data.url}history.rss"), data)
+
+    def atom() -> str:
+        return _incident_feed(feedgenerator.Atom1Feed(title=title, link=data.url, description=description, language="en",
+                                                      feed_url=f"{data.url}history.atom"), data)
+
     return {
         "history.rss": (rss, "application/rss+xml; charset=utf-8"),
         "history.atom": (atom, "application/atom+xml; charset=utf-8"),
-        "calendar.ics": (calendar(data), "text/calendar; charset=utf-8"),
+        "calendar.ics": (lambda: calendar(data), "text/calendar; charset=utf-8"),
     }
 
 

@@ -12,6 +12,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 
 from core.outbox import OutboxRow
+from core.text import single_line
 from incidents.models import Component
 
 HEX_COLOUR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Write the brand colour as #rrggbb, e.g. #1f6feb.")
@@ -28,8 +29,8 @@ class StatusPage(models.Model):
         PRIVATE = "private", "Private (login or access token)"
 
     slug = models.SlugField(max_length=50, unique=True, help_text="The page lives at /status/<slug>/.")
-    title = models.CharField(max_length=120)
-    description = models.CharField(max_length=300, blank=True)
+    title = models.CharField(max_length=120, validators=[single_line])
+    description = models.CharField(max_length=300, blank=True, validators=[single_line])
     logo_url = models.URLField(blank=True, help_text="An image URL shown in the header (a static file or your CDN).")
     brand_colour = models.CharField(max_length=7, default="#1f6feb", validators=[HEX_COLOUR])
     time_zone = models.CharField(max_length=64, default="UTC", help_text="Times on the page are shown in this IANA time zone.")
@@ -110,6 +111,9 @@ class StatusSnapshot(models.Model):
     build_ms = models.PositiveIntegerField(default=0)
     # {document name: {"body": str, "type": content type, "etag": str}}
     documents = models.JSONField(default=dict)
+    # {document name: {"error": str, "since": ISO time}}: documents the last rebuild could not
+    # build (they keep their last good copy in `documents`); read by /health, /metrics, /ops/.
+    failures = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"snapshot of {self.page} at {self.built_at:%Y-%m-%d %H:%M:%S}"

@@ -18,6 +18,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -208,33 +209,48 @@ def build_context_for(page: StatusPage) -> dict[str, Any]:
     return build_context(page, now=timezone.now())
 
 
-def build_documents(page: StatusPage, *, now: datetime) -> dict[str, Document]:
+def build_documents(page: StatusPage, *, now: datetime, failures: dict[str, str] | None = None) -> dict[str, Document]:
+    """Every document of the page, each built on its own: one that raises (a feed refusing a
+    character, a template error) is left out and named in `failures`, and the rest are built."""
+    failures = {} if failures is None else failures
     context = build_context(page, now=now)
     data: v2.PageData = context["data"]
     api, bars = context["api"], context["bars"]
     built = now.timestamp()
     docs: dict[str, Document] = {}
+
+    def attempt(name: str, content_type: str, render: Callable[[], str | bytes]) -> None:
+        try:
+            docs[name] = Document.make(render(), content_type, built)
+        except Exception as exc:  # one document's failure must not hold back the others
+            failures[name] = f"{type(exc).__name__}: {exc}"[:300]
+            log.exception("status page %s: document %s not rebuilt; its last good copy stays up", page.slug, name)
+
+    html = "text/html; charset=utf-8"
     with timezone.override(data.tz):
-        live = render_to_string("statuspage/fragments/live.html", context)
-        docs["live.html"] = Document.make(live, "text/html; charset=utf-8", built)
-        docs["index.html"] = Document.make(render_to_string("statuspage/page.html", {**context, "live": live}), "text/html; charset=utf-8", built)
+        attempt("live.html", html, lambda: render_to_string("statuspage/fragments/live.html", context))
+        if "live.html" in docs:
+            live = docs["live.html"].body.decode()
+            attempt("index.html", html, lambda: render_to_string("statuspage/page.html", {**context, "live": live}))
+        else:
+            failures["index.html"] = "not built: it includes live.html, which failed"
         pages = history_pages(data)
         for number, months in enumerate(pages, start=1):
             name = "history.html" if number == 1 else f"history-{number}.html"
-            html = render_to_string("statuspage/history.html", {**context, "months": months, "number": number, "last": len(pages)})
-            docs[name] = Document.make(html, "text/html; charset=utf-8", built)
+            extra = {"months": months, "number": number, "last": len(pages)}
+            attempt(name, html, lambda extra=extra: render_to_string("statuspage/history.html", {**context, **extra}))  # type: ignore[misc]
         recent = now - timedelta(days=INCIDENT_PAGES_DAYS)
         for incident in data.incidents:
             if incident.is_open or incident.started_at >= recent:
-                docs[f"incidents/{incident.pk}.html"] = Document.make(render_incident(incident, context), "text/html; charset=utf-8", built)
-        docs["theme.css"] = Document.make(render_to_string("statuspage/theme.css", {"page": page}), "text/css; charset=utf-8", built)
-        for name, payload in feeds.build(data, context).items():
-            docs[name] = Document.make(payload[0], payload[1], built)
+                attempt(f"incidents/{incident.pk}.html", html, lambda incident=incident: render_incident(incident, context))  # type: ignore[misc]
+        attempt("theme.css", "text/css; charset=utf-8", lambda: render_to_string("statuspage/theme.css", {"page": page}))
+        for name, (build_feed, content_type) in feeds.builders(data).items():
+            attempt(name, content_type, build_feed)
     for name, payload in api.items():
-        docs[f"api/v2/{name}"] = Document.make(json.dumps(payload, separators=(",", ":")), "application/json", built)
+        attempt(f"api/v2/{name}", "application/json", lambda payload=payload: json.dumps(payload, separators=(",", ":")))  # type: ignore[misc]
     for component in data.components:
         bar = bars[component.pk]
-        docs[f"badges/{component.pk}.svg"] = Document.make(feeds.badge(component, bar.percent), "image/svg+xml", built)
+        attempt(f"badges/{component.pk}.svg", "image/svg+xml", lambda component=component, bar=bar: feeds.badge(component, bar.percent))  # type: ignore[misc]
     return docs
 
 
@@ -293,26 +309,57 @@ def _write_file(path: Path, payload: dict[str, Any]) -> None:
 
 
 def rebuild(page: StatusPage, *, now: datetime | None = None) -> dict[str, Document]:
-    """Build and store one page; returns its documents."""
+    """Build and store one page; returns its documents.
+
+    A document that fails keeps its last good copy, and the failure is kept on the page's
+    StatusSnapshot row (`failures`: document -> error and since when) for /health, /metrics
+    and the operations page, until a rebuild builds it again."""
     now = now or timezone.now()
     started = time.monotonic()
-    docs = build_documents(page, now=now)
+    previous = StatusSnapshot.objects.filter(page=page).first()
+    earlier_failures = previous.failures if previous else {}
+    failed: dict[str, str] = {}
+    try:
+        docs = build_documents(page, now=now, failures=failed)
+    except Exception as exc:
+        # Not even the page's data could be read: every document keeps its last good copy.
+        failure = {"*": {"error": f"{type(exc).__name__}: {exc}"[:300], "since": earlier_failures.get("*", {}).get("since", now.isoformat())}}
+        if previous is not None:
+            StatusSnapshot.objects.filter(pk=previous.pk).update(failures=failure)
+        else:
+            StatusSnapshot.objects.create(page=page, built_at=now, documents={}, failures=failure)
+        raise
     build_ms = int((time.monotonic() - started) * 1000)
     serial = {name: doc.to_json() for name, doc in docs.items()}
-    StatusSnapshot.objects.update_or_create(page=page, defaults={"built_at": now, "build_ms": build_ms, "documents": serial})
+    kept = {name: previous.documents[name] for name in failed if previous and name in previous.documents}
+    for name, row in kept.items():
+        serial[name] = row
+        docs[name] = Document.from_json(row)
+    failures = {name: {"error": error, "since": earlier_failures.get(name, {}).get("since", now.isoformat())} for name, error in failed.items()}
+    StatusSnapshot.objects.update_or_create(page=page, defaults={"built_at": now, "build_ms": build_ms, "documents": serial, "failures": failures})
     _write_file(snapshot_dir() / f"{page.slug}.json", {"slug": page.slug, "built_at": now.timestamp(), "documents": serial})
     try:
-        previous = cache.get(_index_key(page.slug)) or []
+        cached = cache.get(_index_key(page.slug)) or []
         cache.set_many({_doc_key(page.slug, name): doc for name, doc in docs.items()}, timeout=None)
         cache.set(_index_key(page.slug), sorted(docs), timeout=None)
-        stale = set(previous) - set(docs)
+        stale = set(cached) - set(docs)
         if stale:
             cache.delete_many([_doc_key(page.slug, name) for name in stale])
     except Exception as exc:  # noqa: BLE001 - the cache is down: the file and the row serve meanwhile
         log.warning("status page %s built but not cached: %s", page.slug, exc)
     _forget(page.slug)
-    log.info("status page %s rebuilt in %d ms (%d documents)", page.slug, build_ms, len(docs))
+    if failed:
+        log.error("status page %s rebuilt in %d ms; %d documents failed and keep their last good copy: %s",
+                  page.slug, build_ms, len(failed), ", ".join(sorted(failed)))
+    else:
+        log.info("status page %s rebuilt in %d ms (%d documents)", page.slug, build_ms, len(docs))
     return docs
+
+
+def failing_documents() -> dict[str, dict[str, dict[str, str]]]:
+    """{page slug: {document: {"error", "since"}}} for every page whose last rebuild left a document out."""
+    rows = StatusSnapshot.objects.exclude(failures={}).select_related("page").only("page__slug", "failures")
+    return {row.page.slug: row.failures for row in rows if row.failures}
 
 
 def routes_table() -> dict[str, Any]:

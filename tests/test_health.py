@@ -23,7 +23,7 @@ def test_it_reports_healthy_with_every_dependency_up(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "healthy", body
-    assert set(body["checks"]) == {"database", "cache", "broker", "workers", "beat"}
+    assert set(body["checks"]) == {"database", "cache", "broker", "workers", "beat", "status_pages"}
     assert body["checks"]["database"]["status"] == "healthy"
     assert body["checks"]["database"]["latency_ms"] >= 0
     assert body["checks"]["workers"]["count"] == 1
