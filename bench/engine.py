@@ -280,7 +280,9 @@ def pings_per_second() -> Row:
     ])]
     port = _free_port()
     server = _start([str(BIN / "gunicorn"), "portal.wsgi:application", "-b", f"127.0.0.1:{port}", "-k", "gthread", "--workers", "3",
-                     "--threads", "8", "--keep-alive", "30", "--log-level", "warning"])
+                     "--threads", "8", "--keep-alive", "30", "--log-level", "warning"],
+                    # Each ping still pays for its rate counter; the limit is raised so none is refused.
+                    VIGIL_PING_RATE="1000000")
     try:
         _wait_for_port(port)
         seconds = 8 if QUICK else 20

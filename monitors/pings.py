@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import redis
+from django.conf import settings
 
 from core.redis_client import get_redis
 from monitors import services
@@ -31,6 +32,9 @@ GROUP = "appliers"
 STREAM_MAX = 1_000_000  # approximate cap: a week-long worker outage must not fill Redis
 CLAIM_IDLE_MS = 60_000
 TOKEN_CACHE_SECONDS = 30
+# A counter per check and second: a looping job (or someone who found the URL) cannot flood
+# the stream and the database with pings.
+RATE_KEY_PREFIX = "vigil:ping-rate:"
 
 _tokens: dict[UUID, tuple[float, int | None, bool]] = {}
 _tokens_lock = threading.Lock()
@@ -54,6 +58,23 @@ def lookup(token: UUID) -> tuple[int, bool] | None:
 def forget_token(token: UUID) -> None:
     with _tokens_lock:
         _tokens.pop(token, None)
+
+
+def over_rate(monitor_id: int, at: datetime) -> bool:
+    """True when this check has had VIGIL_PING_RATE pings in the current second already.
+
+    One round trip (INCR and EXPIRE in a pipeline) on the ping path. When Redis cannot
+    count, the ping is let through: it is applied directly then, and losing a ping is worse
+    than a burst the limit would have cut."""
+    key = f"{RATE_KEY_PREFIX}{monitor_id}:{int(at.timestamp())}"
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, 2)
+        count = int(pipe.execute()[0])
+    except (redis.RedisError, OSError):
+        return False
+    return count > settings.VIGIL_PING_RATE
 
 
 def enqueue(ping: services.Ping) -> bool:

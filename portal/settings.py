@@ -364,6 +364,8 @@ VIGIL_METRICS_TOKEN = env.str("VIGIL_METRICS_TOKEN", "")
 # When set, /metrics answers only these clients (IPs or CIDRs). In production one of the
 # two must be set, or /metrics answers 403: it tells anyone how busy and how broken Vigil is.
 VIGIL_METRICS_ALLOW = env.networks("VIGIL_METRICS_ALLOW")
+# Heartbeat pings accepted per check per second (monitors.pings.over_rate); more get 429.
+VIGIL_PING_RATE = env.int("VIGIL_PING_RATE", 10, minimum=1)
 # Monitors with no region listed run here; a worker without VIGIL_REGION serves it.
 VIGIL_DEFAULT_REGION = "default"
 

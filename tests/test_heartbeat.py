@@ -136,3 +136,39 @@ def test_pings_left_by_a_dead_consumer_are_claimed_and_applied_once(client, job)
     assert job.state == "up"
     assert CheckResult.objects.filter(monitor=job).count() == 1
     assert get_redis().xlen(pings.STREAM) == 0
+
+
+def rate_limited_so_far(client) -> float:
+    body = client.get("/metrics").content.decode()
+    lines = [line for line in body.splitlines() if line.startswith("vigil_pings_rate_limited_total ")]
+    return float(lines[0].split()[1]) if lines else 0.0
+
+
+def test_pings_above_the_rate_get_429_and_are_counted_and_those_below_are_all_stored(client, job, settings):
+    settings.VIGIL_PING_RATE = 3
+    other = services.monitor_upsert(monitor=Monitor(name="other-job", kind="heartbeat", heartbeat_period_seconds=3600,
+                                                    interval_seconds=60, timeout_seconds=5), now=timezone.now())
+    before = rate_limited_so_far(client)
+    with time_machine.travel("2026-11-05 02:00:00.100Z", tick=False) as clock:
+        answers = []
+        for _ in range(5):
+            answers.append(client.get(f"/ping/{job.ping_token}"))
+            clock.shift(0.1)
+        assert [answer.status_code for answer in answers] == [200, 200, 200, 429, 429]
+        assert answers[-1]["Retry-After"] == "1" and b"VIGIL_PING_RATE" in answers[-1].content
+        assert client.get(f"/ping/{other.ping_token}").status_code == 200  # another check has its own count
+        clock.shift(1)  # the next second starts a new count
+        assert client.post(f"/ping/{job.ping_token}/fail", data="boom", content_type="text/plain").status_code == 200
+        assert drain() == 5
+    assert CheckResult.objects.filter(monitor=job).count() == 4
+    assert rate_limited_so_far(client) == before + 2
+
+
+def test_pings_at_the_rate_every_second_are_all_accepted(client, job, settings):
+    settings.VIGIL_PING_RATE = 2
+    with time_machine.travel("2026-11-05 02:00:00Z", tick=False) as clock:
+        for _ in range(6):  # two a second for three seconds
+            assert client.get(f"/ping/{job.ping_token}").status_code == 200
+            clock.shift(0.5)
+        assert drain() == 6
+    assert CheckResult.objects.filter(monitor=job).count() == 6
