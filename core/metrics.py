@@ -36,7 +36,6 @@ confirmations_refused = Counter(
     ["reason"],
 )
 
-pings_rate_limited = Counter("vigil_pings_rate_limited_total", "Heartbeat pings refused (429) above VIGIL_PING_RATE per check")
 
 def count_delivery(kind: str, outcome: str) -> None:
     """One delivery attempt of an alert notification or a status page notification."""
