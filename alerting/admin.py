@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -45,7 +46,16 @@ class ChannelAdmin(admin.ModelAdmin):
         if obj is not None and "config" in form.base_fields:
             form.base_fields["config"].help_text = ("Secrets are write-only: the saved URL or key is not shown again. "
                                                     "Enter the whole configuration to change it.")
-        return form
+
+        class EgressCheckedForm(form):  # type: ignore[misc, valid-type]
+            def _post_clean(self) -> None:
+                super()._post_clean()
+                try:  # the saver's role decides which networks the URL may point at (core.egress)
+                    services.channel_refuse_outside_egress(channel=self.instance, by=request.user)
+                except ValidationError as exc:
+                    self._update_errors(exc)
+
+        return EgressCheckedForm
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
         channel = super().get_object(request, object_id, from_field)

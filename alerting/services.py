@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core import signing
 from django.db import transaction
 from django.db.models import Q
@@ -27,6 +28,7 @@ from alerting.models import Alert, AlertGroup, AlertRule, Channel, EscalationSte
 from alerting.transports import TransportError
 from alerting.transports import send as transport_send
 from core import outbox
+from core.egress import allow_for, refuse_outside
 from core.live import OPS_GROUP, publish_after_commit
 from core.metrics import count_delivery
 from core.secrets import MissingSecret
@@ -503,6 +505,22 @@ def deliver(*, notification_id: int, now: datetime) -> str:
         log.warning("notification %s to %s %s: %s", notification.pk, channel, "failed" if outcome.final else "will retry", outcome.error)
     count_delivery(channel.kind, outcome.result)
     return outcome.result
+
+
+def channel_refuse_outside_egress(*, channel: Channel, by: AbstractBaseUser | AnonymousUser | None) -> None:
+    """A channel's URL must lie within the networks its saver's role may reach (VIGIL_EGRESS_<ROLE>_ALLOW;
+    admins: any by default). env:NAME URLs are the operator's own and are not checked."""
+    url = (channel.config or {}).get("url") if isinstance(channel.config, dict) else None
+    if isinstance(url, str) and url.startswith(("http://", "https://")):
+        refuse_outside(field="config", allow=allow_for(by), url=url, label=f"channel '{channel.name}': url")
+
+
+def channel_save(*, channel: Channel, by: AbstractBaseUser | AnonymousUser | None) -> Channel:
+    """The one writer of channels (admin, API, config import): validate, apply the egress policy, save."""
+    channel.full_clean()
+    channel_refuse_outside_egress(channel=channel, by=by)
+    channel.save()
+    return channel
 
 
 def send_test(*, channel: Channel, now: datetime) -> Notification:

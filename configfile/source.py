@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import yaml
+from django.conf import settings
 from pydantic import ValidationError
 
 from configfile.schema import VigilConfig
@@ -71,12 +73,116 @@ def _message(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
+class _CountingLoader(yaml.SafeLoader):
+    """A SafeLoader that notes, per collection node, how many of its children are aliases."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.alias_children: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if parent is not None and self.check_event(yaml.AliasEvent):
+            self.alias_children[id(parent)] = self.alias_children.get(id(parent), 0) + 1
+        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _check_nesting(text: str, filename: str, max_depth: int) -> None:
+    """Refuse deep nesting from the event stream (not recursive), before the recursive composer sees it."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > max_depth:
+                    line = event.start_mark.line + 1 if event.start_mark else "?"
+                    raise ConfigError([f"{filename}:{line}: nested more than {max_depth:,} levels deep; "
+                                       f"the limit is {max_depth:,} (VIGIL_CONFIG_MAX_DEPTH)"])
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # the composer reports the syntax error with its line
+
+
+def _check_expansion(root: yaml.Node, alias_children: dict[int, int], filename: str, max_aliases: int, max_depth: int) -> None:
+    """Count aliases and depth as the document would be once every alias is expanded, without expanding it:
+    each node's totals are computed once (iteratively) and reused wherever an alias repeats it."""
+    aliases: dict[int, int] = {}
+    depths: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            open_nodes.discard(key)
+            children = _children(node)
+            aliases[key] = alias_children.get(key, 0) + sum(aliases[id(child)] for child in children)
+            depths[key] = 1 + max((depths[id(child)] for child in children), default=0)
+            if aliases[key] > max_aliases:
+                raise ConfigError([f"{filename}: {aliases[key]:,} aliases expanded; the limit is {max_aliases:,} (VIGIL_CONFIG_MAX_ALIASES)"])
+            if depths[key] > max_depth:
+                raise ConfigError([f"{filename}: nested more than {max_depth:,} levels deep once aliases are expanded; "
+                                   f"the limit is {max_depth:,} (VIGIL_CONFIG_MAX_DEPTH)"])
+            continue
+        if key in aliases:
+            continue
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in open_nodes:
+                line = child.start_mark.line + 1 if child.start_mark else "?"
+                raise ConfigError([f"{filename}:{line}: an alias refers to a collection that contains it; write the values out"])
+            if id(child) not in aliases:
+                stack.append((child, False))
+
+
+def read_text(file: str, stdin: IO[str] | None = None) -> str:
+    """The file's text, reading no more than VIGIL_CONFIG_MAX_BYTES (+1 to tell that it is longer)."""
+    limit = settings.VIGIL_CONFIG_MAX_BYTES
+    if stdin is not None:
+        text = stdin.read(limit + 1)
+    else:
+        with Path(file).open(encoding="utf-8") as handle:
+            text = handle.read(limit + 1)
+    _check_size(text, "<stdin>" if stdin is not None else file)
+    return text
+
+
+def _check_size(text: str, filename: str) -> None:
+    limit = settings.VIGIL_CONFIG_MAX_BYTES
+    if len(text) > limit or len(text.encode("utf-8", "surrogatepass")) > limit:
+        raise ConfigError([f"{filename}: larger than {limit:,} bytes; the limit is {limit:,} bytes (VIGIL_CONFIG_MAX_BYTES)"])
+
+
+def _load(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
+    """Compose and construct the document within the limits on size, nesting and alias expansion."""
+    _check_size(text, filename)
+    max_depth, max_aliases = settings.VIGIL_CONFIG_MAX_DEPTH, settings.VIGIL_CONFIG_MAX_ALIASES
+    _check_nesting(text, filename, max_depth)
+    loader = _CountingLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        _check_expansion(root, loader.alias_children, filename, max_aliases, max_depth)
+        return root, loader.construct_document(root)
+    finally:
+        loader.dispose()
+
+
 def parse(text: str, filename: str = "vigil.yaml") -> tuple[VigilConfig, Source]:
     """Parse and validate; raises ConfigError listing every problem with its line."""
     source = Source(filename)
     try:
-        source.root = yaml.compose(text, Loader=yaml.SafeLoader)
-        source.data = yaml.safe_load(text)
+        source.root, source.data = _load(text, filename)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else "?"

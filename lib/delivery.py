@@ -13,6 +13,8 @@ from typing import Any
 
 import requests
 
+from lib.egress import AllowList, EgressRefused, pinned_session
+
 TIMEOUT = (5, 10)  # connect, read
 USER_AGENT = "Vigil-Alerts/1"
 # 4xx codes a retry cannot fix; 408 and 429 are temporary.
@@ -46,13 +48,19 @@ def retry_after(value: str | None) -> float | None:
     return min(max(seconds, 1.0), 3600.0)
 
 
-def post_json(url: str, payload: Any, *, headers: dict[str, str] | None = None, body: bytes | None = None) -> Delivery:
+def post_json(url: str, payload: Any, *, headers: dict[str, str] | None = None, body: bytes | None = None,
+              allow: AllowList | None = None) -> Delivery:
+    """POST JSON; never follows a redirect. With `allow`, connect only to addresses it permits
+    (lib.egress: checked on the resolved address at connect time); a refusal is permanent."""
     import json
 
     data = body if body is not None else json.dumps(payload, separators=(",", ":")).encode()
     try:
-        response = requests.post(url, data=data, timeout=TIMEOUT, allow_redirects=False,
-                                 headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})})
+        with (pinned_session(allow) if allow is not None else requests.Session()) as session:
+            response = session.post(url, data=data, timeout=TIMEOUT, allow_redirects=False,
+                                    headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})})
+    except EgressRefused as exc:
+        raise TransportError(f"refused by the egress policy: {exc}", permanent=True) from None
     except requests.Timeout:
         raise TransportError("the receiver did not answer within 10 s") from None
     except requests.RequestException as exc:

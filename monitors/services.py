@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -23,6 +24,7 @@ from django.db.models import Count
 from django.http import HttpRequest
 
 from core import events
+from core.egress import allow_for, refuse_outside
 from core.metrics import check_results
 from core.models import Event
 from core.secrets import restore_masked
@@ -32,6 +34,7 @@ from incidents.models import Component
 from incidents.selectors import component_ids_under_maintenance
 from monitors import state as machine
 from monitors.checkers.base import Result
+from monitors.checkers.tcp import split_host_port
 from monitors.models import CheckResult, Monitor, MonitorRegionState, Region, StateChange, Tag, next_slot_after, queue_for_region
 from monitors.selectors import monitor_ids_under_maintenance
 
@@ -444,6 +447,33 @@ def _audit(action: str, monitor: Monitor | None, changes: Mapping[str, Any] | No
                      request=request, source=source)
 
 
+def _destinations(monitor: Monitor) -> list[tuple[str, str, int]]:
+    """(field, host, port) of every address a check of this monitor connects to."""
+    kind, target = monitor.kind, monitor.target.strip()
+    if kind in (Monitor.Kind.TCP, Monitor.Kind.TLS):
+        host, port = split_host_port(target, default_port=443 if kind == Monitor.Kind.TLS else None)
+        return [("target", host, port)]
+    if kind == Monitor.Kind.DNS:
+        resolver = (monitor.settings or {}).get("resolver")
+        return [("settings", *split_host_port(str(resolver), default_port=53))] if resolver else []
+    if kind == Monitor.Kind.HEARTBEAT:
+        return []
+    parts = urlsplit(target)  # http, health_json, metric, postgres, redis: a URL
+    default_ports = {"https": 443, "http": 80, "postgres": 5432, "postgresql": 5432, "redis": 6379, "rediss": 6379}
+    return [("target", parts.hostname, parts.port or default_ports.get(parts.scheme, 80))] if parts.hostname else []
+
+
+def _refuse_outside_egress(monitor: Monitor, by: Actor) -> None:
+    """The networks a role may point a monitor at (VIGIL_EGRESS_<ROLE>_ALLOW; admins: any by default)."""
+    allow = allow_for(by)
+    try:
+        destinations = _destinations(monitor)
+    except ValueError:  # a target the kind's own validation let through but that names no port: nothing to reach
+        return
+    for field, host, port in destinations:
+        refuse_outside(field=field, allow=allow, host=host, port=port, label=f"monitor '{monitor.name}'")
+
+
 @transaction.atomic
 def monitor_upsert(*, monitor: Monitor | None = None, changes: Mapping[str, Any] | None = None, by: Actor = None, now: datetime,
                    audit_source: str | None = None, request: HttpRequest | None = None) -> Monitor:
@@ -467,6 +497,8 @@ def monitor_upsert(*, monitor: Monitor | None = None, changes: Mapping[str, Any]
     for name, value in values.items():
         setattr(monitor, name, value)
     monitor.full_clean()
+    if "target" in values or "settings" in values or "kind" in values or stored is None:
+        _refuse_outside_egress(monitor, by)
     if stored is None:
         monitor.paused = paused
         if paused:  # nothing ran yet, so no state change: it starts paused

@@ -16,6 +16,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 
 from core.env import ConfigError, Env
+from lib.egress import parse_allow as _parse_allow
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
@@ -398,3 +399,20 @@ VIGIL_DELIVERY_LEASE_SECONDS = env.int("VIGIL_DELIVERY_LEASE_SECONDS", 120, mini
 VIGIL_SUBSCRIBER_SEND_RATE = env.int("VIGIL_SUBSCRIBER_SEND_RATE", 20, minimum=1, maximum=1000)
 # `manage.py bootstrap_admin` uses this password for the first admin, or prints a random one.
 VIGIL_ADMIN_PASSWORD = env.str("VIGIL_ADMIN_PASSWORD", "")
+
+# Egress policy (core.egress, docs/security-egress.md): the networks each role may point monitors
+# and channels at, and where a status page visitor's webhook may go (checked at every delivery).
+# Comma-separated CIDRs, `public` (globally routable addresses) or `any`.
+VIGIL_EGRESS_ADMIN_ALLOW = env.list("VIGIL_EGRESS_ADMIN_ALLOW", ["any"])
+VIGIL_EGRESS_RESPONDER_ALLOW = env.list("VIGIL_EGRESS_RESPONDER_ALLOW", ["public"])
+VIGIL_EGRESS_VIEWER_ALLOW = env.list("VIGIL_EGRESS_VIEWER_ALLOW", ["public"])
+VIGIL_EGRESS_SUBSCRIBER_ALLOW = env.list("VIGIL_EGRESS_SUBSCRIBER_ALLOW", ["public"])
+for _setting in ("VIGIL_EGRESS_ADMIN_ALLOW", "VIGIL_EGRESS_RESPONDER_ALLOW", "VIGIL_EGRESS_VIEWER_ALLOW", "VIGIL_EGRESS_SUBSCRIBER_ALLOW"):
+    try:
+        _parse_allow(globals()[_setting], _setting)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+# import_config refuses bigger files, more alias expansions and deeper nesting (configfile.source).
+VIGIL_CONFIG_MAX_BYTES = env.int("VIGIL_CONFIG_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+VIGIL_CONFIG_MAX_ALIASES = env.int("VIGIL_CONFIG_MAX_ALIASES", 1000, minimum=0)
+VIGIL_CONFIG_MAX_DEPTH = env.int("VIGIL_CONFIG_MAX_DEPTH", 64, minimum=8, maximum=500)

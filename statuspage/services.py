@@ -13,14 +13,17 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 
 from core import outbox
+from core.egress import subscriber_allow
 from core.metrics import count_delivery
 from incidents.models import Component, IncidentUpdate, Maintenance
 from lib.delivery import TransportError, post_json, sign
+from lib.egress import EgressRefused, check_url
 from statuspage.models import StatusPage, StatusPageComponent, Subscriber, SubscriberDelivery, SubscriberEvent, hash_token
 
 log = logging.getLogger("vigil.statuspage")
@@ -105,6 +108,8 @@ def subscribe(*, page: StatusPage, kind: str, email: str, webhook_url: str = "",
               now: datetime) -> Subscriber:
     if not page.allow_subscriptions:
         raise SubscriptionError("This page does not take subscriptions.")
+    if kind == Subscriber.Kind.WEBHOOK and webhook_url:
+        _refuse_internal_webhook(webhook_url)
     email = email.strip().lower()
     subscriber = Subscriber.objects.filter(page=page, kind=kind, email=email, webhook_url=webhook_url, confirmed_at__isnull=True,
                                            unsubscribed_at__isnull=True).first()
@@ -118,6 +123,19 @@ def subscribe(*, page: StatusPage, kind: str, email: str, webhook_url: str = "",
     subscriber.components.set([cid for cid in component_ids if cid in allowed])
     transaction.on_commit(lambda: _send_confirmation(subscriber.pk))
     return subscriber
+
+
+def _refuse_internal_webhook(url: str) -> None:
+    """A visitor's webhook may reach only what VIGIL_EGRESS_SUBSCRIBER_ALLOW permits (public addresses by
+    default). Said here for a clear form error; every delivery checks again on the address it connects to,
+    so a name that resolves elsewhere later (DNS rebinding) is refused then. A name that does not
+    resolve now passes: the delivery refuses or reaches it."""
+    try:
+        check_url(url, subscriber_allow())
+    except EgressRefused as exc:
+        if exc.kind:
+            raise ValidationError({"webhook_url": f"{exc.shown} is a {exc.kind} address; webhooks can only go to "
+                                                  "public internet addresses, e.g. https://example.com/hooks/status."}) from None
 
 
 def page_component_ids(page: StatusPage) -> list[int]:
@@ -327,7 +345,7 @@ def _send(delivery: SubscriberDelivery) -> int | None:
             "X-Vigil-Timestamp": timestamp,
             "X-Vigil-Signature": "sha256=" + sign(subscriber.webhook_secret, timestamp, body),
         }
-        return post_json(subscriber.webhook_url, None, headers=headers, body=body).code
+        return post_json(subscriber.webhook_url, None, headers=headers, body=body, allow=subscriber_allow()).code
     _send_email(delivery)
     return None
 

@@ -175,7 +175,9 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    # The receivers listen on 127.0.0.1, which the egress policy refuses by default.
+    settings.VIGIL_EGRESS_SUBSCRIBER_ALLOW = ["public", "127.0.0.0/8"]
     made: list[Receiver] = []
 
     def make(answers):

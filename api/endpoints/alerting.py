@@ -59,8 +59,7 @@ def _save_channel(request: HttpRequest, channel: Channel, data: dict[str, Any], 
                           for key, value in data["config"].items()}
     for name, value in data.items():
         setattr(channel, name, value)
-    channel.full_clean()
-    channel.save()
+    services.channel_save(channel=channel, by=request.user)
     audit(request, "create" if creating else "update", channel, data)
     return channel
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from alerting import services as alerting_services
 from alerting.models import AlertRule, Channel, EscalationPolicy, EscalationStep, OnCallSchedule
 from configfile.schema import CHANNEL_KEYS, AlertRuleConfig, ChannelConfig, EscalationPolicyConfig
 from configfile.sync.writer import Writer
@@ -20,10 +21,7 @@ def write_channel(writer: Writer, index: int, item: ChannelConfig, channel: Chan
             config[key] = writer.secret(value, old.get(key), (*path, key)) if key in Channel.SECRET_KEYS else value
     channel.kind, channel.config, channel.enabled = item.kind, config, item.enabled
 
-    def write() -> None:
-        channel.full_clean()
-        channel.save()
-    writer.save(channel, path, write, {})
+    writer.save(channel, path, lambda: alerting_services.channel_save(channel=channel, by=writer.by), {})
 
 
 def write_escalation_policy(writer: Writer, index: int, item: EscalationPolicyConfig, policy: EscalationPolicy | None) -> None:

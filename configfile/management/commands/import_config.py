@@ -1,13 +1,12 @@
 """manage.py import_config vigil.yaml [--dry-run] [--prune]: make the database say what the file says."""
 
-from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from configfile import sync
-from configfile.source import ConfigError, parse
+from configfile.source import ConfigError, parse, read_text
 
 
 class Command(BaseCommand):
@@ -23,9 +22,11 @@ class Command(BaseCommand):
         import sys
 
         try:
-            text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+            text = read_text(file, sys.stdin if file == "-" else None)
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror}") from None
+        except ConfigError as error:
+            raise CommandError(error.problems[0]) from None
         by = None
         if username:
             by = get_user_model().objects.filter(username=username).first()
