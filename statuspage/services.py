@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 
@@ -24,6 +24,7 @@ from core.metrics import count_delivery
 from incidents.models import Component, IncidentUpdate, Maintenance
 from lib.delivery import TransportError, post_json, sign
 from lib.egress import EgressRefused, check_url
+from lib.text import header_line
 from statuspage.models import StatusPage, StatusPageComponent, Subscriber, SubscriberDelivery, SubscriberEvent, hash_token
 
 log = logging.getLogger("vigil.statuspage")
@@ -149,7 +150,7 @@ def _send_confirmation(subscriber_id: int) -> None:
     link = _page_link(subscriber.page, f"subscribe/confirm/{confirm_token(subscriber)}/")
     context = {"page": subscriber.page, "subscriber": subscriber, "link": link}
     message = EmailMultiAlternatives(
-        subject=f"Confirm your subscription to {subscriber.page.title}",
+        subject=header_line(f"Confirm your subscription to {subscriber.page.title}"),
         body=render_to_string("statuspage/email/confirm.txt", context),
         to=[subscriber.email],
     )
@@ -292,7 +293,8 @@ def deliver(*, delivery_id: int, now: datetime) -> str:
     outcome = outbox.send(delivery, transmit, now=now)
     if outcome is None:
         return delivery.status  # not claimed (or already done): never send twice
-    if outcome.result == "failed" and subscriber.is_active:
+    if outcome.result == "failed" and subscriber.is_active and outcome.receiver_at_fault:
+        # A failure of Vigil's own making (a header it could not build) is not the subscriber's.
         _count_failure(subscriber, outcome.error, now)
     elif outcome.result == "sent" and subscriber.consecutive_failures:
         Subscriber.objects.filter(pk=subscriber.pk).update(consecutive_failures=0)
@@ -359,13 +361,13 @@ def _send_email(delivery: SubscriberDelivery) -> None:
     if event.incident_update is not None:
         incident = event.incident_update.incident
         context.update(incident=incident, update=event.incident_update, link=_page_link(page, f"incidents/{incident.pk}/"))
-        subject = f"[{page.title}] {incident.title}: {event.incident_update.get_status_display()}"
+        subject = header_line(f"[{page.title}] {incident.title}: {event.incident_update.get_status_display()}")
     else:
         maintenance = event.maintenance
         assert maintenance is not None
         context.update(maintenance=maintenance, link=_page_link(page, ""))
         step = {"maintenance.scheduled": "Scheduled", "maintenance.started": "In progress", "maintenance.completed": "Completed"}[event.kind]
-        subject = f"[{page.title}] Maintenance {step.lower()}: {maintenance.title}"
+        subject = header_line(f"[{page.title}] Maintenance {step.lower()}: {maintenance.title}")
         context["step"] = step
     message = EmailMultiAlternatives(
         subject=subject,
@@ -377,6 +379,8 @@ def _send_email(delivery: SubscriberDelivery) -> None:
     message.attach_alternative(render_to_string("statuspage/email/notification.html", context), "text/html")
     try:
         message.send()
+    except BadHeaderError as exc:
+        raise outbox.ContentError(f"mail not sent: a header Vigil built is invalid: {exc}"[:300]) from None
     except Exception as exc:  # noqa: BLE001 - SMTP errors are temporary unless the address is refused
         import smtplib
 
