@@ -397,6 +397,11 @@ CELERY_BEAT_SCHEDULE = {
 VIGIL_DELIVERY_LEASE_SECONDS = env.int("VIGIL_DELIVERY_LEASE_SECONDS", 120, minimum=1, maximum=3600)
 # Subscriber notifications sent per second at most (email and webhooks together).
 VIGIL_SUBSCRIBER_SEND_RATE = env.int("VIGIL_SUBSCRIBER_SEND_RATE", 20, minimum=1, maximum=1000)
+# Subscription confirmation mails (statuspage.confirmation_limits): at most this many to one
+# address a day, from one page an hour, and in all an hour. None is sent while Redis is down.
+VIGIL_CONFIRMATIONS_PER_ADDRESS_PER_DAY = env.int("VIGIL_CONFIRMATIONS_PER_ADDRESS_PER_DAY", 3, minimum=1)
+VIGIL_CONFIRMATIONS_PER_PAGE_PER_HOUR = env.int("VIGIL_CONFIRMATIONS_PER_PAGE_PER_HOUR", 30, minimum=1)
+VIGIL_CONFIRMATIONS_PER_HOUR = env.int("VIGIL_CONFIRMATIONS_PER_HOUR", 100, minimum=1)
 # `manage.py bootstrap_admin` uses this password for the first admin, or prints a random one.
 VIGIL_ADMIN_PASSWORD = env.str("VIGIL_ADMIN_PASSWORD", "")
 

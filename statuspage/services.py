@@ -25,6 +25,7 @@ from incidents.models import Component, IncidentUpdate, Maintenance
 from lib.delivery import TransportError, post_json, sign
 from lib.egress import EgressRefused, check_url
 from lib.text import header_line
+from statuspage.confirmation_limits import reserve_confirmation
 from statuspage.models import StatusPage, StatusPageComponent, Subscriber, SubscriberDelivery, SubscriberEvent, hash_token
 
 log = logging.getLogger("vigil.statuspage")
@@ -119,6 +120,9 @@ def subscribe(*, page: StatusPage, kind: str, email: str, webhook_url: str = "",
         if kind == Subscriber.Kind.WEBHOOK:
             subscriber.webhook_secret = secrets.token_hex(32)
         subscriber.full_clean()
+    if email and (refusal := reserve_confirmation(page_id=page.pk, email=email, now=now)):
+        raise SubscriptionError(refusal)
+    if subscriber.pk is None:
         subscriber.save()
     allowed = set(page_component_ids(page))
     subscriber.components.set([cid for cid in component_ids if cid in allowed])
