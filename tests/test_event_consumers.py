@@ -26,13 +26,15 @@ BATCH = 50  # the worker's batch size: one transaction of results
 
 @pytest.fixture
 def fleet() -> dict[str, object]:
-    """50 monitors, one of them on a component whose auto-incident title cannot be saved (over 200 characters)."""
+    """50 monitors, one of them on a component whose auto-incident cannot be saved: its rule holds an
+    impact no incident accepts (a row written before validation existed, or by hand in the database)."""
     channel = Channel.objects.create(name="ops-mail", kind="email", config={"to": ["ops@example.com"]})
     rule = AlertRule.objects.create(name="down", states=["down"])
     rule.channels.add(channel)
-    payments = Component.objects.create(name="P" * 100)
-    AutoIncidentRule.objects.create(component=payments, trigger_status="partial_outage", title_template="{component} outage: {component}",
-                                    is_public=False)
+    payments = Component.objects.create(name="Payments")
+    auto = AutoIncidentRule.objects.create(component=payments, trigger_status="partial_outage", title_template="{component} outage",
+                                           is_public=False)
+    AutoIncidentRule.objects.filter(pk=auto.pk).update(impact="catastrophic")
     monitors = [Monitor.objects.create(name=f"svc-{index:02}", kind="tcp", target="127.0.0.1:1", retries=0, recovery_confirmations=1,
                                        component=payments if index == 7 else None) for index in range(BATCH)]
     return {"payments": payments, "monitors": monitors, "poisoned": monitors[7]}
@@ -56,7 +58,7 @@ def test_one_poisoned_auto_incident_holds_back_no_alert_and_is_retried_once_fixe
     assert not Incident.objects.exists()
     failure = EventFailure.objects.get()
     assert (failure.consumer, failure.state, failure.attempts, failure.key) == ("auto-incidents", "retrying", 1, f"component:{fleet['payments'].pk}")
-    assert "200 characters" in failure.last_error
+    assert "catastrophic" in failure.last_error
 
     # Retried with backoff until quarantined; each retry fails the same way.
     at = T0
@@ -70,16 +72,27 @@ def test_one_poisoned_auto_incident_holds_back_no_alert_and_is_retried_once_fixe
     client.force_login(admin_user)
     page = client.get("/ops/").content.decode()
     assert f"#{failure.event_id}" in page and "auto-incidents" in page and "Quarantined" in page
-    assert "Ensure this value has at most 200 characters" in page
+    assert "is not a valid choice" in page
 
-    # Fixed (a shorter component name), a responder retries it: the incident opens.
-    Component.objects.filter(pk=fleet["payments"].pk).update(name="Payments")
+    # Fixed (a real impact), a responder retries it: the incident opens.
+    AutoIncidentRule.objects.update(impact="major")
     client.force_login(responder)
     response = client.post(f"/ops/events/{failure.pk}/retry/")
     assert response.status_code == 302
     assert not EventFailure.objects.exists()
     incident = Incident.objects.get()
-    assert incident.title == "Payments outage: Payments"
+    assert (incident.title, incident.impact) == ("Payments outage", "major")
+
+
+def test_an_auto_incident_title_over_200_characters_is_shortened_not_lost(fleet):
+    long_name = Component.objects.create(name="L" * 100)
+    AutoIncidentRule.objects.create(component=long_name, title_template="{component} outage: {component}", is_public=False)
+    monitor = Monitor.objects.create(name="long", kind="tcp", target="127.0.0.1:1", retries=0, component=long_name)
+    observe([monitor], "down", T0)
+    events.drain(now=T0)
+    incident = Incident.objects.get(auto_rule__component=long_name)
+    assert len(incident.title) == 200 and incident.title.startswith("L" * 100 + " outage: ")
+    assert not EventFailure.objects.filter(consumer="auto-incidents", key=f"component:{long_name.pk}").exists()
 
 
 def test_later_events_of_the_same_key_wait_behind_a_failure_and_other_keys_go_on(fleet):
@@ -117,16 +130,16 @@ def test_the_events_command_lists_failures_and_retries_them(fleet, capsys):
     events.drain(now=T0)
     call_command("events")
     listing = capsys.readouterr().out
-    assert "auto-incidents" in listing and "retrying" in listing and "200 characters" in listing
+    assert "auto-incidents" in listing and "retrying" in listing and "catastrophic" in listing
     failure = EventFailure.objects.get()
     with pytest.raises(CommandError, match="failed again"):
         call_command("events", "retry", str(failure.pk))
     with pytest.raises(CommandError, match="no failed event with id 999999"):
         call_command("events", "retry", "999999")
-    Component.objects.filter(pk=fleet["payments"].pk).update(name="Payments")
+    AutoIncidentRule.objects.update(impact="major")
     call_command("events", "retry", str(failure.pk))
     assert "1 handled, 0 still failing" in capsys.readouterr().out
-    assert Incident.objects.filter(title="Payments outage: Payments").exists()
+    assert Incident.objects.filter(title="Payments outage").exists()
 
 
 def test_metrics_count_what_each_consumer_holds_back(fleet, client):
