@@ -312,3 +312,26 @@ def test_a_failure_of_vigils_own_content_fails_at_once_and_is_not_the_receivers(
 
     outcome = outbox.send(delivery, transmit, now=timezone.now())
     assert outcome is not None and outcome.result == "failed" and outcome.receiver_at_fault is False
+
+
+def test_the_upgrade_cleans_rows_written_before_text_was_checked(responder):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("incidents.migrations.0003_plain_text_fields")
+    api = Component.objects.create(name="API")
+    Component.objects.create(name="API gateway")
+    incident = incident_services.incident_open(title="t", impact="minor", message="m", by=responder, now=timezone.now())
+    Incident.objects.filter(pk=incident.pk).update(title="Checkout\x0b\r\nfails\u202e")
+    IncidentUpdate.objects.filter(incident=incident).update(message="a\x1b[31m b\r\nc", message_html="<p>a \x0b b</p>")
+    Component.objects.filter(pk=api.pk).update(name="API\ngateway")  # cleaned, it would take another component's name
+    migration.clean_existing_text(apps, None)
+    incident.refresh_from_db()
+    assert incident.title == "Checkout fails"
+    update = IncidentUpdate.objects.get(incident=incident)
+    assert update.message == "a[31m b\r\nc" and update.message_html == "<p>a  b</p>"
+    assert Component.objects.get(pk=api.pk).name == f"API gateway ({api.pk})"
+    # The responder can post to it again: full_clean() passes on every field.
+    incident_services.incident_post_update(incident_id=incident.pk, expected_version=None, status="resolved", message="ok",
+                                           by=responder, now=timezone.now())
