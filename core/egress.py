@@ -43,5 +43,5 @@ def refuse_outside(*, field: str, allow: AllowList, url: str = "", host: str = "
         if not exc.kind:  # unresolvable or malformed: the field's own validation speaks for that
             return
         prefix = f"{label}: " if label else ""
-        raise ValidationError({field: f"{prefix}{exc}; an admin can add its network to {allow.setting} "
+        raise ValidationError({field: f"{prefix}{exc}; to allow it, add its network to {allow.setting} "
                                       f"(docs/configuration.md)"}) from None

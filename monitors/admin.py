@@ -5,6 +5,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 from django.utils import timezone
@@ -89,6 +90,19 @@ class MonitorAdmin(admin.ModelAdmin):  # not AuditedModelAdmin: monitors.service
     ]
     inlines = [StateChangeInline]
     actions = ["pause", "resume", "check_now", "duplicate"]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+
+        class EgressCheckedForm(form):  # type: ignore[misc, valid-type]
+            def _post_clean(self) -> None:
+                super()._post_clean()
+                try:  # the form error monitor_upsert would raise on save: the saver's role limits the networks
+                    services.monitor_refuse_outside_egress(monitor=self.instance, by=request.user)
+                except ValidationError as exc:
+                    self._update_errors(exc)
+
+        return EgressCheckedForm
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         self._uptime: dict[int, float] = {}

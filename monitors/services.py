@@ -463,7 +463,7 @@ def _destinations(monitor: Monitor) -> list[tuple[str, str, int]]:
     return [("target", parts.hostname, parts.port or default_ports.get(parts.scheme, 80))] if parts.hostname else []
 
 
-def _refuse_outside_egress(monitor: Monitor, by: Actor) -> None:
+def monitor_refuse_outside_egress(*, monitor: Monitor, by: Actor) -> None:
     """The networks a role may point a monitor at (VIGIL_EGRESS_<ROLE>_ALLOW; admins: any by default)."""
     allow = allow_for(by)
     try:
@@ -498,7 +498,7 @@ def monitor_upsert(*, monitor: Monitor | None = None, changes: Mapping[str, Any]
         setattr(monitor, name, value)
     monitor.full_clean()
     if "target" in values or "settings" in values or "kind" in values or stored is None:
-        _refuse_outside_egress(monitor, by)
+        monitor_refuse_outside_egress(monitor=monitor, by=by)
     if stored is None:
         monitor.paused = paused
         if paused:  # nothing ran yet, so no state change: it starts paused

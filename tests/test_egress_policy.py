@@ -147,7 +147,7 @@ MONITOR = "monitors:\n  - {name: local-db, kind: tcp, target: '127.0.0.1:5432'}\
 def test_a_responder_cannot_point_a_channel_at_a_private_network(tmp_path, responder):
     problems = import_as(tmp_path, responder.username, CHANNEL)
     assert ("channels[0] (ops-hook).config: channel 'ops-hook': url: 10.1.2.3 is a private address, which "
-            "VIGIL_EGRESS_RESPONDER_ALLOW does not allow; an admin can add its network to VIGIL_EGRESS_RESPONDER_ALLOW") in problems
+            "VIGIL_EGRESS_RESPONDER_ALLOW does not allow; to allow it, add its network to VIGIL_EGRESS_RESPONDER_ALLOW") in problems
     assert not Channel.objects.exists()
 
 
@@ -194,3 +194,38 @@ def test_addresses_are_classified_after_unwrapping_embedded_ipv4(address, kind):
     import ipaddress
 
     assert egress.kind_of(ipaddress.ip_address(address)) == kind
+
+
+def test_the_admin_forms_show_the_refusal_when_the_setting_narrows_admins_too(client, admin_user, settings):
+    settings.VIGIL_EGRESS_ADMIN_ALLOW = ["public"]
+    client.force_login(admin_user)
+    monitor = {"name": "metadata", "kind": "http", "target": "http://169.254.169.254/latest/", "settings": "{}",
+               "interval_seconds": 60, "timeout_seconds": 10, "retries": 2, "retry_interval_seconds": 20, "recovery_confirmations": 2,
+               "quorum": 0, "heartbeat_period_seconds": 3600, "heartbeat_grace_seconds": 300,
+               "state_changes-TOTAL_FORMS": 0, "state_changes-INITIAL_FORMS": 0}
+    response = client.post("/admin/monitors/monitor/add/", monitor)
+    assert response.status_code == 200
+    assert ("monitor &#x27;metadata&#x27;: 169.254.169.254 is a cloud metadata address, which VIGIL_EGRESS_ADMIN_ALLOW does not allow"
+            in response.content.decode())
+    channel = {"name": "inside", "kind": "webhook", "config": '{"url": "http://[::1]:9000/hook"}', "enabled": "on"}
+    response = client.post("/admin/alerting/channel/add/", channel)
+    assert response.status_code == 200
+    assert "url: ::1 is a loopback address, which VIGIL_EGRESS_ADMIN_ALLOW does not allow" in response.content.decode()
+    assert not Monitor.objects.exists() and not Channel.objects.exists()
+    settings.VIGIL_EGRESS_ADMIN_ALLOW = ["any"]
+    assert client.post("/admin/monitors/monitor/add/", monitor).status_code == 302
+    assert client.post("/admin/alerting/channel/add/", channel).status_code == 302
+
+
+def test_the_api_refuses_a_monitor_outside_the_savers_networks(client, responder):
+    from django.contrib.auth.models import Permission
+
+    from api.tokens import token_issue
+
+    responder.user_permissions.add(Permission.objects.get(codename="add_monitor"))
+    _token, clear = token_issue(user=responder, name="monitors", scope="write")
+    response = client.post("/api/v1/monitors", {"name": "broker", "kind": "redis", "target": "redis://10.9.8.7:6379/0"},
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {clear}")
+    assert response.status_code in (400, 422), response.content
+    assert "10.9.8.7 is a private address, which VIGIL_EGRESS_RESPONDER_ALLOW does not allow" in response.content.decode()
+    assert not Monitor.objects.exists()
