@@ -30,6 +30,8 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         ("TIME_ZONE", "Mars/Olympus", "TIME_ZONE='Mars/Olympus' is not a known time zone"),
         ("VIGIL_ENV", "staging", "VIGIL_ENV='staging' is not one of development, production, test"),
         ("VIGIL_RAW_RETENTION_DAYS", "0", "VIGIL_RAW_RETENTION_DAYS=0 is below the minimum 1"),
+        ("VIGIL_EGRESS_RESPONDER_ALLOW", "public,10.0.0.0/33", "VIGIL_EGRESS_RESPONDER_ALLOW: '10.0.0.0/33' is not a network"),
+        ("VIGIL_CONFIG_MAX_DEPTH", "5000", "VIGIL_CONFIG_MAX_DEPTH=5000 is above the maximum 500"),
     ],
 )
 def test_a_bad_value_stops_start_up_with_one_line_naming_it(variable, value, expected, tmp_path):
