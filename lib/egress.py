@@ -169,6 +169,11 @@ class _PinnedAdapter(HTTPAdapter):
         self.allow = allow
         super().__init__(max_retries=0)
 
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        # Never through a proxy from the environment: the proxy, not this check, would choose the address.
+        kwargs["proxies"] = {}
+        return super().send(request, *args, **kwargs)
+
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         attributes = {"egress_allow": self.allow}
@@ -182,9 +187,8 @@ class _PinnedAdapter(HTTPAdapter):
 
 def pinned_session(allow: AllowList) -> requests.Session:
     """A session whose every connection goes only to addresses allow permits, checked at connect time.
-    Proxies from the environment are not used: through a proxy, the proxy would choose the address."""
+    Proxies from the environment are not used (REQUESTS_CA_BUNDLE still is)."""
     session = requests.Session()
-    session.trust_env = False
     adapter = _PinnedAdapter(allow)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -229,3 +229,72 @@ def test_the_api_refuses_a_monitor_outside_the_savers_networks(client, responder
     assert response.status_code in (400, 422), response.content
     assert "10.9.8.7 is a private address, which VIGIL_EGRESS_RESPONDER_ALLOW does not allow" in response.content.decode()
     assert not Monitor.objects.exists()
+
+
+def test_an_https_delivery_to_the_pinned_address_verifies_the_certificate_of_the_name(names, tmp_path, monkeypatch, free_port):
+    """Pinned to 127.0.0.1, yet TLS sends SNI hooks.example.test and checks the certificate against that
+    name; a proxy from the environment is not used (it would choose the address itself)."""
+    import ssl
+    import threading
+    from datetime import timedelta
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from lib.delivery import TransportError, post_json
+
+    def certificate(subject: str, issuer_key, issuer: str, public_key, *, ca: bool):
+        now = datetime.now(UTC)
+        builder = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)])).public_key(public_key)
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+                   .not_valid_after(now + timedelta(days=30)))
+        builder = (builder.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True) if ca
+                   else builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(subject)]), critical=False))
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = certificate("Vigil Test CA", ca_key, "Vigil Test CA", ca_key.public_key(), ca=True)
+    server_cert = certificate("hooks.example.test", ca_key, "Vigil Test CA", server_key.public_key(), ca=False)
+    (tmp_path / "ca.pem").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "cert.pem").write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                                serialization.NoEncryption()))
+    seen: dict[str, str] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen["host"] = self.headers["Host"]
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    context.sni_callback = lambda _socket, name, _context: seen.__setitem__("sni", name)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{free_port}")  # nothing listens there
+    names["hooks.example.test"] = ["127.0.0.1"]
+    allow = egress.parse_allow(["public", "127.0.0.1/32"], "VIGIL_EGRESS_SUBSCRIBER_ALLOW")
+    port = server.server_address[1]
+    try:
+        delivery = post_json(f"https://hooks.example.test:{port}/hook", {"ok": True}, allow=allow)
+        assert delivery.code == 200
+        assert seen == {"sni": "hooks.example.test", "host": f"hooks.example.test:{port}"}
+        names["wrong-name.example.test"] = ["127.0.0.1"]  # the same server, but its certificate is not for this name
+        with pytest.raises(TransportError, match="could not reach the receiver: SSLError"):
+            post_json(f"https://wrong-name.example.test:{port}/hook", {"ok": True}, allow=allow)
+    finally:
+        server.shutdown()
+        server.server_close()
