@@ -27,6 +27,10 @@ from alerting.models import (
 
 def _mask(value: Any) -> str:
     text = str(value)
+    scheme, found, _rest = text.partition("://")
+    if found and scheme not in ("http", "https"):
+        # An Apprise URL holds its tokens right after the scheme (tgram://BOT_TOKEN/..., json://user:password@...).
+        return f"{scheme}://…"
     return f"{text[:12]}…" if len(text) > 12 else "…"
 
 
@@ -48,6 +52,17 @@ class ChannelAdmin(admin.ModelAdmin):
                                                     "Enter the whole configuration to change it.")
 
         class EgressCheckedForm(form):  # type: ignore[misc, valid-type]
+            def clean(self) -> dict[str, Any]:
+                cleaned: dict[str, Any] = super().clean()
+                config = cleaned.get("config")
+                if self.instance.pk and isinstance(config, dict):
+                    # A masked secret posted back unchanged keeps the stored one, before the model
+                    # validates it (a masked Apprise URL would not parse).
+                    saved = Channel.objects.get(pk=self.instance.pk).config or {}
+                    cleaned["config"] = {k: (saved.get(k) if k in Channel.SECRET_KEYS and isinstance(v, str) and v.endswith("…") else v)
+                                         for k, v in config.items()}
+                return cleaned
+
             def _post_clean(self) -> None:
                 super()._post_clean()
                 try:  # the saver's role decides which networks the URL may point at (core.egress)

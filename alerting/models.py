@@ -11,8 +11,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from alerting.apprise_urls import problem as apprise_url_problem
 from core.outbox import OutboxRow
-from core.secrets import mask, resolve_all
+from core.secrets import is_env_reference, mask, resolve_all
 from lib.oncall import Override, on_call
 from monitors.models import Monitor
 
@@ -31,18 +32,20 @@ class Channel(models.Model):
         PAGERDUTY = "pagerduty", "PagerDuty (Events API v2)"
         EMAIL = "email", "Email"
         WEBHOOK = "webhook", "Webhook (signed JSON)"
+        APPRISE = "apprise", "Apprise (Telegram, Matrix, ntfy, Gotify, Pushover, Opsgenie ...)"
 
     # Which keys each kind needs in `config`, and which of them are secret (masked in the admin).
     REQUIRED = {
         Kind.SLACK: ["url"], Kind.DISCORD: ["url"], Kind.TEAMS: ["url"], Kind.PAGERDUTY: ["routing_key"],
-        Kind.EMAIL: ["to"], Kind.WEBHOOK: ["url"],
+        Kind.EMAIL: ["to"], Kind.WEBHOOK: ["url"], Kind.APPRISE: ["url"],
     }
     SECRET_KEYS = {"url", "routing_key", "secret"}
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=12, choices=Kind.choices)
     config = models.JSONField(default=dict, blank=True, help_text='e.g. {"url": "https://hooks.slack.com/services/..."}; '
-                              'PagerDuty: {"routing_key": "..."}; email: {"to": ["ops@example.com"]}; webhook: {"url": ..., "secret": ...}')
+                              'PagerDuty: {"routing_key": "..."}; email: {"to": ["ops@example.com"]}; webhook: {"url": ..., "secret": ...}; '
+                              'Apprise: {"url": "tgram://BOT_TOKEN/CHAT_ID"}')
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -59,7 +62,12 @@ class Channel(models.Model):
         if missing:
             raise ValidationError({"config": f"A {self.get_kind_display()} channel needs {', '.join(missing)} in its configuration."})
         url = self.config.get("url")
-        if url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://", "env:"))):
+        if self.kind == self.Kind.APPRISE:
+            # Any Apprise URL (tgram://, ntfys://, json:// ...); env:NAME is read, and checked, when sending.
+            reason = None if is_env_reference(url) else apprise_url_problem(url)
+            if reason:
+                raise ValidationError({"config": f"url: {reason}, or env:NAME to read it from the environment when sending"})
+        elif url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://", "env:"))):
             raise ValidationError({"config": "url must be an http(s) address, e.g. https://hooks.slack.com/services/..., "
                                              "or env:NAME to read it from the environment when sending"})
         if self.kind == self.Kind.EMAIL:

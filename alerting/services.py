@@ -23,6 +23,7 @@ from django.core import signing
 from django.db import transaction
 from django.db.models import Q
 
+from alerting.apprise_urls import network_target as apprise_network_target
 from alerting.messages import ACK_SALT, AlertMessage, build_message, channel_test_message
 from alerting.models import Alert, AlertGroup, AlertRule, Channel, EscalationStep, Notification, OnCallSchedule, Severity, Silence
 from alerting.transports import TransportError
@@ -511,7 +512,11 @@ def channel_refuse_outside_egress(*, channel: Channel, by: AbstractBaseUser | An
     """A channel's URL must lie within the networks its saver's role may reach (VIGIL_EGRESS_<ROLE>_ALLOW;
     admins: any by default). env:NAME URLs are the operator's own and are not checked."""
     url = (channel.config or {}).get("url") if isinstance(channel.config, dict) else None
-    if isinstance(url, str) and url.startswith(("http://", "https://")):
+    if channel.kind == Channel.Kind.APPRISE:
+        # A self-hosted service's Apprise URL (json://, ntfys://, mailtos:// ...) names a host like a webhook does.
+        if isinstance(url, str) and (target := apprise_network_target(url)) is not None:
+            refuse_outside(field="config", allow=allow_for(by), host=target[0], port=target[1], label=f"channel '{channel.name}': url")
+    elif isinstance(url, str) and url.startswith(("http://", "https://")):
         refuse_outside(field="config", allow=allow_for(by), url=url, label=f"channel '{channel.name}': url")
 
 

@@ -150,8 +150,9 @@ class StatusPageConfig(Strict):
 
 class ChannelConfig(Strict):
     name: Name
-    kind: Literal["slack", "discord", "teams", "pagerduty", "email", "webhook"]
-    url: Secret | None = Field(None, description="slack, discord, teams, webhook (and an optional PagerDuty events URL).")
+    kind: Literal["slack", "discord", "teams", "pagerduty", "email", "webhook", "apprise"]
+    url: Secret | None = Field(None, description="slack, discord, teams, webhook, apprise (an Apprise URL such as tgram://...), "
+                                                 "and an optional PagerDuty events URL.")
     routing_key: Secret | None = Field(None, description="pagerduty.")
     secret: Secret | None = Field(None, description="webhook: signs each request (X-Vigil-Signature).")
     to: list[str] | None = Field(None, description="email: addresses.")

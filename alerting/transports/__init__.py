@@ -9,7 +9,7 @@ from typing import Any
 from alerting.messages import AlertMessage
 from alerting.transports.base import Delivery, TransportError
 
-KINDS = ("slack", "discord", "teams", "pagerduty", "email", "webhook")
+KINDS = ("slack", "discord", "teams", "pagerduty", "email", "webhook", "apprise")
 
 
 def send(channel: Any, message: AlertMessage | dict[str, Any], notification: Any) -> Delivery:

@@ -20,7 +20,7 @@ from monitors.models import Monitor, Tag
 
 router = Router(tags=["alerting"])
 
-ChannelKind = Literal["slack", "discord", "teams", "pagerduty", "email", "webhook"]
+ChannelKind = Literal["slack", "discord", "teams", "pagerduty", "email", "webhook", "apprise"]
 Severity = Literal["critical", "warning", "info"]
 LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,39}$")]
 
@@ -33,7 +33,7 @@ class ChannelIn(Schema):
     kind: ChannelKind
     config: dict[str, Any] = Field(
         default_factory=dict,
-        description='slack/discord/teams/webhook: {"url": ...}; pagerduty: {"routing_key": ...}; email: {"to": [...]}; '
+        description='slack/discord/teams/webhook: {"url": ...}; apprise: {"url": "tgram://..."} (an Apprise URL); pagerduty: {"routing_key": ...}; email: {"to": [...]}; '
                     'webhook may add {"secret": ...}. Secrets may be env:NAME. Secrets are write-only: they read back masked, '
                     "and a masked value sent back keeps the stored one.")
     enabled: bool = True
