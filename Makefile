@@ -8,7 +8,7 @@ export PORT
 VIGIL_BASE_URL ?= http://127.0.0.1:$(PORT)
 export VIGIL_BASE_URL
 
-.PHONY: run install test test-faults lint audit bench browser check-python clean
+.PHONY: run prepare install test test-faults lint audit bench browser check-python clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Vigil needs Python 3.11 or newer (found %s); set PYTHON=python3.12" % sys.version.split()[0])'
@@ -29,11 +29,18 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; }
 
-run: install
+# What `make run` does before starting the processes. Static files are collected only in
+# production: its manifest storage needs them (staff pages answer 500 without), while
+# development serves static/ as it is, so `make run` stays fast. seed_demo loads nothing in
+# production unless VIGIL_DEMO=1 (it says so).
+prepare: install
 	$(if $(REDIS_URL),,$(BIN)/python -m portal.embedded_redis --ensure)
 	$(BIN)/python manage.py migrate --noinput
+	$(if $(filter production,$(VIGIL_ENV)),$(BIN)/python manage.py collectstatic --noinput --verbosity 1)
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py bootstrap_admin
+
+run: prepare
 	@echo "Vigil on http://127.0.0.1:$(PORT)/  (admin: /admin/, status page: /status/, Ctrl-C stops everything)"
 	$(BIN)/honcho start -p $(PORT) -f Procfile $(if $(REDIS_URL),web worker beat,web worker beat redis)
 

@@ -404,6 +404,9 @@ VIGIL_CONFIRMATIONS_PER_PAGE_PER_HOUR = env.int("VIGIL_CONFIRMATIONS_PER_PAGE_PE
 VIGIL_CONFIRMATIONS_PER_HOUR = env.int("VIGIL_CONFIRMATIONS_PER_HOUR", 100, minimum=1)
 # `manage.py bootstrap_admin` uses this password for the first admin, or prints a random one.
 VIGIL_ADMIN_PASSWORD = env.str("VIGIL_ADMIN_PASSWORD", "")
+# `manage.py seed_demo` (run by `make run`) loads demo monitors only outside production, unless
+# this asks for them: in production they would go down and publish a false outage.
+VIGIL_DEMO = env.bool("VIGIL_DEMO", False)
 
 # Egress policy (core.egress, docs/security-egress.md): the networks each role may point monitors
 # and channels at, and where a status page visitor's webhook may go (checked at every delivery).

@@ -47,3 +47,21 @@ def test_bootstrap_admin_refuses_a_weak_password(settings):
     settings.VIGIL_ADMIN_PASSWORD = "12345"
     with pytest.raises(CommandError, match="VIGIL_ADMIN_PASSWORD is too weak"):
         run("bootstrap_admin")
+
+
+def test_seed_demo_loads_nothing_in_production_and_says_how_to_ask_for_it(settings):
+    settings.PRODUCTION = True
+    out = run("seed_demo")
+    assert "No demo data in production" in out and "VIGIL_DEMO=1" in out and "--force" in out
+    assert not Monitor.objects.exists() and not Component.objects.exists() and not Incident.objects.exists()
+
+
+def test_seed_demo_loads_in_production_when_asked(settings):
+    settings.PRODUCTION = True
+    assert "Demo data loaded." in run("seed_demo", force=True)
+    assert Monitor.objects.count() == 5
+    Component.objects.all().delete()
+    Monitor.objects.all().delete()
+    settings.VIGIL_DEMO = True
+    assert "Demo data loaded." in run("seed_demo")
+    assert Monitor.objects.count() == 5

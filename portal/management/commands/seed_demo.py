@@ -19,12 +19,20 @@ MARKER_COMPONENT = "Vigil portal"
 
 
 class Command(BaseCommand):
-    help = "Load demo data once: components, monitors against this portal and a local demo target."
+    help = ("Load demo data once: components, monitors against this portal and a local demo target. "
+            "Not in production (VIGIL_ENV=production) unless VIGIL_DEMO=1 or --force.")
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--base-url", default="", help="Where this portal answers (default VIGIL_BASE_URL or http://127.0.0.1:$PORT).")
+        parser.add_argument("--force", action="store_true", help="Load the demo data in production too.")
 
-    def handle(self, *args: Any, base_url: str, **options: Any) -> None:
+    def handle(self, *args: Any, base_url: str, force: bool = False, **options: Any) -> None:
+        if settings.PRODUCTION and not (force or settings.VIGIL_DEMO):
+            # The demo monitors watch a local demo target: in production they go down and the
+            # status page would announce an outage that is not there.
+            self.stdout.write("No demo data in production (VIGIL_ENV=production): its monitors would go down and publish "
+                              "a false outage. To load it anyway, set VIGIL_DEMO=1 or run `manage.py seed_demo --force`.")
+            return
         if Component.objects.filter(name=MARKER_COMPONENT).exists():
             self.stdout.write("Demo data is loaded already; nothing to do.")
             return
