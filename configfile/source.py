@@ -126,11 +126,6 @@ def _check_expansion(root: yaml.Node, alias_children: dict[int, int], filename: 
             children = _children(node)
             aliases[key] = alias_children.get(key, 0) + sum(aliases[id(child)] for child in children)
             depths[key] = 1 + max((depths[id(child)] for child in children), default=0)
-            if aliases[key] > max_aliases:
-                raise ConfigError([f"{filename}: {aliases[key]:,} aliases expanded; the limit is {max_aliases:,} (VIGIL_CONFIG_MAX_ALIASES)"])
-            if depths[key] > max_depth:
-                raise ConfigError([f"{filename}: nested more than {max_depth:,} levels deep once aliases are expanded; "
-                                   f"the limit is {max_depth:,} (VIGIL_CONFIG_MAX_DEPTH)"])
             continue
         if key in aliases:
             continue
@@ -142,6 +137,12 @@ def _check_expansion(root: yaml.Node, alias_children: dict[int, int], filename: 
                 raise ConfigError([f"{filename}:{line}: an alias refers to a collection that contains it; write the values out"])
             if id(child) not in aliases:
                 stack.append((child, False))
+    total, depth = aliases[id(root)], depths[id(root)]  # plain integers, however large the expansion
+    if total > max_aliases:
+        raise ConfigError([f"{filename}: {total:,} aliases expanded; the limit is {max_aliases:,} (VIGIL_CONFIG_MAX_ALIASES)"])
+    if depth > max_depth:
+        raise ConfigError([f"{filename}: nested {depth:,} levels deep once aliases are expanded; "
+                           f"the limit is {max_depth:,} (VIGIL_CONFIG_MAX_DEPTH)"])
 
 
 def read_text(file: str, stdin: IO[str] | None = None) -> str:
