@@ -182,9 +182,9 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Endpoint")
     def endpoint(self, integration: Integration) -> str:
-        if integration.kind == Integration.Kind.PAGERDUTY:
-            return f"/api/v1/integrations/pagerduty/{integration.pk}"
-        return "/api/v1/integrations/alertmanager"
+        if integration.kind in (Integration.Kind.PAGERDUTY, Integration.Kind.SENTRY):
+            return f"/api/v1/integrations/{integration.kind}/{integration.pk}"
+        return f"/api/v1/integrations/{integration.kind}"
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
         integration = super().get_object(request, object_id, from_field)
@@ -204,6 +204,11 @@ class IntegrationAdmin(admin.ModelAdmin):
     @admin.action(description="Issue a new token (shown once)")
     def issue_token(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
         for integration in queryset:
+            if integration.kind not in Integration.TOKEN_KINDS:
+                self.message_user(request, f"{integration.name}: {integration.get_kind_display()} signs its webhooks with its own "
+                                           "secret (the signing secret field); it needs no token.")
+                continue
             token = integrations.issue_token(integration)
-            self.message_user(request, f"{integration.name}: new token {token} (shown once; the old one stops working). "
-                                       f"Alertmanager: http_config.authorization.credentials: {token}")
+            where = ("Grafana contact point > Optional Webhook settings > Authorization header credentials"
+                     if integration.kind == Integration.Kind.GRAFANA else "Alertmanager: http_config.authorization.credentials")
+            self.message_user(request, f"{integration.name}: new token {token} (shown once; the old one stops working). {where}: {token}")

@@ -146,6 +146,9 @@ def _links(rule: AlertRule, group: AlertGroup, alerts: list[Alert], *, resolved:
     links: list[Fact] = []
     if len(alerts) == 1 and alerts[0].monitor is not None:
         links.append(("Monitor", f"{_base_url()}/admin/monitors/monitor/{alerts[0].monitor.pk}/change/"))
+    if len(alerts) == 1:
+        # Where the source shows it (Grafana's rule and dashboard, Sentry's issue): a reader goes there first.
+        links.extend((str(label), str(url)) for label, url in (alerts[0].links or [])[:4])
     if rule.runbook_url:
         links.append(("Runbook", rule.runbook_url))
     if not resolved:

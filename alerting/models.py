@@ -162,6 +162,8 @@ class Alert(models.Model):
     labels = models.JSONField(default=dict)
     monitor = models.ForeignKey("monitors.Monitor", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts")
     value = models.CharField(max_length=300, blank=True, help_text="What was seen, e.g. the monitor's reason.")
+    # Where the source shows it: [label, url] pairs (Grafana's rule, dashboard and panel, Sentry's issue), shown as buttons.
+    links = models.JSONField(default=list, blank=True)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     fired_at = models.DateTimeField(null=True, blank=True)
@@ -388,15 +390,21 @@ class Integration(models.Model):
 
     class Kind(models.TextChoices):
         ALERTMANAGER = "alertmanager", "Prometheus Alertmanager (webhook)"
+        GRAFANA = "grafana", "Grafana alerting (webhook contact point)"
+        SENTRY = "sentry", "Sentry (issue and metric alert webhooks)"
         PAGERDUTY = "pagerduty", "PagerDuty (V3 webhook: acknowledgements)"
+
+    # Authenticated by the token Vigil issues (bearer, or basic auth's password); Sentry and PagerDuty sign instead.
+    TOKEN_KINDS = (Kind.ALERTMANAGER, Kind.GRAFANA)
+    SIGNED_KINDS = (Kind.SENTRY, Kind.PAGERDUTY)
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.ALERTMANAGER)
     rule = models.ForeignKey(AlertRule, null=True, blank=True, on_delete=models.PROTECT, related_name="integrations",
-                             help_text="Alertmanager: its channels, grouping, runbook and escalation apply to the incoming alerts.")
+                             help_text="Alertmanager, Grafana, Sentry: its channels, grouping, runbook and escalation apply to the incoming alerts.")
     token_hash = models.CharField(max_length=64, blank=True, editable=False)
-    # PagerDuty signs its webhooks with the subscription's secret: it is kept to verify them
-    # (write-only in the admin).
+    # PagerDuty signs its webhooks with the subscription's secret, Sentry with its integration's
+    # client secret: it is kept to verify them (write-only in the admin).
     signing_secret = models.CharField(max_length=200, blank=True)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -408,7 +416,10 @@ class Integration(models.Model):
         return self.name
 
     def clean(self) -> None:
-        if self.kind == self.Kind.ALERTMANAGER and self.rule_id is None:
-            raise ValidationError({"rule": "An Alertmanager integration needs the rule whose channels and grouping its alerts use."})
+        if self.kind != self.Kind.PAGERDUTY and self.rule_id is None:
+            raise ValidationError({"rule": f"A {self.get_kind_display()} integration needs the rule whose channels and grouping its alerts use."})
         if self.kind == self.Kind.PAGERDUTY and not self.signing_secret:
             raise ValidationError({"signing_secret": "Paste the secret PagerDuty shows when you create the webhook subscription."})
+        if self.kind == self.Kind.SENTRY and not self.signing_secret:
+            raise ValidationError({"signing_secret": "Paste the Client Secret of your Sentry internal integration "
+                                                     "(Settings > Custom Integrations > your integration > Credentials)."})

@@ -105,7 +105,8 @@ def _open_alert(key: str) -> Alert | None:
 
 @transaction.atomic(savepoint=False)
 def alert_raise(*, rule: AlertRule, key: str, labels: dict[str, str], summary: str, value: str = "", severity: str | None = None,
-                monitor: Any = None, first_seen: datetime | None = None, now: datetime) -> Alert:
+                monitor: Any = None, first_seen: datetime | None = None, links: list[tuple[str, str]] | None = None,
+                now: datetime) -> Alert:
     """Open the alert for `key`, or refresh the open one (seen again, no longer clearing).
 
     A monitor's alert waits pending for the rule's duration (`for_seconds` is how long a
@@ -116,13 +117,21 @@ def alert_raise(*, rule: AlertRule, key: str, labels: dict[str, str], summary: s
     if alert is not None:
         alert.last_seen, alert.cleared_at, alert.summary, alert.value = now, None, summary[:300], value[:300]
         alert.count += 1
-        alert.save(update_fields=["last_seen", "cleared_at", "summary", "value", "count"])
+        changed = ["last_seen", "cleared_at", "summary", "value", "count"]
+        # A source that says how bad it is now (Sentry's warning becoming critical) is believed.
+        if severity is not None and severity != alert.severity:
+            alert.severity = severity
+            changed.append("severity")
+        if links is not None:
+            alert.links = [list(link) for link in links]
+            changed.append("links")
+        alert.save(update_fields=changed)
         return alert
     pending = monitor is not None and rule.for_seconds > 0
     alert = Alert.objects.create(
         rule=rule, dedup_key=key, group_key=_group_key(rule, labels), status=Alert.Status.PENDING if pending else Alert.Status.FIRING,
         severity=severity or rule.severity, summary=summary[:300], labels=labels, monitor=monitor, value=value[:300],
-        first_seen=first_seen or now, last_seen=now, fired_at=None if pending else now,
+        first_seen=first_seen or now, last_seen=now, fired_at=None if pending else now, links=[list(link) for link in links or []],
     )
     if not pending:
         _schedule_flush(rule, alert.group_key, now)
