@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
 from monitors import bounds
 
@@ -103,8 +105,21 @@ Target = Annotated[str, Field(max_length=bounds.TARGET_MAX_LENGTH)]
 
 
 class HeartbeatConfig(Strict):
-    period: HeartbeatPeriod = 3600
-    grace: HeartbeatGrace = 300
+    """Pings expected every period, or after each run of a cron schedule (one or the other)."""
+
+    period: HeartbeatPeriod = Field(3600, description="A ping is expected this long after the last one.")
+    schedule: bounds.HeartbeatSchedule | None = Field(
+        None, description='A cron expression, e.g. "0 3 * * *": a ping is expected after each run (instead of a period).')
+    time_zone: bounds.HeartbeatTimeZone = Field("UTC", description="The schedule's time zone, e.g. Europe/Berlin.")
+    grace: HeartbeatGrace = Field(300, description="Late (down) when no ping comes within this long after the expected one.")
+    ping_token: UUID | None = Field(None, description="The token in the ping URL (/ping/<token>), written by export_config so that "
+                                                     "a file imported into another Vigil keeps its jobs' URLs; absent: a new monitor gets a new one.")
+
+    @model_validator(mode="after")
+    def _period_or_schedule(self) -> HeartbeatConfig:
+        if self.schedule and "period" in self.model_fields_set:
+            raise PydanticCustomError("period_or_schedule", "a heartbeat has a period or a schedule, not both: remove one of them")
+        return self
 
 
 class MonitorConfig(Strict):

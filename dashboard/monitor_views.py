@@ -42,6 +42,13 @@ def _charts(monitor: Monitor, now: datetime) -> dict[str, object]:
     }
 
 
+def _heartbeat(monitor: Monitor, now: datetime) -> dict[str, object]:
+    """When the next ping is expected and when the heartbeat is late."""
+    if monitor.kind != Monitor.Kind.HEARTBEAT:
+        return {}
+    return {"next_expected_ping": monitor.next_expected_ping(now), "heartbeat_deadline": monitor.heartbeat_deadline(now)}
+
+
 @role_required(VIEWER)
 def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = get_object_or_404(Monitor.objects.select_related("component").prefetch_related("regions", "tags"), pk=pk)
@@ -59,6 +66,7 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "changes": StateChange.objects.filter(monitor=monitor).order_by("-at", "-id")[:20],
         "results": CheckResult.objects.filter(monitor_id=monitor.pk).select_related("region").order_by("-at")[:20],
         "tls_days": (monitor.tls_expires_at - now).total_seconds() / 86400 if monitor.tls_expires_at else None,
+        **_heartbeat(monitor, now),
         **_charts(monitor, now),
     }
     response = render(request, "dashboard/monitor_detail.html", context)

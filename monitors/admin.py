@@ -27,7 +27,7 @@ class MonitorForm(forms.ModelForm):
         model = Monitor
         fields = ["name", "kind", "target", "settings", "component", "tags", "paused", "interval_seconds", "timeout_seconds", "retries",
                   "retry_interval_seconds", "recovery_confirmations", "regions", "quorum", "heartbeat_period_seconds",
-                  "heartbeat_grace_seconds"]
+                  "heartbeat_grace_seconds", "heartbeat_schedule", "heartbeat_time_zone"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -35,9 +35,14 @@ class MonitorForm(forms.ModelForm):
             if bound.field in self.fields:
                 self.fields[bound.field].widget.attrs.update({"max": bound.maximum, **({} if bound.above_minimum else {"min": bound.minimum})})
                 self.fields[bound.field].help_text = f"{self.fields[bound.field].help_text} Allowed: {bound.allowed()}.".strip()
+        if "heartbeat_time_zone" in self.fields:  # left empty (or absent from a scripted post): UTC
+            self.fields["heartbeat_time_zone"].required = False
         if self.instance.pk and "settings" in self.fields:
             self.initial["settings"] = mask_secrets(self.instance.settings)
             self.fields["settings"].help_text += " Secrets show as ******** and stay unchanged unless you type a new value; prefer env:NAME."
+
+    def clean_heartbeat_time_zone(self) -> str:
+        return self.cleaned_data.get("heartbeat_time_zone") or "UTC"
 
     def clean_settings(self) -> Any:
         value = self.cleaned_data.get("settings")
@@ -83,7 +88,8 @@ class MonitorAdmin(admin.ModelAdmin):  # not AuditedModelAdmin: monitors.service
         (None, {"fields": ["name", "kind", "target", "settings", "component", "tags", "paused"]}),
         ("Schedule and confirmation", {"fields": ["interval_seconds", "timeout_seconds", "retries", "retry_interval_seconds",
                                                   "recovery_confirmations", "regions", "quorum"]}),
-        ("Heartbeat", {"fields": ["ping_url", "heartbeat_period_seconds", "heartbeat_grace_seconds", "last_ping_at"],
+        ("Heartbeat", {"fields": ["ping_url", "heartbeat_period_seconds", "heartbeat_schedule", "heartbeat_time_zone",
+                                  "heartbeat_grace_seconds", "last_ping_at"],
                        "classes": ["collapse"]}),
         ("Current state", {"fields": ["state", "state_since", "state_reason", "is_flapping", "last_checked_at", "last_outcome",
                                       "last_latency_ms", "last_status_code", "last_message", "next_due_at"]}),
@@ -128,11 +134,9 @@ class MonitorAdmin(admin.ModelAdmin):  # not AuditedModelAdmin: monitors.service
 
     @admin.display(description="Ping URL")
     def ping_url(self, obj: Monitor) -> str:
-        if obj.kind != Monitor.Kind.HEARTBEAT or obj.pk is None:
+        if obj.ping_url is None or obj.pk is None:
             return "(heartbeat monitors only)"
-        from django.conf import settings
-
-        return f"{settings.VIGIL_BASE_URL}/ping/{obj.ping_token}"
+        return obj.ping_url
 
     # Every write goes through monitors.services, as the API's and config import's do: the "paused"
     # box pauses the way the pause action does (a state change, the component follows).

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import annotated_types
-from pydantic import ValidationError, WrapValidator
+from pydantic import AfterValidator, ValidationError, WrapValidator
 from pydantic_core import PydanticCustomError
 
+from lib.cron_schedule import schedule_problem, time_zone_problem
 from lib.durations import format_duration, parse_duration
 
 NAME_MAX_LENGTH = 120
 TARGET_MAX_LENGTH = 2048
+HEARTBEAT_SCHEDULE_MAX_LENGTH = 100
 
 _RANGE_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
@@ -89,3 +91,23 @@ HEARTBEAT_PERIOD = Bound("heartbeat_period_seconds", "heartbeat period", 1, 366 
 HEARTBEAT_GRACE = Bound("heartbeat_grace_seconds", "heartbeat grace", 0, 366 * DAY, seconds=True)
 
 BOUNDS = (INTERVAL, TIMEOUT, RETRIES, RETRY_INTERVAL, RECOVERY_CONFIRMATIONS, QUORUM, HEARTBEAT_PERIOD, HEARTBEAT_GRACE)
+
+
+# A heartbeat's cron schedule and its time zone: the same check and message in the model, the API
+# and the config file ("heartbeat schedule: '61 * * * *' is not a valid cron expression (minute 61 out of range): ...").
+def _valid_schedule(value: str) -> str:
+    problem = schedule_problem(value) if value else None
+    if problem:
+        raise PydanticCustomError("cron_schedule", "heartbeat schedule: {problem}", {"problem": problem})
+    return value
+
+
+def _valid_time_zone(value: str) -> str:
+    problem = time_zone_problem(value)
+    if problem:
+        raise PydanticCustomError("time_zone", "heartbeat time zone: {problem}", {"problem": problem})
+    return value
+
+
+HeartbeatSchedule = Annotated[str, annotated_types.MaxLen(HEARTBEAT_SCHEDULE_MAX_LENGTH), AfterValidator(_valid_schedule)]
+HeartbeatTimeZone = Annotated[str, annotated_types.MaxLen(64), AfterValidator(_valid_time_zone)]

@@ -4,12 +4,14 @@ import uuid
 import zlib
 from datetime import datetime, timedelta
 
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
+from lib.cron_schedule import next_run, schedule_problem, time_zone_problem
 from lib.latency_histogram import BUCKET_COUNT
-from monitors.bounds import BOUNDS, NAME_MAX_LENGTH, TARGET_MAX_LENGTH
+from monitors.bounds import BOUNDS, HEARTBEAT_SCHEDULE_MAX_LENGTH, NAME_MAX_LENGTH, TARGET_MAX_LENGTH
 
 
 class Region(models.Model):
@@ -95,10 +97,16 @@ class Monitor(models.Model):
     )
     tags = models.ManyToManyField(Tag, blank=True, related_name="monitors")
     paused = models.BooleanField(default=False)
-    # Heartbeat monitors: jobs ping /ping/<ping_token>; late after period + grace.
+    # Heartbeat monitors: jobs ping /ping/<ping_token>; late when no ping comes within the grace
+    # after the next expected one: period after the last ping, or the schedule's next run after it.
     ping_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     heartbeat_period_seconds = models.PositiveIntegerField(default=3600)
     heartbeat_grace_seconds = models.PositiveIntegerField(default=300)
+    heartbeat_schedule = models.CharField(
+        max_length=HEARTBEAT_SCHEDULE_MAX_LENGTH, blank=True,
+        help_text="A cron expression (minute hour day-of-month month day-of-week), e.g. 0 3 * * *; when set, it is used instead of the period.",
+    )
+    heartbeat_time_zone = models.CharField(max_length=64, default="UTC", help_text="The schedule's time zone, e.g. Europe/Berlin.")
 
     # Current state, written only by monitors.services in the transaction that records
     # the StateChange.
@@ -152,6 +160,12 @@ class Monitor(models.Model):
             errors["retry_interval_seconds"] = (
                 f"monitor '{self.name}': retry interval must not exceed the interval ({self.retry_interval_seconds}s > {self.interval_seconds}s)"
             )
+        schedule_wrong = schedule_problem(self.heartbeat_schedule) if self.heartbeat_schedule else None
+        if schedule_wrong:
+            errors["heartbeat_schedule"] = f"monitor '{self.name}': heartbeat schedule: {schedule_wrong}"
+        zone_wrong = time_zone_problem(self.heartbeat_time_zone)
+        if zone_wrong:
+            errors["heartbeat_time_zone"] = f"monitor '{self.name}': heartbeat time zone: {zone_wrong}"
         if self.kind != self.Kind.HEARTBEAT and not self.target.strip():
             errors["target"] = f"monitor '{self.name}': a {self.get_kind_display()} monitor needs a target"
         if not isinstance(self.settings, dict):
@@ -175,9 +189,48 @@ class Monitor(models.Model):
     def next_slot_after(self, now: datetime) -> datetime:
         return next_slot_after(now, self.interval_seconds, self.schedule_offset_seconds)
 
-    def heartbeat_deadline(self, now: datetime) -> datetime:
-        reference = self.last_ping_at or self.created_at or now
-        return reference + timedelta(seconds=self.heartbeat_period_seconds + self.heartbeat_grace_seconds)
+    # Heartbeats ----------------------------------------------------------------------
+    def expected_ping_after(self, ping_at: datetime) -> datetime | None:
+        """When the ping after one at ping_at is expected: the schedule's next run (a schedule wins
+        over the period), else one period later. None: the schedule never runs again."""
+        if self.heartbeat_schedule:
+            return next_run(self.heartbeat_schedule, self.heartbeat_time_zone, ping_at)
+        return ping_at + timedelta(seconds=self.heartbeat_period_seconds)
+
+    def heartbeat_deadline(self, now: datetime) -> datetime | None:
+        """When the heartbeat is late: the grace after the ping expected after the last one.
+
+        None while it is new (never pinged; as in healthchecks, a new check is never down)."""
+        if self.last_ping_at is None:
+            return None
+        expected = self.expected_ping_after(self.last_ping_at)
+        return None if expected is None else expected + timedelta(seconds=self.heartbeat_grace_seconds)
+
+    def next_expected_ping(self, now: datetime) -> datetime | None:
+        """What the monitor page shows: after the last ping, or (new) the schedule's next run from now."""
+        if self.last_ping_at is not None:
+            return self.expected_ping_after(self.last_ping_at)
+        return next_run(self.heartbeat_schedule, self.heartbeat_time_zone, now) if self.heartbeat_schedule else None
+
+    @property
+    def ping_url(self) -> str | None:
+        """Where the job pings (absolute, from VIGIL_BASE_URL); None for kinds that are not heartbeats."""
+        if self.kind != self.Kind.HEARTBEAT:
+            return None
+        return f"{django_settings.VIGIL_BASE_URL.rstrip('/')}{reverse('ping', args=[self.ping_token])}"
+
+    @property
+    def is_new(self) -> bool:
+        """A heartbeat never pinged: its state is unknown, shown as "new", and it is never late."""
+        return self.kind == self.Kind.HEARTBEAT and self.last_ping_at is None and self.state == self.State.UNKNOWN
+
+    @property
+    def display_state(self) -> str:
+        return "new" if self.is_new else self.state
+
+    @property
+    def display_state_label(self) -> str:
+        return "New" if self.is_new else self.get_state_display()
 
 
 EPOCH = datetime(2020, 1, 1, tzinfo=None)

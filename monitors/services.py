@@ -90,13 +90,17 @@ def claim_due(*, now: datetime, limit: int = CLAIM_LIMIT) -> list[tuple[int, dat
         Monitor.objects.filter(paused=False, next_due_at__lte=now)
         .order_by("next_due_at")
         .select_for_update(skip_locked=True)
-        .values_list("id", "next_due_at", "interval_seconds", "kind")[:limit]
+        .values_list("id", "next_due_at", "interval_seconds", "kind", "last_ping_at")[:limit]
     )
     if not rows:
         return []
     updates = []
     claimed = []
-    for monitor_id, due, interval, kind in rows:
+    for monitor_id, due, interval, kind, last_ping_at in rows:
+        if kind == Monitor.Kind.HEARTBEAT and last_ping_at is None:
+            # New (never pinged): no deadline, so never late (a row scheduled before heartbeats knew "new").
+            updates.append(Monitor(pk=monitor_id, next_due_at=None))
+            continue
         probe = Monitor(pk=monitor_id, interval_seconds=interval)
         upcoming = next_slot_after(now, interval, probe.schedule_offset_seconds)
         # next_due_at is never null for a claimed row (the filter compares it to now).
@@ -428,12 +432,17 @@ def components_refresh(*, component_ids: Iterable[int] | None = None, now: datet
 # What a person sets. The state fields and next_due_at are the engine's, written with a
 # StateChange (or by pausing); a writer holding an older copy of the row never overwrites them.
 SETTABLE_FIELDS = ("name", "kind", "target", "settings", "interval_seconds", "timeout_seconds", "retries", "retry_interval_seconds",
-                   "recovery_confirmations", "quorum", "component", "heartbeat_period_seconds", "heartbeat_grace_seconds")
+                   "recovery_confirmations", "quorum", "component", "heartbeat_period_seconds", "heartbeat_grace_seconds",
+                   "heartbeat_schedule", "heartbeat_time_zone")
+# Changing one of these moves a heartbeat's deadline.
+HEARTBEAT_TIMING_FIELDS = {"kind", "heartbeat_period_seconds", "heartbeat_grace_seconds", "heartbeat_schedule", "heartbeat_time_zone"}
+# The reason a heartbeat shows while it waits for its first ping (its state is unknown, shown as "new").
+NEW_HEARTBEAT_REASON = "new: waiting for the first ping"
 Actor = AbstractBaseUser | AnonymousUser | None
 
 
 def schedule(monitor: Monitor, *, now: datetime) -> None:
-    """Set the first slot of a new or resumed monitor (a heartbeat: its deadline)."""
+    """Set the first slot of a new or resumed monitor (a heartbeat: its deadline, none while it is new)."""
     if monitor.kind == Monitor.Kind.HEARTBEAT:
         monitor.next_due_at = monitor.heartbeat_deadline(now)
     else:
@@ -503,6 +512,8 @@ def monitor_upsert(*, monitor: Monitor | None = None, changes: Mapping[str, Any]
         monitor.paused = paused
         if paused:  # nothing ran yet, so no state change: it starts paused
             monitor.state, monitor.state_since, monitor.state_reason, monitor.next_due_at = Monitor.State.PAUSED, now, "paused", None
+        if not paused and monitor.kind == Monitor.Kind.HEARTBEAT:
+            monitor.state_since, monitor.state_reason = now, NEW_HEARTBEAT_REASON
         monitor.save()
         if not paused:
             schedule(monitor, now=now)  # the slot's offset needs the primary key
@@ -513,7 +524,8 @@ def monitor_upsert(*, monitor: Monitor | None = None, changes: Mapping[str, Any]
         monitor.refresh_from_db()  # the engine's fields as they are now, under the row lock
         if paused != monitor.paused:
             announce([_set_paused(monitor, paused, now)])
-        elif not monitor.paused and monitor.next_due_at is None:
+        elif not monitor.paused and (monitor.next_due_at is None
+                                     or (monitor.kind == Monitor.Kind.HEARTBEAT and HEARTBEAT_TIMING_FIELDS & set(values))):
             schedule(monitor, now=now)
             Monitor.objects.filter(pk=monitor.pk).update(next_due_at=monitor.next_due_at)
         if regions is not None:
@@ -626,7 +638,7 @@ def record_pings(*, pings: Sequence[Ping], now: datetime) -> int:
                 result.latency_ms = int(run_seconds * 1000)
             monitor.last_ping_at = ping.at
             monitor.last_run_seconds = run_seconds
-            monitor.next_due_at = ping.at + timedelta(seconds=monitor.heartbeat_period_seconds + monitor.heartbeat_grace_seconds)
+            monitor.next_due_at = monitor.heartbeat_deadline(now)
             checked.append(Checked(monitor.pk, ping.at, result))
         Monitor.objects.bulk_update(list(monitors.values()), ["last_start_at", "last_ping_at", "last_run_seconds", "next_due_at"])
         record_results(region_name=settings.VIGIL_DEFAULT_REGION, checked=checked, now=now)

@@ -39,8 +39,14 @@ class MonitorIn(Schema):
     component_id: Id | None = None
     tags: list[Slug] = Field(default_factory=list)
     paused: bool = False
-    heartbeat_period_seconds: Annotated[int, bounds.HEARTBEAT_PERIOD] = 3600
-    heartbeat_grace_seconds: Annotated[int, bounds.HEARTBEAT_GRACE] = 300
+    heartbeat_period_seconds: Annotated[int, bounds.HEARTBEAT_PERIOD] = Field(
+        3600, description="Heartbeats: a ping is expected this long after the last one. Send this or heartbeat_schedule, not both.")
+    heartbeat_schedule: bounds.HeartbeatSchedule = Field(
+        "", description="Heartbeats: a cron expression (minute hour day-of-month month day-of-week), e.g. 0 3 * * *: a ping is expected "
+                        "after each run. Used instead of the period when set; empty: the period.")
+    heartbeat_time_zone: bounds.HeartbeatTimeZone = Field("UTC", description="The schedule's time zone, e.g. Europe/Berlin.")
+    heartbeat_grace_seconds: Annotated[int, bounds.HEARTBEAT_GRACE] = Field(
+        300, description="Heartbeats: late (down) when no ping comes within this long after the expected one.")
 
 
 MonitorPatch = optional_fields(MonitorIn)
@@ -63,7 +69,11 @@ class MonitorOut(Schema):
     tags: list[str]
     paused: bool
     heartbeat_period_seconds: int
+    heartbeat_schedule: str
+    heartbeat_time_zone: str
     heartbeat_grace_seconds: int
+    ping_url: str | None = Field(description="Heartbeats: where the job pings (add /start, /fail or /<exit code>); null for other kinds.")
+    is_new: bool = Field(description="A heartbeat never pinged: state unknown, shown as new; it is never late until its first ping.")
     state: str
     state_since: datetime | None
     state_reason: str
@@ -110,8 +120,11 @@ def _regions(names: list[str]) -> list[Region]:
     return list(found.values())
 
 
-def _save(request: HttpRequest, monitor: Monitor | None, data: dict[str, Any]) -> Monitor:
+def _save(request: HttpRequest, monitor: Monitor | None, data: dict[str, Any], sent: set[str]) -> Monitor:
     """The fields sent, in the names monitors.services.monitor_upsert takes (the writer the admin and config import use)."""
+    if data.get("heartbeat_schedule") and "heartbeat_period_seconds" in sent:
+        raise FieldErrors({"heartbeat_period_seconds": "A heartbeat has a period or a schedule, not both: leave out "
+                                                       "heartbeat_period_seconds, or send heartbeat_schedule empty."})
     if "component_id" in data:
         data["component"] = resolve_id(Component, data.pop("component_id"), "component_id")
     if "regions" in data:
@@ -142,7 +155,7 @@ def list_monitors(request: HttpRequest, filters: Query[MonitorFilters], limit: A
 @router.post("/monitors", response=responses(201, MonitorOut), summary="Create a monitor")
 def create_monitor(request: HttpRequest, payload: MonitorIn) -> Any:
     require(request, "add", Monitor)
-    return Status(201, _save(request, None, payload.model_dump()))
+    return Status(201, _save(request, None, payload.model_dump(), payload.model_fields_set))
 
 
 @router.get("/monitors/{monitor_id}", response=responses(200, MonitorOut), summary="One monitor")
@@ -155,7 +168,8 @@ def get_monitor(request: HttpRequest, monitor_id: Id) -> Any:
 def update_monitor(request: HttpRequest, monitor_id: Id, payload: MonitorPatch) -> Any:  # type: ignore[valid-type]
     require(request, "change", Monitor)
     monitor = get_or_404(Monitor, monitor_id)
-    return _save(request, monitor, changes_of(payload, MonitorIn))
+    changes = changes_of(payload, MonitorIn)
+    return _save(request, monitor, changes, set(changes))
 
 
 @router.delete("/monitors/{monitor_id}", response=responses(204, None), summary="Delete a monitor and its results")

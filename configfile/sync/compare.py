@@ -84,6 +84,13 @@ def _unmask(new: Any, old: Any) -> Any:
     return new
 
 
+def _keep_ping_token(data: dict[str, Any], stored: dict[str, Any] | None) -> None:
+    """A heartbeat written without ping_token keeps the one it has (only a new monitor gets a new one)."""
+    heartbeat, stored_heartbeat = data.get("heartbeat"), (stored or {}).get("heartbeat")
+    if heartbeat and heartbeat.get("ping_token") is None and stored_heartbeat:
+        heartbeat["ping_token"] = stored_heartbeat.get("ping_token")
+
+
 def with_implied_groups(config: VigilConfig) -> VigilConfig:
     """Groups named by components but not listed are part of the file too (as they are, or new)."""
     listed = {group.name for group in config.component_groups}
@@ -103,6 +110,9 @@ def plan(config: VigilConfig, *, prune: bool) -> Plan:
     for section in SECTIONS:
         existing = {key_of(item): canonical(section, item) for item in getattr(current, section)}
         wanted = [(key_of(item), _unmask(canonical(section, item), existing.get(key_of(item)))) for item in getattr(config, section)]
+        if section == "monitors":
+            for name, data in wanted:
+                _keep_ping_token(data, existing.get(name))
         for name, data in wanted:
             if name not in existing:
                 result.changes.append(Change(section, name, "create"))

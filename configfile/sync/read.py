@@ -50,7 +50,10 @@ def _monitor(monitor: Monitor, reveal: bool) -> MonitorConfig:
         regions = []  # what an empty list in the file means
     heartbeat = None
     if monitor.kind == Monitor.Kind.HEARTBEAT:
-        heartbeat = HeartbeatConfig(period=monitor.heartbeat_period_seconds, grace=monitor.heartbeat_grace_seconds)
+        timing: dict[str, Any] = ({"schedule": monitor.heartbeat_schedule} if monitor.heartbeat_schedule
+                                  else {"period": monitor.heartbeat_period_seconds})  # a schedule wins: the period is not written
+        heartbeat = HeartbeatConfig(**timing, time_zone=monitor.heartbeat_time_zone, grace=monitor.heartbeat_grace_seconds,
+                                    ping_token=monitor.ping_token)
     return MonitorConfig(
         name=monitor.name, kind=monitor.kind, target="" if monitor.kind in HTTP_KINDS else monitor.target,
         url=monitor.target if monitor.kind in HTTP_KINDS else None, interval=monitor.interval_seconds, timeout=monitor.timeout_seconds,
@@ -152,4 +155,22 @@ def dump(config: VigilConfig) -> str:
     data = {"version": 1, **{name: data[name] for name in VigilConfig.model_fields if name in data and name != "version"}}
     header = "# Vigil configuration: manage.py import_config <file> [--dry-run] [--prune]\n" \
              "# yaml-language-server: $schema=vigil-config.schema.json\n"
-    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)
+    names = [item["name"] for item in data.get("monitors", []) if item.get("kind") == Monitor.Kind.HEARTBEAT]
+    ping_urls = {monitor.name: monitor.ping_url for monitor in Monitor.objects.filter(kind=Monitor.Kind.HEARTBEAT, name__in=names)}
+    # Section by section, so that each heartbeat can carry its ping URL as a comment (a comment is not
+    # part of the data: importing the file and exporting again gives the same text).
+    text = header
+    for section, value in data.items():
+        if section != "monitors" or not value:
+            text += _yaml({section: value})
+            continue
+        text += "monitors:\n"
+        for item in value:
+            if ping_urls.get(item["name"]):
+                text += f"# ping URL: {ping_urls[item['name']]} (append /start, /fail or /<exit code>)\n"
+            text += _yaml([item])
+    return text
+
+
+def _yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120)

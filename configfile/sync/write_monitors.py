@@ -30,9 +30,20 @@ def write_monitor(writer: Writer, index: int, item: MonitorConfig, monitor: Moni
         "interval_seconds": round(item.interval), "timeout_seconds": float(item.timeout), "retries": item.retries,
         "retry_interval_seconds": round(item.retry_interval), "recovery_confirmations": item.recovery_confirmations, "quorum": item.quorum,
         "component": writer.one(Component, item.component, (*path, "component")),
-        "heartbeat_period_seconds": round(heartbeat.period), "heartbeat_grace_seconds": round(heartbeat.grace),
+        "heartbeat_grace_seconds": round(heartbeat.grace), "heartbeat_schedule": heartbeat.schedule or "",
+        "heartbeat_time_zone": heartbeat.time_zone,
         "regions": regions or [monitor_services.default_region()], "tags": item.tags, "paused": item.paused,
     }
+    if not heartbeat.schedule:  # with a schedule the stored period is kept as it is (the file does not say one)
+        changes["heartbeat_period_seconds"] = round(heartbeat.period)
+    token = heartbeat.ping_token if item.kind == Monitor.Kind.HEARTBEAT else None
+    if token is not None and monitor is not None and monitor.ping_token != token:
+        writer.source.problem((*path, "heartbeat", "ping_token"), f"monitor {item.name!r} pings /ping/{monitor.ping_token}; a file does "
+                              "not change the token of an existing monitor (its jobs use it): write that one or leave ping_token out")
+    if token is not None and monitor is None:
+        monitor = Monitor(ping_token=token)
     writer.save(monitor, path, lambda: monitor_services.monitor_upsert(monitor=monitor, changes=changes, by=writer.by, now=writer.now),
                 {"interval": "interval_seconds", "timeout": "timeout_seconds", "retry_interval": "retry_interval_seconds",
-                 "target": "target", "settings": "settings"})
+                 "target": "target", "settings": "settings",
+                 "heartbeat_schedule": "heartbeat.schedule", "heartbeat_time_zone": "heartbeat.time_zone",
+                 "ping_token": "heartbeat.ping_token"})

@@ -1,8 +1,10 @@
-"""Heartbeat (push): the job pings /ping/<token>; late after period + grace.
+"""Heartbeat (push): the job pings /ping/<token>; late when no ping comes within the grace after
+the next expected one (a period after the last ping, or the cron schedule's next run after it).
 
 This kind makes no network call. The dispatcher claims a heartbeat monitor when
 its deadline passes and this check turns that into a down result; pings record
-their own results through monitors.services.record_ping.
+their own results through monitors.services.record_ping. A heartbeat never pinged is
+new: it has no deadline, so the dispatcher never claims it.
 """
 
 from __future__ import annotations
@@ -21,14 +23,21 @@ def validate(target: str, settings: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
+def expectation(monitor: Monitor) -> str:
+    """How often pings are expected, in words: "every 1h" or "at 0 3 * * * (Europe/Berlin)"."""
+    if monitor.heartbeat_schedule:
+        return f"on schedule {monitor.heartbeat_schedule} ({monitor.heartbeat_time_zone})"
+    return f"every {format_duration(monitor.heartbeat_period_seconds)}"
+
+
 def check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
     deadline = monitor.heartbeat_deadline(now)
-    if now < deadline:
-        return ok("pinged in time")
     if monitor.last_ping_at is None:
-        return down(f"no ping yet (expected every {format_duration(monitor.heartbeat_period_seconds)})")
+        return down(f"no ping yet (expected {expectation(monitor)})")
+    if deadline is None or now < deadline:
+        return ok("pinged in time")
     late = (now - monitor.last_ping_at).total_seconds()
     return down(
-        f"late: last ping {format_duration(late)} ago, expected every {format_duration(monitor.heartbeat_period_seconds)}"
+        f"late: last ping {format_duration(late)} ago, expected {expectation(monitor)}"
         f" + {format_duration(monitor.heartbeat_grace_seconds)} grace"
     )
