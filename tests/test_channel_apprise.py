@@ -191,3 +191,38 @@ def test_a_self_hosted_services_host_obeys_the_egress_policy(responder, admin_us
                                           config={"url": "tgram://123456789:AAHabcdefghijklmnopqrstuvwxyz12345678/12345"}), by=responder)
     services.channel_save(channel=inside, by=admin_user)
     assert sorted(Channel.objects.values_list("name", flat=True)) == ["inside", "telegram"]
+
+
+def test_config_as_code_takes_an_apprise_channel_and_names_a_bad_url(tmp_path):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "vigil.yaml"
+    path.write_text("channels:\n  - {name: ops-telegram, kind: apprise, url: env:OPS_TELEGRAM_URL}\n"
+                    "  - {name: ops-ntfy, kind: apprise, url: 'ntfys://ntfy.example.com/ops-alerts'}\n")
+    call_command("import_config", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+    assert dict(Channel.objects.values_list("name", "config__url")) == {
+        "ops-telegram": "env:OPS_TELEGRAM_URL", "ops-ntfy": "ntfys://ntfy.example.com/ops-alerts"}
+    path.write_text("channels:\n  - {name: ops-telegram, kind: apprise, url: 'telegrm://123/456'}\n")
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_config", str(path), stdout=io.StringIO(), stderr=err)
+    assert "channels[0] (ops-telegram).config: url: 'telegrm://' is not a service Apprise knows" in err.getvalue()
+
+
+def test_the_api_creates_an_apprise_channel_and_reads_its_url_back_masked(client, admin_user):
+    from api.tokens import token_issue
+
+    _token, clear = token_issue(user=admin_user, name="channels", scope="write")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {clear}"}
+    secret_url = "tgram://123456789:AAHsecretsecretsecretsecretsecret12/12345"
+    created = client.post("/api/v1/channels", {"name": "ops-telegram", "kind": "apprise", "config": {"url": secret_url}},
+                          content_type="application/json", **auth)
+    assert created.status_code == 201, created.content
+    assert created.json()["config"] == {"url": "********"}
+    assert Channel.objects.get().config == {"url": secret_url}
+    refused = client.post("/api/v1/channels", {"name": "bad", "kind": "apprise", "config": {"url": "tgram://"}},
+                          content_type="application/json", **auth)
+    assert refused.status_code in (400, 422) and "Apprise cannot use this tgram:// URL" in refused.content.decode()
