@@ -274,3 +274,21 @@ def test_export_writes_the_schedule_and_the_ping_url_and_round_trips(tmp_path, s
     out = io.StringIO()
     call_command("import_config", str(path), stdout=out, stderr=io.StringIO())
     assert "0 to create, 0 to update, 0 to delete" in out.getvalue()
+
+
+def test_the_admin_sets_a_schedule_and_refuses_a_wrong_one_on_its_field(client, admin_user):
+    client.force_login(admin_user)
+    form = {"name": "nightly-backup", "kind": "heartbeat", "target": "", "settings": "{}", "interval_seconds": 60, "timeout_seconds": 10,
+            "retries": 0, "retry_interval_seconds": 20, "recovery_confirmations": 1, "quorum": 0, "heartbeat_period_seconds": 3600,
+            "heartbeat_grace_seconds": 600, "heartbeat_schedule": "61 * * * *", "heartbeat_time_zone": BERLIN,
+            "state_changes-TOTAL_FORMS": 0, "state_changes-INITIAL_FORMS": 0}
+    response = client.post("/admin/monitors/monitor/add/", form)
+    assert response.status_code == 200
+    assert "heartbeat schedule: &#x27;61 * * * *&#x27; is not a valid cron expression (minute 61 out of range)" in response.content.decode()
+    assert not Monitor.objects.exists()
+    response = client.post("/admin/monitors/monitor/add/", {**form, "heartbeat_schedule": "0 3 * * *"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = Monitor.objects.get()
+    assert (job.heartbeat_schedule, job.heartbeat_time_zone, job.is_new, job.next_due_at) == ("0 3 * * *", BERLIN, True, None)
+    page = client.get(f"/admin/monitors/monitor/{job.pk}/change/").content.decode()
+    assert f"/ping/{job.ping_token}" in page
