@@ -42,9 +42,12 @@ def send(channel: Any, message: AlertMessage, notification: Any) -> Delivery:
     # In memory: Apprise may keep per-service state on disk otherwise, and workers share nothing.
     notifier = apprise.Apprise(asset=apprise.AppriseAsset(storage_mode="memory"))
     notifier.add(target)
-    result = notifier.notify(body=body(message), title=message.title, body_format=apprise.NotifyFormat.TEXT,
-                             notify_type=apprise.NotifyType.SUCCESS if message.resolved else NOTIFY_TYPES.get(message.severity, apprise.NotifyType.INFO),
-                             timeout=TIMEOUT)
+    try:
+        result = notifier.notify(body=body(message), title=message.title, body_format=apprise.NotifyFormat.TEXT,
+                                 notify_type=apprise.NotifyType.SUCCESS if message.resolved else NOTIFY_TYPES.get(message.severity, apprise.NotifyType.INFO),
+                                 timeout=TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - a plugin's bug must not leave the row claimed until its lease runs out
+        raise TransportError(f"Apprise ({target.service_name}) raised {exc.__class__.__name__}") from None
     if result:
         return Delivery(None, f"delivered by Apprise ({target.service_name})")
     said = [LOG_PREFIX.sub("", entry.message).strip() for outcome in result.results for entry in outcome.logs()]
