@@ -292,3 +292,23 @@ def test_the_admin_sets_a_schedule_and_refuses_a_wrong_one_on_its_field(client, 
     assert (job.heartbeat_schedule, job.heartbeat_time_zone, job.is_new, job.next_due_at) == ("0 3 * * *", BERLIN, True, None)
     page = client.get(f"/admin/monitors/monitor/{job.pk}/change/").content.decode()
     assert f"/ping/{job.ping_token}" in page
+
+
+def test_a_file_cannot_reuse_or_change_a_ping_token(tmp_path):
+    with time_machine.travel("2026-11-09 12:00Z", tick=False):
+        job = cron_job()
+    token = "1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+    for text, expected in [
+        (f"monitors:\n  - {{name: copy, kind: heartbeat, heartbeat: {{period: 1h, ping_token: {job.ping_token}}}}}\n",
+         "monitors[0] (copy).heartbeat.ping_token: Monitor with this Ping token already exists."),
+        (f"monitors:\n  - {{name: nightly-backup, kind: heartbeat, heartbeat: {{schedule: '0 3 * * *', ping_token: {token}}}}}\n",
+         f"monitors[0] (nightly-backup).heartbeat.ping_token: monitor 'nightly-backup' pings /ping/{job.ping_token}; a file does not "
+         "change the token of an existing monitor"),
+    ]:
+        path = tmp_path / "vigil.yaml"
+        path.write_text(text)
+        err = io.StringIO()
+        with pytest.raises(CommandError):
+            call_command("import_config", str(path), stdout=io.StringIO(), stderr=err)
+        assert expected in err.getvalue(), err.getvalue()
+    assert list(Monitor.objects.values_list("name", "ping_token")) == [("nightly-backup", job.ping_token)]

@@ -45,5 +45,5 @@ def write_monitor(writer: Writer, index: int, item: MonitorConfig, monitor: Moni
     writer.save(monitor, path, lambda: monitor_services.monitor_upsert(monitor=monitor, changes=changes, by=writer.by, now=writer.now),
                 {"interval": "interval_seconds", "timeout": "timeout_seconds", "retry_interval": "retry_interval_seconds",
                  "target": "target", "settings": "settings",
-                 "heartbeat_schedule": "heartbeat.schedule", "heartbeat_time_zone": "heartbeat.time_zone",
-                 "ping_token": "heartbeat.ping_token"})
+                 "heartbeat.schedule": "heartbeat_schedule", "heartbeat.time_zone": "heartbeat_time_zone",
+                 "heartbeat.ping_token": "ping_token"})

@@ -61,7 +61,8 @@ class Writer:
             names = {model_field: file_field for file_field, model_field in (fields or {}).items()}
             for model_field, messages in (exc.message_dict.items() if hasattr(exc, "error_dict") else [("", exc.messages)]):
                 target = names.get(model_field, model_field)
-                self.source.problem((*path, target) if target and target != "__all__" else path, " ".join(messages))
+                # A nested file field ("heartbeat.schedule") is a path of its own, so the problem carries its line.
+                self.source.problem((*path, *target.split(".")) if target and target != "__all__" else path, " ".join(messages))
         except ValueError as exc:
             self.source.problem(path, str(exc))
         return None
