@@ -3,7 +3,8 @@
 Every operation declares the error responses below, so the OpenAPI document says
 exactly what a client can get back (schemathesis holds the code to it)."""
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
@@ -15,7 +16,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
-from pydantic import Field, create_model
+from pydantic import Field, create_model, model_validator
 
 from api.models import ApiToken
 from api.tokens import token_check
@@ -79,6 +80,28 @@ api = NinjaAPI(
 
 def _json_error(request: HttpRequest, status: int, detail: str, fields: dict[str, list[str]] | None = None) -> HttpResponse:
     return api.create_response(request, {"detail": detail, "fields": fields or {}}, status=status)
+
+
+def _refuse_unknown_query_parameters(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A query parameter the operation does not declare is a 422 naming it, not silently ignored:
+    a misspelt filter (`?stat=down`) would otherwise answer every row as if it had matched."""
+    operation = run.__self__  # type: ignore[attr-defined]
+    declared = sorted({name for model in operation.models if model.__ninja_param_source__ == "query"
+                       for name in (getattr(model, "__ninja_flatten_map__", None) or model.model_fields)})
+
+    @functools.wraps(run)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        unknown = [name for name in request.GET if name not in declared]
+        if unknown:
+            takes = f"this operation takes {', '.join(declared)}" if declared else "this operation takes none"
+            return _json_error(request, 422, "Unknown query parameters; see fields.",
+                               {name or "(empty name)": [f"unknown query parameter; {takes}."] for name in unknown})
+        return run(request, *args, **kwargs)
+
+    return checked
+
+
+api.add_decorator(_refuse_unknown_query_parameters, mode="view")
 
 
 def _field_name(loc: Any) -> str:
@@ -221,6 +244,19 @@ def paginate(queryset: Any, limit: int, offset: int) -> dict[str, Any]:
     return {"count": queryset.count(), "limit": limit, "offset": offset, "items": list(queryset[offset:offset + limit])}
 
 
+class PatchBody(Schema):
+    """A PATCH body is an object of the fields to change. (ninja's Schema reads attributes of
+    anything, so a JSON array or a number would pass as an empty change and answer 200.)"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object(cls, data: Any) -> Any:
+        # ninja's own validator has wrapped the value in a DjangoGetter by now: look inside it.
+        if not isinstance(data if isinstance(data, dict) else getattr(data, "_obj", data), dict):
+            raise ValueError("the body must be a JSON object of the fields to change, e.g. {\"name\": \"api\"}")
+        return data
+
+
 def optional_fields(schema: type[Schema]) -> type[Schema]:
     """The PATCH twin of an input schema: every field optional (absent = unchanged), constraints kept for values sent."""
     fields: dict[str, Any] = {}
@@ -229,7 +265,7 @@ def optional_fields(schema: type[Schema]) -> type[Schema]:
         # of a length check that cannot measure None.
         inner: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation  # type: ignore[valid-type]
         fields[name] = (inner | None, Field(None, description=info.description))
-    return create_model(f"{schema.__name__.removesuffix('In')}Patch", __base__=Schema, **fields)
+    return create_model(f"{schema.__name__.removesuffix('In')}Patch", __base__=PatchBody, **fields)
 
 
 def changes_of(payload: Schema, schema_in: type[Schema]) -> dict[str, Any]:

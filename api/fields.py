@@ -1,8 +1,10 @@
 """Input field types shared by the API's schemas: bounded so bad input is a 422, never a 500."""
 
-from typing import Annotated
+import re
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, Strict
 
 
 def _no_nul(value: str) -> str:
@@ -13,7 +15,29 @@ def _no_nul(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+def _not_a_flag(value: Any) -> Any:
+    # pydantic reads true as 1; the document says integer.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not true or false")
+    return value
+
+
 # PostgreSQL integer columns end at 2^31-1; bounds here keep huge numbers a field error.
-Count = Annotated[int, Field(ge=0, le=2_147_483_647)]
-Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
-Seconds = Annotated[int, Field(ge=0, le=365 * 86400)]
+Count = Annotated[int, BeforeValidator(_not_a_flag), Field(ge=0, le=2_147_483_647)]
+Id = Annotated[int, BeforeValidator(_not_a_flag), Field(ge=1, le=2_147_483_647)]
+Seconds = Annotated[int, BeforeValidator(_not_a_flag), Field(ge=0, le=365 * 86400)]
+
+# JSON true or false only: the document says boolean, so 0, 1 or "yes" are a field error, not a guess.
+Flag = Annotated[bool, Strict()]
+
+
+def _date_time_text(value: Any) -> Any:
+    # pydantic would read a number (or a numeric query string) as seconds since 1970; the document says ISO 8601.
+    if isinstance(value, int | float) or (isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*", value)):
+        raise ValueError("must be an ISO 8601 date and time, e.g. 2026-01-31T09:00:00Z")
+    return value
+
+
+Moment = Annotated[datetime, BeforeValidator(_date_time_text)]

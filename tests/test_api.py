@@ -313,3 +313,26 @@ def test_every_list_answers_a_plain_get(client, admin_user):
     for path in lists:
         response = client.get(path, **auth)
         assert response.status_code == 200 and "items" in response.json(), (path, response.content[:200])
+
+
+def test_input_the_document_calls_invalid_is_refused_with_the_field_named(client, admin_user):
+    auth = bearer(admin_user)
+    component = Component.objects.create(name="API")
+    # A JSON array is not an object of fields to change (it used to pass as an empty change: 200).
+    array = call(client, "patch", f"/components/{component.pk}", auth, [None, None])
+    assert array.status_code == 422 and "JSON object" in str(array.json()["fields"])
+    # The document says boolean and integer: 0 and false are not guessed into them.
+    flag = call(client, "post", "/components", auth, {"name": "Web", "is_public": 0})
+    assert flag.status_code == 422 and "is_public" in flag.json()["fields"]
+    position = call(client, "post", "/components", auth, {"name": "Web", "position": False})
+    assert position.status_code == 422 and "position" in position.json()["fields"]
+    # A date and time is ISO 8601 text, not seconds since 1970.
+    number = call(client, "post", "/silences", auth, {"matchers": [{"name": "monitor", "value": "api"}], "starts_at": 0,
+                                                      "ends_at": "2030-01-01T00:00:00Z", "comment": "deploy"})
+    assert number.status_code == 422 and "starts_at" in number.json()["fields"]
+    assert client.get("/api/v1/incidents?since=0.5", **auth).status_code == 422
+    # A misspelt filter is named, not ignored (which answered every row).
+    misspelt = client.get("/api/v1/monitors?stat=down", **auth)
+    assert misspelt.status_code == 422 and "stat" in misspelt.json()["fields"]
+    assert "state" in misspelt.json()["fields"]["stat"][0]
+    assert Component.objects.count() == 1

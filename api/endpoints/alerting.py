@@ -13,7 +13,7 @@ from alerting import services
 from alerting.models import Alert, AlertRule, Channel, EscalationPolicy, Silence
 from api.core import FieldErrors, audit, get_or_404, page_of, paginate, require, resolve_id, resolve_ids, responses
 from api.crud import Limit, Offset, crud
-from api.fields import Id, Seconds, Text
+from api.fields import Flag, Id, Moment, Seconds, Text
 from core.secrets import SECRET_MASK
 from incidents.models import Component
 from monitors.models import Monitor, Tag
@@ -36,7 +36,7 @@ class ChannelIn(Schema):
         description='slack/discord/teams/webhook: {"url": ...}; apprise: {"url": "tgram://..."} (an Apprise URL); pagerduty: {"routing_key": ...}; email: {"to": [...]}; '
                     'webhook may add {"secret": ...}. Secrets may be env:NAME. Secrets are write-only: they read back masked, '
                     "and a masked value sent back keeps the stored one.")
-    enabled: bool = True
+    enabled: Flag = True
 
 
 class ChannelOut(Schema):
@@ -86,7 +86,7 @@ def test_channel(request: HttpRequest, item_id: Id) -> Any:
 
 class AlertRuleIn(Schema):
     name: Annotated[Text, Field(min_length=1, max_length=120)]
-    enabled: bool = True
+    enabled: Flag = True
     states: list[Literal["down", "degraded"]] = Field(default=["down"], min_length=1)
     monitor_kinds: list[Literal[tuple(Monitor.Kind.values)]] = Field(default_factory=list)  # type: ignore[valid-type]
     monitor_ids: list[Id] = Field(default_factory=list, description="Only these monitors; empty: every monitor that matches.")
@@ -104,8 +104,8 @@ class AlertRuleIn(Schema):
     group_interval_seconds: Seconds = 300
     repeat_interval_seconds: Seconds = 4 * 3600
     resolve_after_seconds: Seconds = 300
-    notify_resolved: bool = True
-    hold_flapping: bool = True
+    notify_resolved: Flag = True
+    hold_flapping: Flag = True
 
 
 class AlertRuleOut(Schema):
@@ -181,13 +181,13 @@ crud(router, model=AlertRule, path="/alert-rules", name="alert_rule", schema_in=
 class Matcher(Schema):
     name: LabelName
     value: Annotated[Text, Field(min_length=1, max_length=200)]
-    regex: bool = False
+    regex: Flag = False
 
 
 class SilenceIn(Schema):
     matchers: list[Matcher] = Field(min_length=1, max_length=20, description="An alert is muted when its labels match every matcher.")
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     comment: Annotated[Text, Field(min_length=1, max_length=300)]
 
 

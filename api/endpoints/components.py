@@ -10,7 +10,7 @@ from pydantic import Field
 
 from api.core import audit, resolve_id
 from api.crud import crud
-from api.fields import Count, Id, Text
+from api.fields import Count, Flag, Id, Text
 from incidents.models import Component, ComponentGroup, ComponentStatus
 from incidents.services import component_refresh
 
@@ -24,7 +24,7 @@ class ComponentGroupIn(Schema):
     name: Name
     description: Description = ""
     position: Count = 0
-    is_public: bool = True
+    is_public: Flag = True
 
 
 class ComponentGroupOut(ComponentGroupIn):
@@ -39,7 +39,7 @@ class ComponentIn(Schema):
     description: Description = ""
     group_id: Id | None = None
     position: Count = 0
-    is_public: bool = Field(True, description="Private components never appear on public pages or APIs.")
+    is_public: Flag = Field(True, description="Private components never appear on public pages or APIs.")
     status: Literal[tuple(ComponentStatus.values)] = Field(  # type: ignore[valid-type]
         ComponentStatus.OPERATIONAL, description="The status set by hand; the shown status is the worse of this and what its monitors say.")
 

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from api.core import Conflict, FieldErrors, changes_of, get_or_404, optional_fields, page_of, paginate, require, resolve_ids, responses
 from api.crud import Limit, Offset, crud
-from api.fields import Id, Text
+from api.fields import Flag, Id, Moment, Text
 from incidents import services
 from incidents.models import Component, ComponentStatus, Incident, IncidentUpdate, Maintenance
 
@@ -35,14 +35,14 @@ class IncidentIn(Schema):
     status: OpenStatus = "investigating"
     message: Message
     components: list[AffectedComponent] = Field(default_factory=list)
-    is_public: bool = True
-    notify: bool = Field(True, description="Tell the status page's subscribers.")
+    is_public: Flag = True
+    notify: Flag = Field(True, description="Tell the status page's subscribers.")
 
 
 class IncidentDetailsIn(Schema):
     title: Annotated[Text, Field(min_length=1, max_length=200)]
     impact: Impact
-    is_public: bool
+    is_public: Flag
     commander: Annotated[Text, Field(max_length=150)] | None = Field(None, description="Username of the incident commander.")
     expected_version: int | None = Field(None, description="The version you read; a newer one answers 409 instead of overwriting.")
 
@@ -54,7 +54,7 @@ class UpdateIn(Schema):
     status: UpdateStatus
     message: Message
     components: list[AffectedComponent] = Field(default_factory=list)
-    notify: bool = True
+    notify: Flag = True
     expected_version: int | None = Field(None, description="The version you read; a newer one answers 409 instead of posting.")
 
 
@@ -102,7 +102,7 @@ class IncidentFilters(Schema):
         None, description="open: investigating, identified or monitoring.")
     impact: Impact | None = None
     component_id: Id | None = Field(None, description="Open incidents that affect this component.")
-    since: datetime | None = Field(None, description="Started at or after.")
+    since: Moment | None = Field(None, description="Started at or after.")
 
 
 def _incidents() -> Any:
@@ -199,14 +199,14 @@ class MaintenanceIn(Schema):
     title: Annotated[Text, Field(min_length=1, max_length=200)]
     message: Annotated[Text, Field(max_length=20_000)] = ""
     component_ids: list[Id] = Field(default_factory=list)
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Moment
+    ends_at: Moment
     time_zone: Annotated[Text, Field(max_length=64)] = "UTC"
-    auto_transition: bool = True
+    auto_transition: Flag = True
     recurrence: Annotated[Text, Field(max_length=300, description="iCal RRULE, e.g. FREQ=WEEKLY;BYDAY=SU.")] = ""
-    suppress_alerts: bool = True
-    exclude_from_slo: bool = True
-    is_public: bool = True
+    suppress_alerts: Flag = True
+    exclude_from_slo: Flag = True
+    is_public: Flag = True
     status: Literal["scheduled", "in_progress", "verifying", "completed"] | None = Field(
         None, description="Move the window by hand (e.g. completed early); leave out to let it run on time.")
 

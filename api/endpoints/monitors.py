@@ -10,7 +10,7 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from api.core import FieldErrors, audit, changes_of, get_or_404, optional_fields, page_of, paginate, require, resolve_id, responses
-from api.fields import Id, Text
+from api.fields import Flag, Id, Text
 from core.models import AuditLog
 from core.secrets import mask_secrets
 from incidents.models import Component
@@ -38,7 +38,7 @@ class MonitorIn(Schema):
     quorum: Annotated[int, bounds.QUORUM] = 0
     component_id: Id | None = None
     tags: list[Slug] = Field(default_factory=list)
-    paused: bool = False
+    paused: Flag = False
     heartbeat_period_seconds: Annotated[int, bounds.HEARTBEAT_PERIOD] = Field(
         3600, description="Heartbeats: a ping is expected this long after the last one. Send this or heartbeat_schedule, not both.")
     heartbeat_schedule: bounds.HeartbeatSchedule = Field(

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from api.core import audit, resolve_ids
 from api.crud import crud
-from api.fields import Id, Text
+from api.fields import Flag, Id, Text
 from incidents.models import Component
 from statuspage.models import StatusPage
 from statuspage.services import page_save
@@ -26,7 +26,7 @@ class StatusPageIn(Schema):
     title: Annotated[Text, Field(min_length=1, max_length=120)]
     description: Annotated[Text, Field(max_length=300)] = ""
     component_ids: list[Id] = Field(default_factory=list, description="In the order shown.")
-    is_default: bool = False
+    is_default: Flag = False
     domain: Annotated[Text, Field(max_length=253)] | None = None
     visibility: Literal["public", "private"] = "public"
     time_zone: Annotated[Text, Field(max_length=64)] = "UTC"
@@ -34,7 +34,7 @@ class StatusPageIn(Schema):
     logo_url: Annotated[Text, Field(max_length=200)] = ""
     support_url: Annotated[Text, Field(max_length=200)] = ""
     footer_links: list[FooterLink] = Field(default_factory=list)
-    allow_subscriptions: bool = True
+    allow_subscriptions: Flag = True
 
 
 class StatusPageOut(Schema):

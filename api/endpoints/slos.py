@@ -12,7 +12,7 @@ from pydantic import Field
 from alerting.models import AlertRule
 from api.core import FieldErrors, audit, resolve_id, resolve_ids
 from api.crud import crud
-from api.fields import Count, Id, Text
+from api.fields import Count, Flag, Id, Text
 from incidents.models import Component
 from monitors.models import Monitor
 from slo.models import SLO, SLOSnapshot
@@ -31,7 +31,7 @@ class SLOIn(Schema):
     window: Literal["rolling_7d", "rolling_28d", "rolling_30d", "calendar_month"] = "rolling_30d"
     time_zone: Annotated[Text, Field(max_length=64)] = "UTC"
     monitor_ids: list[Id] = Field(min_length=1, description="The monitors whose checks count.")
-    exclude_maintenance: bool = True
+    exclude_maintenance: Flag = True
     owner: Annotated[Text, Field(max_length=150)] | None = Field(None, description="Username of the owner.")
     alert_rule_id: Id | None = Field(None, description="Burn-rate alerts go out through this rule's channels.")
     min_events: Count = 30
