@@ -233,7 +233,6 @@ AXES_CLIENT_IP_CALLABLE = "core.client_address.client_address"
 AXES_VERBOSE = False
 AXES_USERNAME_CALLABLE = "core.login.axes_username"
 
-# --- Security headers -----------------------------------------------------------
 # --- Request bodies ------------------------------------------------------------------
 # Bigger bodies are refused with 413 before they are read (core.body_limit, by the ASGI and
 # WSGI entry points): anyone may send a body to any path before authentication runs.
@@ -242,6 +241,7 @@ VIGIL_MAX_API_BODY_BYTES = env.int("VIGIL_MAX_API_BODY_BYTES", 10 * 1024 * 1024,
 # Django's own cap would answer bodies between its 2.5 MB default and ours with an error.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(VIGIL_MAX_BODY_BYTES, VIGIL_MAX_API_BODY_BYTES)
 
+# --- Security headers -----------------------------------------------------------
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
