@@ -16,7 +16,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
-from pydantic import Field, create_model, model_validator
+from pydantic import BeforeValidator, Field, create_model, model_validator
 
 from api.models import ApiToken
 from api.tokens import token_check
@@ -116,7 +116,8 @@ def _field_name(loc: Any) -> str:
 def _invalid_request(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     fields: dict[str, list[str]] = {}
     for error in exc.errors:
-        fields.setdefault(_field_name(error.get("loc", ())), []).append(str(error.get("msg", "invalid")))
+        # pydantic prefixes a validator's own message with "Value error, "; the message alone reads better.
+        fields.setdefault(_field_name(error.get("loc", ())), []).append(str(error.get("msg", "invalid")).removeprefix("Value error, "))
     return _json_error(request, 422, "Some fields are invalid; see fields.", fields)
 
 
@@ -124,6 +125,10 @@ def _invalid_request(request: HttpRequest, exc: NinjaValidationError) -> HttpRes
 def _invalid_model(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
     if hasattr(exc, "error_dict"):
         fields = {name: [str(message) for message in messages] for name, messages in exc.message_dict.items()}
+        codes = {error.code for errors in exc.error_dict.values() for error in errors}
+        if codes and codes <= {"unique", "unique_together"}:
+            # A taken name is a conflict with another row, as the document says (409), not invalid input.
+            return _json_error(request, 409, "Another row holds this value; see fields.", fields)
     else:
         fields = {"body": [str(message) for message in exc.messages]}
     return _json_error(request, 422, "Some fields are invalid; see fields.", fields)
@@ -264,8 +269,20 @@ def optional_fields(schema: type[Schema]) -> type[Schema]:
         # The constraints go on the inner type, so that null reaches changes_of (which names the field) instead
         # of a length check that cannot measure None.
         inner: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation  # type: ignore[valid-type]
-        fields[name] = (inner | None, Field(None, description=info.description))
+        # null only where the field itself may be null: the document must not offer what changes_of refuses.
+        patched = inner | None if _nullable(info.annotation) else Annotated[inner, BeforeValidator(_not_null)]
+        fields[name] = (patched, Field(None, description=info.description))
     return create_model(f"{schema.__name__.removesuffix('In')}Patch", __base__=PatchBody, **fields)
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("may not be null; leave the field out to keep its value.")
+    return value
+
+
+def _nullable(annotation: Any) -> bool:
+    return bool(getattr(annotation, "__args__", None)) and type(None) in annotation.__args__
 
 
 def changes_of(payload: Schema, schema_in: type[Schema]) -> dict[str, Any]:

@@ -25,9 +25,10 @@ def _not_a_flag(value: Any) -> Any:
 
 
 # PostgreSQL integer columns end at 2^31-1; bounds here keep huge numbers a field error.
-Count = Annotated[int, BeforeValidator(_not_a_flag), Field(ge=0, le=2_147_483_647)]
-Id = Annotated[int, BeforeValidator(_not_a_flag), Field(ge=1, le=2_147_483_647)]
-Seconds = Annotated[int, BeforeValidator(_not_a_flag), Field(ge=0, le=365 * 86400)]
+# (Field before the validator: the other way round the document says "ge"/"le", which JSON Schema ignores.)
+Count = Annotated[int, Field(ge=0, le=2_147_483_647), BeforeValidator(_not_a_flag)]
+Id = Annotated[int, Field(ge=1, le=2_147_483_647), BeforeValidator(_not_a_flag)]
+Seconds = Annotated[int, Field(ge=0, le=365 * 86400), BeforeValidator(_not_a_flag)]
 
 # JSON true or false only: the document says boolean, so 0, 1 or "yes" are a field error, not a guess.
 Flag = Annotated[bool, Strict()]

@@ -336,3 +336,13 @@ def test_input_the_document_calls_invalid_is_refused_with_the_field_named(client
     assert misspelt.status_code == 422 and "stat" in misspelt.json()["fields"]
     assert "state" in misspelt.json()["fields"]["stat"][0]
     assert Component.objects.count() == 1
+
+
+def test_a_taken_name_is_a_conflict_and_null_is_refused_where_the_document_says_so(client, admin_user):
+    auth = bearer(admin_user)
+    AlertRule.objects.create(name="down", states=["down"])
+    taken = call(client, "post", "/alert-rules", auth, {"name": "down", "states": ["down"]})
+    assert taken.status_code == 409 and "name" in taken.json()["fields"]
+    component = Component.objects.create(name="API")
+    null = call(client, "patch", f"/components/{component.pk}", auth, {"is_public": None})
+    assert null.status_code == 422 and null.json()["fields"]["is_public"] == ["may not be null; leave the field out to keep its value."]
