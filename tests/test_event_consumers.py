@@ -34,7 +34,7 @@ def fleet() -> dict[str, object]:
     payments = Component.objects.create(name="Payments")
     auto = AutoIncidentRule.objects.create(component=payments, trigger_status="partial_outage", title_template="{component} outage",
                                            is_public=False)
-    AutoIncidentRule.objects.filter(pk=auto.pk).update(impact="catastrophic")
+    AutoIncidentRule.objects.filter(pk=auto.pk).update(impact="apocalypse")
     monitors = [Monitor.objects.create(name=f"svc-{index:02}", kind="tcp", target="127.0.0.1:1", retries=0, recovery_confirmations=1,
                                        component=payments if index == 7 else None) for index in range(BATCH)]
     return {"payments": payments, "monitors": monitors, "poisoned": monitors[7]}
@@ -58,7 +58,7 @@ def test_one_poisoned_auto_incident_holds_back_no_alert_and_is_retried_once_fixe
     assert not Incident.objects.exists()
     failure = EventFailure.objects.get()
     assert (failure.consumer, failure.state, failure.attempts, failure.key) == ("auto-incidents", "retrying", 1, f"component:{fleet['payments'].pk}")
-    assert "catastrophic" in failure.last_error
+    assert "apocalypse" in failure.last_error
 
     # Retried with backoff until quarantined; each retry fails the same way.
     at = T0
@@ -130,7 +130,7 @@ def test_the_events_command_lists_failures_and_retries_them(fleet, capsys):
     events.drain(now=T0)
     call_command("events")
     listing = capsys.readouterr().out
-    assert "auto-incidents" in listing and "retrying" in listing and "catastrophic" in listing
+    assert "auto-incidents" in listing and "retrying" in listing and "apocalypse" in listing
     failure = EventFailure.objects.get()
     with pytest.raises(CommandError, match="failed again"):
         call_command("events", "retry", str(failure.pk))
