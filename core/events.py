@@ -144,28 +144,36 @@ def _next_page(item: Consumer) -> list[Event]:
 
 
 def _consume_one(item: Consumer, event: Event, held_back: set[str], now: datetime) -> int | None:
-    """One event in one transaction with the cursor: handled (1), parked (0), or None if the cursor is busy."""
-    with transaction.atomic():
-        cursor = EventCursor.objects.select_for_update(skip_locked=True).filter(consumer=item.name).first()
-        if cursor is None:
-            return None
-        if cursor.position >= event.pk:
-            return 0  # another runner got here first
-        if event.key in held_back:
+    """One event in one transaction with the cursor: handled (1), parked (0), or None when another
+    runner is at or past it (this run stops and leaves the rest to that one)."""
+    if event.key in held_back:
+        with transaction.atomic():
+            if not _advance(item.name, event.pk, now):
+                return None
             EventFailure.objects.create(consumer=item.name, event=event, key=event.key, state=EventFailure.State.WAITING)
-            handled = 0
-        else:
-            error = _attempt(item, event, now)
-            if error is None:
-                handled = 1
-            else:
-                _park(item, event, error, now)
-                held_back.add(event.key)
-                handled = 0
-        cursor.position = event.pk
-        cursor.updated_at = now
-        cursor.save(update_fields=["position", "updated_at"])
-    return handled
+        return 0
+    try:
+        with transaction.atomic():
+            if not _advance(item.name, event.pk, now):
+                return None
+            item.handle(event, now)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - any failure of a reaction is recorded, never lost
+        log.warning("consumer %s failed on event #%s (%s %s): %s", item.name, event.pk, event.topic, event.key, exc)
+        error = _describe(exc)
+    # The handler's transaction rolled back whole (cursor included); park the event in a new one.
+    with transaction.atomic():
+        if not _advance(item.name, event.pk, now):
+            return None
+        _park(item, event, error, now)
+    held_back.add(event.key)
+    return 0
+
+
+def _advance(name: str, event_id: int, now: datetime) -> bool:
+    """Move the cursor onto this event. The UPDATE locks the cursor row until commit, so a second
+    runner waits here and then finds the cursor past the event: no event is handled twice."""
+    return EventCursor.objects.filter(consumer=name, position__lt=event_id).update(position=event_id, updated_at=now) == 1
 
 
 def _attempt(item: Consumer, event: Event, now: datetime) -> str | None:
