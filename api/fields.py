@@ -1,7 +1,7 @@
 """Input field types shared by the API's schemas: bounded so bad input is a 422, never a 500."""
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, Strict
@@ -41,4 +41,14 @@ def _date_time_text(value: Any) -> Any:
     return value
 
 
-Moment = Annotated[datetime, BeforeValidator(_date_time_text)]
+def _in_utc(value: datetime) -> datetime:
+    # Any offset Python reads (up to +-23:59) is stored as UTC: PostgreSQL refuses offsets past +-15:59.
+    if value.tzinfo is None:
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range: give a date and time between years 1 and 9999") from None
+
+
+Moment = Annotated[datetime, BeforeValidator(_date_time_text), AfterValidator(_in_utc)]
