@@ -7,13 +7,16 @@ trusted hop: the first address that is not a trusted proxy is the client. Entrie
 its left were written by the client itself and are never believed.
 
 Every reader of the client address (login lockout through axes, rate limits, audit log,
-security log) calls client_address(request).
+security log) calls client_address(request). X-Forwarded-Proto (what Django's
+SECURE_PROXY_SSL_HEADER reads to decide a request came over HTTPS) is held to the same
+rule: drop_untrusted_forwarded_proto removes it unless a trusted proxy sent it.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 import re
 
 from django.conf import settings
@@ -21,6 +24,9 @@ from django.http import HttpRequest
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+logger = logging.getLogger("vigil.security")
+_warned: set[str] = set()  # loopback peers already warned about, once per process
 
 
 @functools.lru_cache(maxsize=8)
@@ -55,12 +61,33 @@ def _forwarded_chain(meta: dict[str, str]) -> list[str]:
     return []
 
 
+def _peer_is_trusted(peer: str, trusted: tuple[Network, ...]) -> bool:
+    peer_address = _address(peer)
+    return bool(trusted) and peer_address is not None and any(peer_address in network for network in trusted)
+
+
+def drop_untrusted_forwarded_proto(request: HttpRequest) -> None:
+    """Forget X-Forwarded-Proto unless a trusted proxy sent it: otherwise any client reaching
+    the app directly could say "https" and be treated as on a secure connection."""
+    if "HTTP_X_FORWARDED_PROTO" not in request.META:
+        return
+    peer = request.META.get("REMOTE_ADDR", "") or ""
+    if _peer_is_trusted(peer, _trusted(tuple(getattr(settings, "VIGIL_TRUSTED_PROXIES", ())))):
+        return
+    proto = request.META.pop("HTTP_X_FORWARDED_PROTO")
+    peer_address = _address(peer)
+    if peer_address is not None and peer_address.is_loopback and peer not in _warned:
+        # Most likely a proxy on this host that is not listed: HTTPS redirects loop until it is.
+        _warned.add(peer)
+        logger.warning("X-Forwarded-Proto %r from %s ignored: that address is not in VIGIL_TRUSTED_PROXIES; "
+                       "if it is your reverse proxy, add it (e.g. VIGIL_TRUSTED_PROXIES=%s)", proto[:16], peer, peer)
+
+
 def client_address(request: HttpRequest) -> str:
     """The client's IP address as text; REMOTE_ADDR unless a trusted proxy forwarded the request."""
     peer = request.META.get("REMOTE_ADDR", "") or ""
     trusted = _trusted(tuple(getattr(settings, "VIGIL_TRUSTED_PROXIES", ())))
-    peer_address = _address(peer)
-    if not trusted or peer_address is None or not any(peer_address in network for network in trusted):
+    if not _peer_is_trusted(peer, trusted):
         return peer
     client = peer
     for hop in reversed(_forwarded_chain(request.META)):

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from core import metrics
+from core.client_address import drop_untrusted_forwarded_proto
 from core.logging import access_log
 from core.request_context import audit_source_var, request_id_var
 
@@ -24,6 +25,8 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        # First in the chain: SecurityMiddleware's HTTPS redirect and request.is_secure() read it.
+        drop_untrusted_forwarded_proto(request)
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]

@@ -138,3 +138,19 @@ def test_a_malformed_trusted_proxy_stops_start_up_with_a_readable_error():
         Env({"VIGIL_TRUSTED_PROXIES": "10.0.0.1, nginx"}).networks("VIGIL_TRUSTED_PROXIES")
     assert Env({"VIGIL_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16"}).networks("VIGIL_TRUSTED_PROXIES") == [
         "10.0.0.1", "192.168.0.0/16"]
+
+
+@override_settings(SECURE_PROXY_SSL_HEADER=("HTTP_X_FORWARDED_PROTO", "https"), SECURE_SSL_REDIRECT=True,
+                   SECURE_REDIRECT_EXEMPT=[], VIGIL_TRUSTED_PROXIES=["10.0.0.0/8"])
+def test_x_forwarded_proto_counts_only_from_a_trusted_proxy(client, caplog):
+    """With SECURE_PROXY_SSL_HEADER set (production), a client reaching the app directly must not
+    make itself 'secure' by saying so: Django would skip the HTTPS redirect and treat it as HTTPS."""
+    spoofed = client.get("/status/", HTTP_X_FORWARDED_PROTO="https", REMOTE_ADDR="203.0.113.9")
+    assert spoofed.status_code == 301 and spoofed["Location"].startswith("https://")
+    proxied = client.get("/status/", HTTP_X_FORWARDED_PROTO="https", REMOTE_ADDR="10.1.2.3")
+    assert proxied.status_code != 301
+    # A proxy on this host that nobody listed: ignored, and the log says which setting to change.
+    with caplog.at_level("WARNING", logger="vigil.security"):
+        local = client.get("/status/", HTTP_X_FORWARDED_PROTO="https", REMOTE_ADDR="127.0.0.1")
+    assert local.status_code == 301
+    assert "VIGIL_TRUSTED_PROXIES=127.0.0.1" in caplog.text
