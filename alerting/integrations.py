@@ -26,11 +26,13 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from alerting.models import Alert, AlertGroup, AlertRule, Integration, Severity
+from alerting.models import Alert, AlertGroup, AlertRule, Integration, Severity, severity_from_label
 from alerting.services import acknowledge, alert_raise, alert_resolve
 from lib.text import clean
 
 MAX_BODY = 1024 * 1024
+MAX_ANNOTATIONS = 30  # per alert
+MAX_ANNOTATION = 2000  # characters of one annotation's value
 
 
 def issue_token(integration: Integration) -> str:
@@ -113,11 +115,14 @@ def parse(body: bytes, source: str = "alertmanager") -> tuple[list[dict[str, Any
         annotations = item.get("annotations")
         if not isinstance(annotations, dict):
             annotations = {}
+        # Bounded: an alert row and every notification carry them.
+        annotations = dict(list(annotations.items())[:MAX_ANNOTATIONS])
         # Label and annotation values end up in alert titles, mail subjects and pages: control
         # characters are dropped (refusing them would lose the alert); annotations keep line breaks.
         alerts.append({"status": item["status"],
                        "labels": {clean(str(k), multiline=False): clean(str(v), multiline=False) for k, v in labels.items()},
-                       "annotations": {clean(str(k), multiline=False): clean(str(v), multiline=True) for k, v in annotations.items()},
+                       "annotations": {clean(str(k), multiline=False)[:100]: clean(str(v), multiline=True)[:MAX_ANNOTATION]
+                                       for k, v in annotations.items()},
                        "starts": starts, "ends": ends,
                        "fingerprint": fingerprint[:100], "links": _links(item, LINK_KEYS[source]),
                        # Grafana: what the query saw, e.g. "[ var='B' labels={} value=0.071 ]".
@@ -137,10 +142,15 @@ def ingest(integration: Integration, alerts: list[dict[str, Any]], *, rule: Aler
         key = f"{KEY_PREFIXES[source]}:{integration.pk}:{item['fingerprint']}"
         if item["status"] == "firing":
             labels = {"rule": rule.name, "source": source, **item["labels"]}
-            severity = labels.get("severity", "").lower() if labels.get("severity", "").lower() in Severity.values else None
-            alert_raise(rule=rule, key=key, labels=labels, summary=item["annotations"].get("summary") or labels["alertname"],
-                        value=item["annotations"].get("description") or item["value"], severity=severity, first_seen=item["starts"],
-                        links=item["links"], now=now)
+            annotations = item["annotations"]
+            links = list(item["links"])
+            # The alert's own runbook (Prometheus rules' `runbook_url` annotation) is a button like the rule's.
+            runbook = annotations.get("runbook_url", "")
+            if runbook.startswith(("https://", "http://")) and len(runbook) <= 1000:
+                links.append(("Runbook", runbook))
+            alert_raise(rule=rule, key=key, labels=labels, summary=annotations.get("summary") or labels["alertname"],
+                        value=annotations.get("description") or item["value"], severity=severity_from_label(labels.get("severity", "")),
+                        first_seen=item["starts"], links=links, annotations=annotations, now=now)
             counts["firing"] += 1
         elif alert_resolve(key=key, now=now, cleared_at=item["ends"]) is not None:
             counts["resolved"] += 1

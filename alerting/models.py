@@ -24,6 +24,27 @@ class Severity(models.TextChoices):
     INFO = "info", "Info"
 
 
+# How bad each severity is, worst first: a notification about several alerts says the worst.
+SEVERITY_ORDER: dict[str, int] = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+# What other tools write in a `severity` label (Alertmanager and Grafana rules, PagerDuty's and
+# Opsgenie's words) and the Vigil severity it means; anything else takes the rule's severity.
+SEVERITY_ALIASES = {
+    "critical": Severity.CRITICAL, "crit": Severity.CRITICAL, "page": Severity.CRITICAL, "fatal": Severity.CRITICAL,
+    "emergency": Severity.CRITICAL, "alert": Severity.CRITICAL, "error": Severity.CRITICAL, "high": Severity.CRITICAL,
+    "p1": Severity.CRITICAL, "p2": Severity.CRITICAL,
+    "warning": Severity.WARNING, "warn": Severity.WARNING, "major": Severity.WARNING, "minor": Severity.WARNING,
+    "medium": Severity.WARNING, "p3": Severity.WARNING,
+    "info": Severity.INFO, "informational": Severity.INFO, "notice": Severity.INFO, "low": Severity.INFO,
+    "none": Severity.INFO, "debug": Severity.INFO, "p4": Severity.INFO, "p5": Severity.INFO,
+}
+
+
+def severity_from_label(value: str) -> str | None:
+    """The Vigil severity a source's `severity` label names, or None (the rule's severity then applies)."""
+    return SEVERITY_ALIASES.get(value.strip().lower())
+
+
 class Channel(models.Model):
     class Kind(models.TextChoices):
         SLACK = "slack", "Slack (incoming webhook)"
@@ -164,6 +185,9 @@ class Alert(models.Model):
     value = models.CharField(max_length=300, blank=True, help_text="What was seen, e.g. the monitor's reason.")
     # Where the source shows it: [label, url] pairs (Grafana's rule, dashboard and panel, Sentry's issue), shown as buttons.
     links = models.JSONField(default=list, blank=True)
+    # What the source says about it beyond labels: Alertmanager's and Grafana's annotations
+    # (summary, description, runbook_url ...), carried into every notification.
+    annotations = models.JSONField(default=dict, blank=True)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     fired_at = models.DateTimeField(null=True, blank=True)

@@ -106,7 +106,7 @@ def _open_alert(key: str) -> Alert | None:
 @transaction.atomic(savepoint=False)
 def alert_raise(*, rule: AlertRule, key: str, labels: dict[str, str], summary: str, value: str = "", severity: str | None = None,
                 monitor: Any = None, first_seen: datetime | None = None, links: list[tuple[str, str]] | None = None,
-                now: datetime) -> Alert:
+                annotations: dict[str, str] | None = None, now: datetime) -> Alert:
     """Open the alert for `key`, or refresh the open one (seen again, no longer clearing).
 
     A monitor's alert waits pending for the rule's duration (`for_seconds` is how long a
@@ -125,6 +125,9 @@ def alert_raise(*, rule: AlertRule, key: str, labels: dict[str, str], summary: s
         if links is not None:
             alert.links = [list(link) for link in links]
             changed.append("links")
+        if annotations is not None:
+            alert.annotations = annotations
+            changed.append("annotations")
         alert.save(update_fields=changed)
         return alert
     pending = monitor is not None and rule.for_seconds > 0
@@ -132,6 +135,7 @@ def alert_raise(*, rule: AlertRule, key: str, labels: dict[str, str], summary: s
         rule=rule, dedup_key=key, group_key=_group_key(rule, labels), status=Alert.Status.PENDING if pending else Alert.Status.FIRING,
         severity=severity or rule.severity, summary=summary[:300], labels=labels, monitor=monitor, value=value[:300],
         first_seen=first_seen or now, last_seen=now, fired_at=None if pending else now, links=[list(link) for link in links or []],
+        annotations=annotations or {},
     )
     if not pending:
         _schedule_flush(rule, alert.group_key, now)
