@@ -130,7 +130,7 @@ class MonitorConfig(Strict):
     interval: Interval = 60
     timeout: Timeout = 10
     retries: Annotated[int, bounds.RETRIES] = 2
-    retry_interval: RetryInterval = 20
+    retry_interval: RetryInterval | None = Field(None, description=f"How soon a failed check is confirmed. {bounds.RETRY_INTERVAL_DEFAULT_TEXT}")
     recovery_confirmations: Annotated[int, bounds.RECOVERY_CONFIRMATIONS] = 2
     regions: list[Slug] = Field(default_factory=list, description="Probe regions; empty: the default region.")
     quorum: Annotated[int, bounds.QUORUM] = 0

@@ -33,6 +33,7 @@ from incidents import services as incidents
 from incidents.models import Component
 from incidents.selectors import component_ids_under_maintenance
 from monitors import state as machine
+from monitors.bounds import DEFAULT_RETRY_INTERVAL, default_retry_interval
 from monitors.checkers.base import Result
 from monitors.checkers.tcp import split_host_port
 from monitors.models import CheckResult, Monitor, MonitorRegionState, Region, StateChange, Tag, next_slot_after, queue_for_region
@@ -483,6 +484,20 @@ def monitor_refuse_outside_egress(*, monitor: Monitor, by: Actor) -> None:
         refuse_outside(field=field, allow=allow, host=host, port=port, label=f"monitor '{monitor.name}'")
 
 
+def _retry_interval_follows(monitor: Monitor, stored: Monitor | None, values: dict[str, Any]) -> bool:
+    """Whether the retry interval is the default for the interval (20s, or the interval when
+    shorter): asked for with None, not said for a new monitor, or still the default of the old
+    interval when only the interval changes. A retry interval someone chose is kept."""
+    if "retry_interval_seconds" in values:
+        if values["retry_interval_seconds"] is None:
+            del values["retry_interval_seconds"]
+            return True
+        return False
+    if stored is None:
+        return monitor.pk is None and monitor.retry_interval_seconds == DEFAULT_RETRY_INTERVAL
+    return "interval_seconds" in values and stored.retry_interval_seconds == default_retry_interval(stored.interval_seconds)
+
+
 @transaction.atomic
 def monitor_upsert(*, monitor: Monitor | None = None, changes: Mapping[str, Any] | None = None, by: Actor = None, now: datetime,
                    audit_source: str | None = None, request: HttpRequest | None = None) -> Monitor:
@@ -503,8 +518,11 @@ def monitor_upsert(*, monitor: Monitor | None = None, changes: Mapping[str, Any]
     stored = Monitor.objects.select_for_update().filter(pk=monitor.pk).first() if monitor.pk else None
     if stored is not None and "settings" in values:
         values["settings"] = restore_masked(values["settings"], stored.settings)
+    follows_interval = _retry_interval_follows(monitor, stored, values)
     for name, value in values.items():
         setattr(monitor, name, value)
+    if follows_interval:
+        monitor.retry_interval_seconds = default_retry_interval(monitor.interval_seconds)
     monitor.full_clean()
     if "target" in values or "settings" in values or "kind" in values or stored is None:
         monitor_refuse_outside_egress(monitor=monitor, by=by)

@@ -9,6 +9,7 @@ from configfile.schema import EXPECT_SETTINGS, SECTIONS, ComponentGroupConfig, H
 from configfile.sync.read import export, key_of
 from core.secrets import SECRET_MASK
 from incidents.models import ComponentGroup
+from monitors import bounds
 
 # Lists whose order means nothing: compared and written sorted.
 UNORDERED = {"regions", "tags", "monitors", "components", "channels", "states", "monitor_kinds", "to"}
@@ -29,6 +30,8 @@ def canonical(section: str, item: Any) -> dict[str, Any]:
         data["settings"] = settings
         heartbeat = data.pop("heartbeat", None) or HeartbeatConfig().model_dump()
         data["heartbeat"] = heartbeat if item.kind == "heartbeat" else None
+        if data.get("retry_interval") is None:  # left out: the default, which follows the interval
+            data["retry_interval"] = bounds.default_retry_interval(item.interval)
     for name in UNORDERED & set(data):
         if isinstance(data[name], list) and not (section == "status_pages" and name == "components"):
             data[name] = sorted(data[name], key=str)

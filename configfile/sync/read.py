@@ -29,6 +29,7 @@ from configfile.schema import (
 from configfile.source import ConfigError
 from core.secrets import mask_secrets
 from incidents.models import Component, ComponentGroup
+from monitors.bounds import default_retry_interval
 from monitors.models import Monitor
 from slo.models import SLO
 from statuspage.models import StatusPage
@@ -57,7 +58,8 @@ def _monitor(monitor: Monitor, reveal: bool) -> MonitorConfig:
     return MonitorConfig(
         name=monitor.name, kind=monitor.kind, target="" if monitor.kind in HTTP_KINDS else monitor.target,
         url=monitor.target if monitor.kind in HTTP_KINDS else None, interval=monitor.interval_seconds, timeout=monitor.timeout_seconds,
-        retries=monitor.retries, retry_interval=monitor.retry_interval_seconds, recovery_confirmations=monitor.recovery_confirmations,
+        retries=monitor.retries, retry_interval=None if monitor.retry_interval_seconds == default_retry_interval(monitor.interval_seconds)
+        else monitor.retry_interval_seconds, recovery_confirmations=monitor.recovery_confirmations,
         regions=regions, quorum=monitor.quorum,
         component=monitor.component.name if monitor.component else None, tags=sorted(tag.name for tag in monitor.tags.all()),
         paused=monitor.paused, expect=ExpectConfig(**expect) if expect else None, heartbeat=heartbeat, settings=settings,
