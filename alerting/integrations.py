@@ -15,10 +15,10 @@ import binascii
 import hashlib
 import hmac
 import json
-import secrets
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -27,7 +27,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from alerting.models import Alert, AlertGroup, AlertRule, Integration, Severity, severity_from_label
-from alerting.services import acknowledge, alert_raise, alert_resolve
+from alerting.services import (
+    acknowledge,
+    alert_raise,
+    alert_resolve,
+    integration_issue_token,
+    integration_signing_secret,
+    integration_token_matches,
+)
 from lib.text import clean
 
 MAX_BODY = 1024 * 1024
@@ -36,9 +43,33 @@ MAX_ANNOTATION = 2000  # characters of one annotation's value
 
 
 def issue_token(integration: Integration) -> str:
-    token = secrets.token_urlsafe(32)
-    Integration.objects.filter(pk=integration.pk).update(token_hash=hashlib.sha256(token.encode()).hexdigest())
-    return token
+    return integration_issue_token(integration=integration)
+
+
+def webhook_url(integration: Integration) -> str:
+    return f"{str(settings.VIGIL_BASE_URL).rstrip('/')}{integration.endpoint_path}"
+
+
+def receiver_snippet(integration: Integration, *, token: str | None = None) -> str:
+    """What to paste where the source is configured: alertmanager.yml's receiver, Grafana's
+    provisioned contact point, or the URL a signed source posts to. With `token` (just issued)
+    it is complete; otherwise it says where the token comes from."""
+    if token is not None:
+        credentials = token
+    elif integration.token_env:
+        name = integration.token_env.removeprefix("env:")
+        credentials = f"<the value of ${name}>"
+    else:
+        credentials = "<the token Vigil issued for this integration>"
+    url = webhook_url(integration)
+    if integration.kind == Integration.Kind.ALERTMANAGER:
+        return (f"receivers:\n  - name: vigil\n    webhook_configs:\n      - url: {url}\n        send_resolved: true\n"
+                f"        http_config:\n          authorization:\n            type: Bearer\n            credentials: {credentials}\n")
+    if integration.kind == Integration.Kind.GRAFANA:
+        return (f"apiVersion: 1\ncontactPoints:\n  - orgId: 1\n    name: vigil\n    receivers:\n      - uid: vigil\n"
+                f"        type: webhook\n        settings:\n          url: {url}\n          authorization_scheme: Bearer\n"
+                f"          authorization_credentials: {credentials}\n")
+    return f"{url}\n"
 
 
 def _presented_token(request: HttpRequest) -> str | None:
@@ -61,7 +92,7 @@ def _integration(request: HttpRequest, kind: str = Integration.Kind.ALERTMANAGER
         return None
     digest = hashlib.sha256(token.encode()).hexdigest()
     for integration in Integration.objects.filter(kind=kind, enabled=True).select_related("rule"):
-        if integration.token_hash and hmac.compare_digest(integration.token_hash, digest):
+        if integration_token_matches(integration, digest):
             return integration
     return None
 
@@ -272,8 +303,8 @@ def parse_sentry(resource: str, payload: Any, integration: Integration) -> tuple
 @require_POST
 def sentry_webhook(request: HttpRequest, pk: int) -> JsonResponse:
     integration = Integration.objects.filter(pk=pk, kind=Integration.Kind.SENTRY, enabled=True).select_related("rule").first()
-    if integration is None or not sentry_signature_ok(integration.signing_secret, request.body,
-                                                      request.headers.get("Sentry-Hook-Signature", "")):
+    secret = integration_signing_secret(integration) if integration is not None else None
+    if integration is None or not secret or not sentry_signature_ok(secret, request.body, request.headers.get("Sentry-Hook-Signature", "")):
         return _error(401, "The Sentry-Hook-Signature does not match this integration's signing secret (the Client Secret "
                            "of your Sentry internal integration; admin: Alerting > Integrations).")
     if len(request.body) > MAX_BODY:
@@ -316,7 +347,8 @@ def pagerduty_signature_ok(secret: str, body: bytes, header: str) -> bool:
 def pagerduty_webhook(request: HttpRequest, pk: int) -> JsonResponse:
     integration = Integration.objects.filter(pk=pk, kind=Integration.Kind.PAGERDUTY, enabled=True).first()
     header = request.headers.get("X-PagerDuty-Signature", "")
-    if integration is None or not pagerduty_signature_ok(integration.signing_secret, request.body, header):
+    secret = integration_signing_secret(integration) if integration is not None else None
+    if integration is None or not secret or not pagerduty_signature_ok(secret, request.body, header):
         return _error(401, "The X-PagerDuty-Signature does not match this integration's signing secret.")
     try:
         event = json.loads(request.body).get("event", {})

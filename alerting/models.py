@@ -427,6 +427,9 @@ class Integration(models.Model):
     rule = models.ForeignKey(AlertRule, null=True, blank=True, on_delete=models.PROTECT, related_name="integrations",
                              help_text="Alertmanager, Grafana, Sentry: its channels, grouping, runbook and escalation apply to the incoming alerts.")
     token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # Config as code: `token: env:NAME` keeps the reference, read from the environment at each
+    # request like every other secret, so the file and the database never hold the token itself.
+    token_env = models.CharField(max_length=200, blank=True, editable=False)
     # PagerDuty signs its webhooks with the subscription's secret, Sentry with its integration's
     # client secret: it is kept to verify them (write-only in the admin).
     signing_secret = models.CharField(max_length=200, blank=True)
@@ -439,7 +442,21 @@ class Integration(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def has_token(self) -> bool:
+        return bool(self.token_hash or self.token_env)
+
+    @property
+    def endpoint_path(self) -> str:
+        """Where its source posts: signed kinds carry the integration's id, token kinds find it by the token."""
+        if self.kind in self.SIGNED_KINDS:
+            return f"/api/v1/integrations/{self.kind}/{self.pk}"
+        return f"/api/v1/integrations/{self.kind}"
+
     def clean(self) -> None:
+        if self.token_env and not re.fullmatch(r"env:[A-Za-z_][A-Za-z0-9_]*", self.token_env):
+            raise ValidationError({"token": f"integration '{self.name}': write the token as env:NAME with NAME an environment "
+                                            f"variable's name (got {self.token_env!r})"})
         if self.kind != self.Kind.PAGERDUTY and self.rule_id is None:
             raise ValidationError({"rule": f"A {self.get_kind_display()} integration needs the rule whose channels and grouping its alerts use."})
         if self.kind == self.Kind.PAGERDUTY and not self.signing_secret:
