@@ -218,3 +218,32 @@ def test_a_refused_retry_interval_names_the_setting_to_change(client, admin_user
                            content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {clear}")
     assert response.status_code == 422
     assert "lower the timeout below 10s or lengthen the interval" in response.json()["fields"]["timeout_seconds"][0]
+
+
+def test_a_metric_monitor_whose_no_data_is_unknown_becomes_unknown_not_down(tmp_path):
+    """The engine side of no_data: unknown: the region gives no verdict and no result row is counted."""
+    from tests.servers import HTTPServer, respond
+
+    answer = {"result": [{"metric": {}, "value": [1.7e9, "1"]}]}
+    server = HTTPServer({"/api/v1/query": lambda handler: respond(handler, 200, json.dumps(
+        {"status": "success", "data": {"resultType": "vector", **answer}}).encode())})
+    try:
+        now = timezone.now()
+        monitor = services.monitor_upsert(changes={"name": "queue", "kind": "metric", "target": server.url, "retries": 0, "settings": {
+            "source": "prometheus_api", "promql": "sum(queue_depth)", "down_above": 100, "no_data": "unknown"}}, now=now)
+        from monitors.checkers import metric
+        from monitors.checkers.base import CheckSession
+
+        first = metric.check(monitor, CheckSession(), now)
+        services.record_results(region_name=settings.VIGIL_DEFAULT_REGION, checked=[services.Checked(monitor.pk, now, first)], now=now)
+        monitor.refresh_from_db()
+        assert monitor.state == "up"
+        answer["result"] = []
+        later = now + timedelta(minutes=1)
+        second = metric.check(monitor, CheckSession(), later)
+        services.record_results(region_name=settings.VIGIL_DEFAULT_REGION, checked=[services.Checked(monitor.pk, later, second)], now=later)
+        monitor.refresh_from_db()
+        assert monitor.state == "unknown" and "no data (the query matched no series); no_data: unknown" in monitor.state_reason
+        assert CheckResult.objects.filter(monitor_id=monitor.pk).count() == 1  # the no-data check is not counted as up
+    finally:
+        server.close()
