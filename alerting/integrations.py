@@ -193,7 +193,8 @@ def ingest(integration: Integration, alerts: list[dict[str, Any]], *, rule: Aler
 def alertmanager_webhook(request: HttpRequest) -> JsonResponse:
     integration = _integration(request)
     if integration is None:
-        return _error(401, "Send the integration's token as 'Authorization: Bearer <token>' (admin: Alerting > Integrations).")
+        return _error(401, "Send the integration's token as 'Authorization: Bearer <token>' (the staff page /integrations/ shows "
+                           "the alertmanager.yml receiver to paste and issues tokens).")
     if len(request.body) > MAX_BODY:
         return _error(413, "The payload is larger than 1 MB; lower Alertmanager's max_alerts.")
     alerts, errors = parse(request.body)

@@ -330,6 +330,7 @@ class AlertOut(Schema):
     severity: str
     summary: str
     labels: dict[str, Any]
+    annotations: dict[str, Any] = Field(description="What the source said beyond labels (Alertmanager's summary, description, runbook_url ...).")
     monitor_id: int | None
     value: str
     first_seen: datetime
