@@ -29,6 +29,8 @@ from alerting.integrations import receiver_snippet
 from alerting.models import Alert, Integration
 from alerting.tasks import deliver_notifications
 from monitors import services
+from monitors.checkers import metric
+from monitors.checkers.base import CheckSession
 from monitors.models import Region
 from tests.conftest import IN_CI
 from tests.processes import Process, wait_until
@@ -213,6 +215,15 @@ def test_prometheus_scrapes_vigil_and_sees_every_enabled_monitor_and_region(vigi
         saved = services.monitor_upsert(changes={"name": "errors", "kind": "metric", "target": f"http://127.0.0.1:{port}", "settings": {
             "source": "prometheus_api", "promql": "sum(vigil_monitor_up)", "down_below": 1}}, now=now)
         assert saved.pk
+
+        # When checked: Prometheus' words, and no data as the monitor chose.
+        saved.settings = {**saved.settings, "promql": "rate(vigil_monitor_up)"}  # not parseable: rate needs a range
+        result = metric.check(saved, CheckSession(), now)
+        assert result.outcome == "down" and result.message.startswith("Prometheus refused the query: bad_data: ")
+        saved.settings = {**saved.settings, "promql": "sum(vigil_no_such_series)", "no_data": "unknown"}
+        result = metric.check(saved, CheckSession(), now)
+        assert result.outcome == "ok" and result.details["no_data"] == "unknown"
+        assert result.message == "value: no data (the query matched no series); no_data: unknown"
     finally:
         prometheus.stop()
 
