@@ -48,8 +48,14 @@ class MonitorForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if "retry_interval_seconds" in self.fields and data.get("retry_interval_seconds") is None and data.get("interval_seconds"):
-            data["retry_interval_seconds"] = default_retry_interval(data["interval_seconds"])
+        interval, retry = data.get("interval_seconds"), data.get("retry_interval_seconds")
+        if "retry_interval_seconds" not in self.fields or not interval:
+            return data
+        # The default follows the interval, as monitor_upsert does: left empty, or left at the old interval's default.
+        stored = self.instance if self.instance.pk else None
+        still_default = stored is not None and retry == stored.retry_interval_seconds == default_retry_interval(stored.interval_seconds)
+        if retry is None or still_default:
+            data["retry_interval_seconds"] = default_retry_interval(interval)
         return data
 
     def clean_heartbeat_time_zone(self) -> str:

@@ -247,3 +247,12 @@ def test_a_metric_monitor_whose_no_data_is_unknown_becomes_unknown_not_down(tmp_
         assert CheckResult.objects.filter(monitor_id=monitor.pk).count() == 1  # the no-data check is not counted as up
     finally:
         server.close()
+
+
+def test_in_the_admin_a_default_retry_interval_follows_a_shorter_interval(client, admin_user):
+    monitor = services.monitor_upsert(changes={"name": "a", "kind": "http", "target": TARGET}, now=timezone.now())
+    client.force_login(admin_user)
+    response = client.post(f"/admin/monitors/monitor/{monitor.pk}/change/", admin_form(monitor, interval_seconds=10, timeout_seconds=5, component=""))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    monitor.refresh_from_db()
+    assert (monitor.interval_seconds, monitor.retry_interval_seconds) == (10, 10)
