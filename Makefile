@@ -8,7 +8,7 @@ export PORT
 VIGIL_BASE_URL ?= http://127.0.0.1:$(PORT)
 export VIGIL_BASE_URL
 
-.PHONY: run prepare install test test-faults lint audit bench browser check-python clean
+.PHONY: run prepare install test test-faults lint audit bench browser prometheus check-python clean
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Vigil needs Python 3.11 or newer (found %s); set PYTHON=python3.12" % sys.version.split()[0])'
@@ -29,6 +29,15 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium"; fi; }
 
+# Debian's prometheus (with promtool) and prometheus-alertmanager for the tests that run the real
+# clients (tests/test_prometheus_alertmanager.py); the tests start them on free ports with their own
+# temporary config and data, never the system services.
+prometheus:
+	@{ command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 \
+	   && { command -v prometheus-alertmanager >/dev/null 2>&1 || command -v alertmanager >/dev/null 2>&1; }; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null; \
+	  else echo "Prometheus/Alertmanager tests need Debian's packages: sudo apt-get install prometheus prometheus-alertmanager"; fi; }
+
 # What `make run` does before starting the processes. Static files are collected only in
 # production: its manifest storage needs them (staff pages answer 500 without), while
 # development serves static/ as it is, so `make run` stays fast. seed_demo loads nothing in
@@ -46,7 +55,7 @@ run: prepare
 
 # The fast suite; the fault scenarios (real outages of Redis and PostgreSQL, restarts)
 # run with `make test-faults`, and CI runs both.
-test: install browser
+test: install browser prometheus
 	$(BIN)/pytest --ignore=tests/faults
 
 test-faults: install

@@ -182,9 +182,7 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Endpoint")
     def endpoint(self, integration: Integration) -> str:
-        if integration.kind in (Integration.Kind.PAGERDUTY, Integration.Kind.SENTRY):
-            return f"/api/v1/integrations/{integration.kind}/{integration.pk}"
-        return f"/api/v1/integrations/{integration.kind}"
+        return integration.endpoint_path
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
         integration = super().get_object(request, object_id, from_field)
@@ -195,11 +193,11 @@ class IntegrationAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Integration, form: Any, change: bool) -> None:
         if change and obj.signing_secret.endswith("…"):
             obj.signing_secret = Integration.objects.get(pk=obj.pk).signing_secret  # the masked value came back unchanged
-        super().save_model(request, obj, form, change)
+        services.integration_save(integration=obj, by=request.user)
 
     @admin.display(boolean=True, description="Token")
     def has_token(self, integration: Integration) -> bool:
-        return bool(integration.token_hash)
+        return integration.has_token
 
     @admin.action(description="Issue a new token (shown once)")
     def issue_token(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:

@@ -15,10 +15,10 @@ import binascii
 import hashlib
 import hmac
 import json
-import secrets
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -26,17 +26,50 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from alerting.models import Alert, AlertGroup, AlertRule, Integration, Severity
-from alerting.services import acknowledge, alert_raise, alert_resolve
+from alerting.models import Alert, AlertGroup, AlertRule, Integration, Severity, severity_from_label
+from alerting.services import (
+    acknowledge,
+    alert_raise,
+    alert_resolve,
+    integration_issue_token,
+    integration_signing_secret,
+    integration_token_matches,
+)
 from lib.text import clean
 
 MAX_BODY = 1024 * 1024
+MAX_ANNOTATIONS = 30  # per alert
+MAX_ANNOTATION = 2000  # characters of one annotation's value
 
 
 def issue_token(integration: Integration) -> str:
-    token = secrets.token_urlsafe(32)
-    Integration.objects.filter(pk=integration.pk).update(token_hash=hashlib.sha256(token.encode()).hexdigest())
-    return token
+    return integration_issue_token(integration=integration)
+
+
+def webhook_url(integration: Integration) -> str:
+    return f"{str(settings.VIGIL_BASE_URL).rstrip('/')}{integration.endpoint_path}"
+
+
+def receiver_snippet(integration: Integration, *, token: str | None = None) -> str:
+    """What to paste where the source is configured: alertmanager.yml's receiver, Grafana's
+    provisioned contact point, or the URL a signed source posts to. With `token` (just issued)
+    it is complete; otherwise it says where the token comes from."""
+    if token is not None:
+        credentials = token
+    elif integration.token_env:
+        name = integration.token_env.removeprefix("env:")
+        credentials = f"<the value of ${name}>"
+    else:
+        credentials = "<the token Vigil issued for this integration>"
+    url = webhook_url(integration)
+    if integration.kind == Integration.Kind.ALERTMANAGER:
+        return (f"receivers:\n  - name: vigil\n    webhook_configs:\n      - url: {url}\n        send_resolved: true\n"
+                f"        http_config:\n          authorization:\n            type: Bearer\n            credentials: {credentials}\n")
+    if integration.kind == Integration.Kind.GRAFANA:
+        return (f"apiVersion: 1\ncontactPoints:\n  - orgId: 1\n    name: vigil\n    receivers:\n      - uid: vigil\n"
+                f"        type: webhook\n        settings:\n          url: {url}\n          authorization_scheme: Bearer\n"
+                f"          authorization_credentials: {credentials}\n")
+    return f"{url}\n"
 
 
 def _presented_token(request: HttpRequest) -> str | None:
@@ -59,7 +92,7 @@ def _integration(request: HttpRequest, kind: str = Integration.Kind.ALERTMANAGER
         return None
     digest = hashlib.sha256(token.encode()).hexdigest()
     for integration in Integration.objects.filter(kind=kind, enabled=True).select_related("rule"):
-        if integration.token_hash and hmac.compare_digest(integration.token_hash, digest):
+        if integration_token_matches(integration, digest):
             return integration
     return None
 
@@ -113,11 +146,14 @@ def parse(body: bytes, source: str = "alertmanager") -> tuple[list[dict[str, Any
         annotations = item.get("annotations")
         if not isinstance(annotations, dict):
             annotations = {}
+        # Bounded: an alert row and every notification carry them.
+        annotations = dict(list(annotations.items())[:MAX_ANNOTATIONS])
         # Label and annotation values end up in alert titles, mail subjects and pages: control
         # characters are dropped (refusing them would lose the alert); annotations keep line breaks.
         alerts.append({"status": item["status"],
                        "labels": {clean(str(k), multiline=False): clean(str(v), multiline=False) for k, v in labels.items()},
-                       "annotations": {clean(str(k), multiline=False): clean(str(v), multiline=True) for k, v in annotations.items()},
+                       "annotations": {clean(str(k), multiline=False)[:100]: clean(str(v), multiline=True)[:MAX_ANNOTATION]
+                                       for k, v in annotations.items()},
                        "starts": starts, "ends": ends,
                        "fingerprint": fingerprint[:100], "links": _links(item, LINK_KEYS[source]),
                        # Grafana: what the query saw, e.g. "[ var='B' labels={} value=0.071 ]".
@@ -137,10 +173,15 @@ def ingest(integration: Integration, alerts: list[dict[str, Any]], *, rule: Aler
         key = f"{KEY_PREFIXES[source]}:{integration.pk}:{item['fingerprint']}"
         if item["status"] == "firing":
             labels = {"rule": rule.name, "source": source, **item["labels"]}
-            severity = labels.get("severity", "").lower() if labels.get("severity", "").lower() in Severity.values else None
-            alert_raise(rule=rule, key=key, labels=labels, summary=item["annotations"].get("summary") or labels["alertname"],
-                        value=item["annotations"].get("description") or item["value"], severity=severity, first_seen=item["starts"],
-                        links=item["links"], now=now)
+            annotations = item["annotations"]
+            links = list(item["links"])
+            # The alert's own runbook (Prometheus rules' `runbook_url` annotation) is a button like the rule's.
+            runbook = annotations.get("runbook_url", "")
+            if runbook.startswith(("https://", "http://")) and len(runbook) <= 1000:
+                links.append(("Runbook", runbook))
+            alert_raise(rule=rule, key=key, labels=labels, summary=annotations.get("summary") or labels["alertname"],
+                        value=annotations.get("description") or item["value"], severity=severity_from_label(labels.get("severity", "")),
+                        first_seen=item["starts"], links=links, annotations=annotations, now=now)
             counts["firing"] += 1
         elif alert_resolve(key=key, now=now, cleared_at=item["ends"]) is not None:
             counts["resolved"] += 1
@@ -152,7 +193,8 @@ def ingest(integration: Integration, alerts: list[dict[str, Any]], *, rule: Aler
 def alertmanager_webhook(request: HttpRequest) -> JsonResponse:
     integration = _integration(request)
     if integration is None:
-        return _error(401, "Send the integration's token as 'Authorization: Bearer <token>' (admin: Alerting > Integrations).")
+        return _error(401, "Send the integration's token as 'Authorization: Bearer <token>' (the staff page /integrations/ shows "
+                           "the alertmanager.yml receiver to paste and issues tokens).")
     if len(request.body) > MAX_BODY:
         return _error(413, "The payload is larger than 1 MB; lower Alertmanager's max_alerts.")
     alerts, errors = parse(request.body)
@@ -262,8 +304,8 @@ def parse_sentry(resource: str, payload: Any, integration: Integration) -> tuple
 @require_POST
 def sentry_webhook(request: HttpRequest, pk: int) -> JsonResponse:
     integration = Integration.objects.filter(pk=pk, kind=Integration.Kind.SENTRY, enabled=True).select_related("rule").first()
-    if integration is None or not sentry_signature_ok(integration.signing_secret, request.body,
-                                                      request.headers.get("Sentry-Hook-Signature", "")):
+    secret = integration_signing_secret(integration) if integration is not None else None
+    if integration is None or not secret or not sentry_signature_ok(secret, request.body, request.headers.get("Sentry-Hook-Signature", "")):
         return _error(401, "The Sentry-Hook-Signature does not match this integration's signing secret (the Client Secret "
                            "of your Sentry internal integration; admin: Alerting > Integrations).")
     if len(request.body) > MAX_BODY:
@@ -306,7 +348,8 @@ def pagerduty_signature_ok(secret: str, body: bytes, header: str) -> bool:
 def pagerduty_webhook(request: HttpRequest, pk: int) -> JsonResponse:
     integration = Integration.objects.filter(pk=pk, kind=Integration.Kind.PAGERDUTY, enabled=True).first()
     header = request.headers.get("X-PagerDuty-Signature", "")
-    if integration is None or not pagerduty_signature_ok(integration.signing_secret, request.body, header):
+    secret = integration_signing_secret(integration) if integration is not None else None
+    if integration is None or not secret or not pagerduty_signature_ok(secret, request.body, header):
         return _error(401, "The X-PagerDuty-Signature does not match this integration's signing secret.")
     try:
         event = json.loads(request.body).get("event", {})

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 
-from alerting.models import Alert, AlertGroup, AlertRule, Notification
+from alerting.models import SEVERITY_ORDER, Alert, AlertGroup, AlertRule, Notification
 
 ACK_SALT = "vigil.alerting.ack"
 MAX_LINES = 20  # alerts named in the text; the rest are counted
@@ -32,6 +32,10 @@ class AlertLine:
     labels: dict[str, str]
     value: str
     first_seen: str  # ISO 8601
+    severity: str = ""
+    # The source's own words (Alertmanager's summary, description, runbook_url ...) and links (generatorURL ...).
+    annotations: dict[str, str] = field(default_factory=dict)
+    links: tuple[Fact, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,8 @@ class AlertMessage:
         values.setdefault("rule", "")
         values["fields"] = tuple((str(name), str(value)) for name, value in values.get("fields", ()))
         values["links"] = tuple((str(label), str(url)) for label, url in values.get("links", ()))
-        values["alerts"] = tuple(AlertLine(**line) for line in values.get("alerts", ()))
+        values["alerts"] = tuple(AlertLine(**{**line, "links": tuple((str(label), str(url)) for label, url in line.get("links", ()))})
+                                 for line in values.get("alerts", ()))
         return cls(**values)
 
     def with_fact(self, name: str, value: str) -> AlertMessage:
@@ -86,16 +91,26 @@ def build_message(rule: AlertRule, group: AlertGroup, alerts: list[Alert], *, ki
     resolved = kind == Notification.Kind.RESOLVED
     first = alerts[0]
     links = _links(rule, group, alerts, resolved=resolved)
+    severity = worst_severity(alerts, default=rule.severity)
     return AlertMessage(
-        title=_title(rule, alerts, resolved=resolved), text=_text(alerts, resolved=resolved), severity=rule.severity,
-        resolved=resolved, rule=rule.name, fields=_facts(rule, alerts, resolved=resolved), links=links,
+        title=_title(rule, alerts, resolved=resolved), text=_text(alerts, resolved=resolved), severity=severity,
+        resolved=resolved, rule=rule.name, fields=_facts(rule, alerts, severity=severity, resolved=resolved), links=links,
         runbook_text=rule.runbook_text, dedup_key=f"vigil-group-{group.pk}", group_key=group.group_key,
         component=first.labels.get("component", ""), source=first.labels.get("monitor", "vigil"),
         event_class=first.labels.get("kind", ""), at=now.isoformat(), url=links[0][1] if links else _base_url(),
         footer=f"Vigil · rule {rule.name} · {len(alerts)} alert{'s' if len(alerts) != 1 else ''}",
         alerts=tuple(AlertLine(id=a.pk, summary=a.summary, status=a.status, labels=a.labels, value=a.value,
-                               first_seen=a.first_seen.isoformat()) for a in alerts[:MAX_ALERTS]),
+                               first_seen=a.first_seen.isoformat(), severity=a.severity, annotations=dict(a.annotations or {}),
+                               links=tuple((str(label), str(url)) for label, url in a.links or []))
+                     for a in alerts[:MAX_ALERTS]),
     )
+
+
+def worst_severity(alerts: list[Alert], *, default: str) -> str:
+    """The severity a notification carries: its worst alert's, which each alert took from its
+    source (Alertmanager's `severity` label, Sentry's level) or else from its rule."""
+    known = [a.severity for a in alerts if a.severity in SEVERITY_ORDER]
+    return min(known, key=lambda severity: SEVERITY_ORDER[severity]) if known else default
 
 
 def channel_test_message(channel: Any, *, now: datetime) -> AlertMessage:
@@ -126,10 +141,17 @@ def _text(alerts: list[Alert], *, resolved: bool) -> str:
     return "\n".join(lines)
 
 
-def _facts(rule: AlertRule, alerts: list[Alert], *, resolved: bool) -> tuple[Fact, ...]:
+# Annotations shown as facts of a single alert's notification (the summary is its title).
+ANNOTATION_FACTS = (("description", "Description"), ("message", "Message"))
+
+
+def _facts(rule: AlertRule, alerts: list[Alert], *, severity: str, resolved: bool) -> tuple[Fact, ...]:
     since = min(a.fired_at or a.first_seen for a in alerts)
-    facts: list[Fact] = [("Severity", rule.severity), ("Rule", rule.name), ("Since", f"{since:%Y-%m-%d %H:%M:%S} UTC")]
+    facts: list[Fact] = [("Severity", severity), ("Rule", rule.name), ("Since", f"{since:%Y-%m-%d %H:%M:%S} UTC")]
     first = alerts[0]
+    if len(alerts) == 1 and first.monitor is None:
+        annotations = first.annotations or {}
+        facts.extend((label, annotations[key]) for key, label in ANNOTATION_FACTS if annotations.get(key))
     if len(alerts) > 1 or first.monitor is None:
         return (*facts, ("Alerts", str(len(alerts))))
     facts.append(("Monitor", f"{first.monitor.name} ({first.monitor.kind})"))
@@ -149,7 +171,7 @@ def _links(rule: AlertRule, group: AlertGroup, alerts: list[Alert], *, resolved:
     if len(alerts) == 1:
         # Where the source shows it (Grafana's rule and dashboard, Sentry's issue): a reader goes there first.
         links.extend((str(label), str(url)) for label, url in (alerts[0].links or [])[:4])
-    if rule.runbook_url:
+    if rule.runbook_url and (rule.runbook_url not in {url for _label, url in links}):
         links.append(("Runbook", rule.runbook_url))
     if not resolved:
         links.append(("Acknowledge", f"{_base_url()}/alerts/ack/{ack_token(group)}/"))

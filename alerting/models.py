@@ -24,6 +24,27 @@ class Severity(models.TextChoices):
     INFO = "info", "Info"
 
 
+# How bad each severity is, worst first: a notification about several alerts says the worst.
+SEVERITY_ORDER: dict[str, int] = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+# What other tools write in a `severity` label (Alertmanager and Grafana rules, PagerDuty's and
+# Opsgenie's words) and the Vigil severity it means; anything else takes the rule's severity.
+SEVERITY_ALIASES = {
+    "critical": Severity.CRITICAL, "crit": Severity.CRITICAL, "page": Severity.CRITICAL, "fatal": Severity.CRITICAL,
+    "emergency": Severity.CRITICAL, "alert": Severity.CRITICAL, "error": Severity.CRITICAL, "high": Severity.CRITICAL,
+    "p1": Severity.CRITICAL, "p2": Severity.CRITICAL,
+    "warning": Severity.WARNING, "warn": Severity.WARNING, "major": Severity.WARNING, "minor": Severity.WARNING,
+    "medium": Severity.WARNING, "p3": Severity.WARNING,
+    "info": Severity.INFO, "informational": Severity.INFO, "notice": Severity.INFO, "low": Severity.INFO,
+    "none": Severity.INFO, "debug": Severity.INFO, "p4": Severity.INFO, "p5": Severity.INFO,
+}
+
+
+def severity_from_label(value: str) -> str | None:
+    """The Vigil severity a source's `severity` label names, or None (the rule's severity then applies)."""
+    return SEVERITY_ALIASES.get(value.strip().lower())
+
+
 class Channel(models.Model):
     class Kind(models.TextChoices):
         SLACK = "slack", "Slack (incoming webhook)"
@@ -164,6 +185,9 @@ class Alert(models.Model):
     value = models.CharField(max_length=300, blank=True, help_text="What was seen, e.g. the monitor's reason.")
     # Where the source shows it: [label, url] pairs (Grafana's rule, dashboard and panel, Sentry's issue), shown as buttons.
     links = models.JSONField(default=list, blank=True)
+    # What the source says about it beyond labels: Alertmanager's and Grafana's annotations
+    # (summary, description, runbook_url ...), carried into every notification.
+    annotations = models.JSONField(default=dict, blank=True)
     first_seen = models.DateTimeField()
     last_seen = models.DateTimeField()
     fired_at = models.DateTimeField(null=True, blank=True)
@@ -403,6 +427,9 @@ class Integration(models.Model):
     rule = models.ForeignKey(AlertRule, null=True, blank=True, on_delete=models.PROTECT, related_name="integrations",
                              help_text="Alertmanager, Grafana, Sentry: its channels, grouping, runbook and escalation apply to the incoming alerts.")
     token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    # Config as code: `token: env:NAME` keeps the reference, read from the environment at each
+    # request like every other secret, so the file and the database never hold the token itself.
+    token_env = models.CharField(max_length=200, blank=True, editable=False)
     # PagerDuty signs its webhooks with the subscription's secret, Sentry with its integration's
     # client secret: it is kept to verify them (write-only in the admin).
     signing_secret = models.CharField(max_length=200, blank=True)
@@ -415,7 +442,21 @@ class Integration(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def has_token(self) -> bool:
+        return bool(self.token_hash or self.token_env)
+
+    @property
+    def endpoint_path(self) -> str:
+        """Where its source posts: signed kinds carry the integration's id, token kinds find it by the token."""
+        if self.kind in self.SIGNED_KINDS:
+            return f"/api/v1/integrations/{self.kind}/{self.pk}"
+        return f"/api/v1/integrations/{self.kind}"
+
     def clean(self) -> None:
+        if self.token_env and not re.fullmatch(r"env:[A-Za-z_][A-Za-z0-9_]*", self.token_env):
+            raise ValidationError({"token": f"integration '{self.name}': write the token as env:NAME with NAME an environment "
+                                            f"variable's name (got {self.token_env!r})"})
         if self.kind != self.Kind.PAGERDUTY and self.rule_id is None:
             raise ValidationError({"rule": f"A {self.get_kind_display()} integration needs the rule whose channels and grouping its alerts use."})
         if self.kind == self.Kind.PAGERDUTY and not self.signing_secret:

@@ -13,26 +13,41 @@ rows.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
 from alerting.apprise_urls import network_target as apprise_network_target
 from alerting.messages import ACK_SALT, AlertMessage, build_message, channel_test_message
-from alerting.models import Alert, AlertGroup, AlertRule, Channel, EscalationStep, Notification, OnCallSchedule, Severity, Silence
+from alerting.models import (
+    Alert,
+    AlertGroup,
+    AlertRule,
+    Channel,
+    EscalationStep,
+    Integration,
+    Notification,
+    OnCallSchedule,
+    Severity,
+    Silence,
+)
 from alerting.transports import TransportError
 from alerting.transports import send as transport_send
 from core import outbox
+from core import secrets as secret_values
 from core.egress import allow_for, refuse_outside
 from core.live import OPS_GROUP, publish_after_commit
 from core.metrics import count_delivery
-from core.secrets import MissingSecret
+from core.secrets import MissingSecret, is_env_reference
 from monitors.selectors import monitor_ids_under_maintenance
 
 log = logging.getLogger("vigil.alerting")
@@ -106,7 +121,7 @@ def _open_alert(key: str) -> Alert | None:
 @transaction.atomic(savepoint=False)
 def alert_raise(*, rule: AlertRule, key: str, labels: dict[str, str], summary: str, value: str = "", severity: str | None = None,
                 monitor: Any = None, first_seen: datetime | None = None, links: list[tuple[str, str]] | None = None,
-                now: datetime) -> Alert:
+                annotations: dict[str, str] | None = None, now: datetime) -> Alert:
     """Open the alert for `key`, or refresh the open one (seen again, no longer clearing).
 
     A monitor's alert waits pending for the rule's duration (`for_seconds` is how long a
@@ -125,6 +140,9 @@ def alert_raise(*, rule: AlertRule, key: str, labels: dict[str, str], summary: s
         if links is not None:
             alert.links = [list(link) for link in links]
             changed.append("links")
+        if annotations is not None:
+            alert.annotations = annotations
+            changed.append("annotations")
         alert.save(update_fields=changed)
         return alert
     pending = monitor is not None and rule.for_seconds > 0
@@ -132,6 +150,7 @@ def alert_raise(*, rule: AlertRule, key: str, labels: dict[str, str], summary: s
         rule=rule, dedup_key=key, group_key=_group_key(rule, labels), status=Alert.Status.PENDING if pending else Alert.Status.FIRING,
         severity=severity or rule.severity, summary=summary[:300], labels=labels, monitor=monitor, value=value[:300],
         first_seen=first_seen or now, last_seen=now, fired_at=None if pending else now, links=[list(link) for link in links or []],
+        annotations=annotations or {},
     )
     if not pending:
         _schedule_flush(rule, alert.group_key, now)
@@ -543,3 +562,64 @@ def send_test(*, channel: Channel, now: datetime) -> Notification:
     notification = Notification.objects.create(channel=channel, kind=Notification.Kind.TEST, message=message, next_attempt_at=now, created_at=now)
     transaction.on_commit(_deliver_soon)
     return notification
+
+
+# --- Inbound integrations (Alertmanager, Grafana, Sentry, PagerDuty) ------------------------------
+
+# A token someone writes (config file, API) is at least this long; the ones Vigil issues are 43 characters.
+TOKEN_MIN_LENGTH = 20
+
+
+def integration_save(*, integration: Integration, token: str | None = None,
+                     by: AbstractBaseUser | AnonymousUser | None = None) -> Integration:
+    """The one writer of integrations (admin, API, config import, staff page): validate and save.
+
+    `token` None keeps what is stored. For Alertmanager and Grafana it is the bearer token their
+    requests carry: `env:NAME` is read from the environment at each request, any other text is
+    kept only as its SHA-256. For Sentry and PagerDuty it is the signing secret (env:NAME too)."""
+    if token is not None:
+        token = token.strip()
+        if integration.kind in Integration.SIGNED_KINDS:
+            integration.signing_secret, integration.token_hash, integration.token_env = token, "", ""
+        elif is_env_reference(token):
+            integration.token_env, integration.token_hash = token, ""
+        elif len(token) < TOKEN_MIN_LENGTH:
+            raise ValidationError({"token": f"integration '{integration.name}': a token is at least {TOKEN_MIN_LENGTH} characters "
+                                            f"(got {len(token)}); write env:NAME to read it from the environment, or let Vigil issue one"})
+        else:
+            integration.token_hash, integration.token_env = hashlib.sha256(token.encode()).hexdigest(), ""
+    integration.full_clean()
+    integration.save()
+    return integration
+
+
+def integration_issue_token(*, integration: Integration) -> str:
+    """A new random bearer token for an Alertmanager or Grafana integration, returned once; the old one stops working."""
+    if integration.kind not in Integration.TOKEN_KINDS:
+        raise ValidationError({"kind": f"integration '{integration.name}': {integration.get_kind_display()} signs its webhooks with "
+                                       "its own secret (token: the signing secret); it needs no bearer token"})
+    token = secrets.token_urlsafe(32)
+    Integration.objects.filter(pk=integration.pk).update(token_hash=hashlib.sha256(token.encode()).hexdigest(), token_env="")
+    integration.token_hash, integration.token_env = hashlib.sha256(token.encode()).hexdigest(), ""
+    return token
+
+
+def integration_token_matches(integration: Integration, digest: str) -> bool:
+    """Whether a presented token (its SHA-256 hex `digest`) is this integration's."""
+    if integration.token_env:
+        try:
+            expected = secret_values.resolve(integration.token_env, what=f"integration '{integration.name}': token")
+        except MissingSecret as exc:
+            log.warning("%s", exc)
+            return False
+        return hmac.compare_digest(hashlib.sha256(expected.encode()).hexdigest(), digest)
+    return bool(integration.token_hash) and hmac.compare_digest(integration.token_hash, digest)
+
+
+def integration_signing_secret(integration: Integration) -> str | None:
+    """The secret Sentry or PagerDuty signs with (env:NAME read now), or None when its variable is missing."""
+    try:
+        return secret_values.resolve(integration.signing_secret, what=f"integration '{integration.name}': signing secret")
+    except MissingSecret as exc:
+        log.warning("%s", exc)
+        return None

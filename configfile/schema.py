@@ -130,7 +130,7 @@ class MonitorConfig(Strict):
     interval: Interval = 60
     timeout: Timeout = 10
     retries: Annotated[int, bounds.RETRIES] = 2
-    retry_interval: RetryInterval = 20
+    retry_interval: RetryInterval | None = Field(None, description=f"How soon a failed check is confirmed. {bounds.RETRY_INTERVAL_DEFAULT_TEXT}")
     recovery_confirmations: Annotated[int, bounds.RECOVERY_CONFIRMATIONS] = 2
     regions: list[Slug] = Field(default_factory=list, description="Probe regions; empty: the default region.")
     quorum: Annotated[int, bounds.QUORUM] = 0
@@ -230,6 +230,18 @@ class SLOConfig(Strict):
     min_bad_events: Annotated[int, Field(ge=0)] = 3
 
 
+class IntegrationConfig(Strict):
+    """An inbound source of alerts: its webhooks go through the rule's channels, grouping and escalation."""
+
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
+    kind: Literal["alertmanager", "grafana", "sentry", "pagerduty"]
+    rule: Name | None = Field(None, description="The alert rule whose channels, grouping and escalation apply (all kinds but pagerduty).")
+    token: Secret | None = Field(None, description="alertmanager, grafana: the bearer token their requests carry; sentry, pagerduty: "
+                                                   "the signing secret. env:NAME reads it from the environment at each request; "
+                                                   "left out, the integration keeps the token it has (issued on the staff page).")
+    enabled: bool = True
+
+
 class VigilConfig(Strict):
     """vigil.yaml: what `manage.py import_config` applies and `export_config` writes."""
 
@@ -244,11 +256,13 @@ class VigilConfig(Strict):
     channels: list[ChannelConfig] = Field(default_factory=list)
     escalation_policies: list[EscalationPolicyConfig] = Field(default_factory=list)
     alert_rules: list[AlertRuleConfig] = Field(default_factory=list)
+    integrations: list[IntegrationConfig] = Field(default_factory=list)
     slos: list[SLOConfig] = Field(default_factory=list)
 
 
 # The sections in the order they are applied (a section refers only to those before it).
-SECTIONS = ("component_groups", "components", "monitors", "channels", "escalation_policies", "alert_rules", "status_pages", "slos")
+SECTIONS = ("component_groups", "components", "monitors", "channels", "escalation_policies", "alert_rules", "integrations",
+            "status_pages", "slos")
 
 
 def json_schema() -> dict[str, Any]:

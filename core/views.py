@@ -10,7 +10,7 @@ from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
 from core.client_address import client_address
 from core.health import ALL_CHECKS, HEALTHY, UNHEALTHY, migrations_pending, run_checks
@@ -61,7 +61,9 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     refusal = _metrics_refusal(request)
     if refusal is not None:
         return refusal
-    return HttpResponse(generate_latest(portal_registry()), content_type=CONTENT_TYPE_LATEST)
+    # OpenMetrics when the scraper asks for it (Prometheus does), the classic text format otherwise.
+    encode, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return HttpResponse(encode(portal_registry()), content_type=content_type)
 
 
 def _metrics_refusal(request: HttpRequest) -> HttpResponse | None:

@@ -6,6 +6,7 @@ class IncidentsConfig(AppConfig):
     verbose_name = "Incidents and components"
 
     def ready(self) -> None:
-        from incidents import reactions
+        from incidents import metrics, reactions
 
         reactions.register()
+        metrics.register()

@@ -14,7 +14,7 @@ from core.admin import AuditedModelAdmin
 from core.models import AuditLog
 from core.secrets import mask_secrets, restore_masked
 from monitors import services
-from monitors.bounds import BOUNDS
+from monitors.bounds import BOUNDS, RETRY_INTERVAL_DEFAULT_TEXT, default_retry_interval
 from monitors.models import Monitor, Region, Rollup, StateChange, Tag
 
 ADMIN = AuditLog.Source.ADMIN
@@ -35,11 +35,28 @@ class MonitorForm(forms.ModelForm):
             if bound.field in self.fields:
                 self.fields[bound.field].widget.attrs.update({"max": bound.maximum, **({} if bound.above_minimum else {"min": bound.minimum})})
                 self.fields[bound.field].help_text = f"{self.fields[bound.field].help_text} Allowed: {bound.allowed()}.".strip()
+        if "retry_interval_seconds" in self.fields:  # left empty: the default, which follows the interval
+            self.fields["retry_interval_seconds"].required = False
+            self.fields["retry_interval_seconds"].help_text += f" {RETRY_INTERVAL_DEFAULT_TEXT} Leave empty for the default."
+            if self.instance.pk is None:
+                self.initial["retry_interval_seconds"] = None
         if "heartbeat_time_zone" in self.fields:  # left empty (or absent from a scripted post): UTC
             self.fields["heartbeat_time_zone"].required = False
         if self.instance.pk and "settings" in self.fields:
             self.initial["settings"] = mask_secrets(self.instance.settings)
             self.fields["settings"].help_text += " Secrets show as ******** and stay unchanged unless you type a new value; prefer env:NAME."
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        interval, retry = data.get("interval_seconds"), data.get("retry_interval_seconds")
+        if "retry_interval_seconds" not in self.fields or not interval:
+            return data
+        # The default follows the interval, as monitor_upsert does: left empty, or left at the old interval's default.
+        stored = self.instance if self.instance.pk else None
+        still_default = stored is not None and retry == stored.retry_interval_seconds == default_retry_interval(stored.interval_seconds)
+        if retry is None or still_default:
+            data["retry_interval_seconds"] = default_retry_interval(interval)
+        return data
 
     def clean_heartbeat_time_zone(self) -> str:
         return self.cleaned_data.get("heartbeat_time_zone") or "UTC"

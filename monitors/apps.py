@@ -6,6 +6,7 @@ class MonitorsConfig(AppConfig):
     verbose_name = "Monitors"
 
     def ready(self) -> None:
-        from monitors import reactions
+        from monitors import metrics, reactions
 
         reactions.register()
+        metrics.register()

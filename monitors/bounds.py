@@ -90,6 +90,18 @@ QUORUM = Bound("quorum", "quorum", 0, 100)
 HEARTBEAT_PERIOD = Bound("heartbeat_period_seconds", "heartbeat period", 1, 366 * DAY, seconds=True)
 HEARTBEAT_GRACE = Bound("heartbeat_grace_seconds", "heartbeat grace", 0, 366 * DAY, seconds=True)
 
+# A failed check is confirmed after this long, or after the interval when that is shorter: the
+# default must never be refused by the rule that a retry comes no later than the next check.
+DEFAULT_RETRY_INTERVAL = 20
+
+
+def default_retry_interval(interval_seconds: float) -> int:
+    """The retry interval of a monitor that does not set one: 20s, or its interval when shorter."""
+    return max(int(RETRY_INTERVAL.minimum), int(min(DEFAULT_RETRY_INTERVAL, interval_seconds)))
+
+
+RETRY_INTERVAL_DEFAULT_TEXT = f"Default: {DEFAULT_RETRY_INTERVAL}s, or the interval when that is shorter."
+
 BOUNDS = (INTERVAL, TIMEOUT, RETRIES, RETRY_INTERVAL, RECOVERY_CONFIRMATIONS, QUORUM, HEARTBEAT_PERIOD, HEARTBEAT_GRACE)
 
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from lib.cron_schedule import next_run, schedule_problem, time_zone_problem
 from lib.latency_histogram import BUCKET_COUNT
-from monitors.bounds import BOUNDS, HEARTBEAT_SCHEDULE_MAX_LENGTH, NAME_MAX_LENGTH, TARGET_MAX_LENGTH
+from monitors.bounds import BOUNDS, DEFAULT_RETRY_INTERVAL, HEARTBEAT_SCHEDULE_MAX_LENGTH, NAME_MAX_LENGTH, TARGET_MAX_LENGTH
 
 
 class Region(models.Model):
@@ -86,7 +86,8 @@ class Monitor(models.Model):
     retries = models.PositiveSmallIntegerField(
         default=2, help_text="Extra failed attempts, at the retry interval, before a region calls the monitor down."
     )
-    retry_interval_seconds = models.PositiveIntegerField(default=20)
+    # Writers that are not told a retry interval use bounds.default_retry_interval(interval) (monitor_upsert).
+    retry_interval_seconds = models.PositiveIntegerField(default=DEFAULT_RETRY_INTERVAL)
     recovery_confirmations = models.PositiveSmallIntegerField(default=2, help_text="Successes in a row before a down monitor is up again.")
     regions = models.ManyToManyField(Region, related_name="monitors", blank=True)
     quorum = models.PositiveSmallIntegerField(
@@ -154,11 +155,14 @@ class Monitor(models.Model):
         timings_in_bounds = not {"interval_seconds", "timeout_seconds", "retry_interval_seconds"} & set(errors)
         if timings_in_bounds and self.kind != self.Kind.HEARTBEAT and self.timeout_seconds >= self.interval_seconds:
             errors["timeout_seconds"] = (
-                f"monitor '{self.name}': timeout must be below interval ({self.timeout_seconds:g}s >= {self.interval_seconds}s)"
+                f"monitor '{self.name}': timeout must be below interval ({self.timeout_seconds:g}s >= {self.interval_seconds}s): "
+                f"lower the timeout below {self.interval_seconds}s or lengthen the interval"
             )
         if timings_in_bounds and self.retry_interval_seconds > self.interval_seconds:
             errors["retry_interval_seconds"] = (
-                f"monitor '{self.name}': retry interval must not exceed the interval ({self.retry_interval_seconds}s > {self.interval_seconds}s)"
+                f"monitor '{self.name}': retry interval must not exceed the interval ({self.retry_interval_seconds}s > "
+                f"{self.interval_seconds}s): set the retry interval to {self.interval_seconds}s or less, leave it out "
+                f"(it then follows the interval), or lengthen the interval"
             )
         schedule_wrong = schedule_problem(self.heartbeat_schedule) if self.heartbeat_schedule else None
         if schedule_wrong:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import Count
 from django.http import HttpRequest
@@ -33,6 +34,8 @@ from incidents import services as incidents
 from incidents.models import Component
 from incidents.selectors import component_ids_under_maintenance
 from monitors import state as machine
+from monitors.bounds import DEFAULT_RETRY_INTERVAL, default_retry_interval
+from monitors.checkers import metric as metric_checker
 from monitors.checkers.base import Result
 from monitors.checkers.tcp import split_host_port
 from monitors.models import CheckResult, Monitor, MonitorRegionState, Region, StateChange, Tag, next_slot_after, queue_for_region
@@ -184,6 +187,7 @@ def record_results(*, region_name: str, checked: Sequence[Checked], now: datetim
                     message=item.result.message[:200],
                 )
                 for item in checked
+                if not _no_verdict(item.result)
             ],
             ignore_conflicts=True,
         )
@@ -252,6 +256,11 @@ def update_rows(rows: Sequence[models.Model], fields: list[str]) -> None:
         cursor.executemany(sql, params)
 
 
+def _no_verdict(result: Result) -> bool:
+    """A metric check's "no data" that its monitor calls unknown (settings.no_data): not stored, no vote."""
+    return bool(result.details) and result.details.get("no_data") == "unknown"
+
+
 def _region_states(monitors: dict[int, Monitor], region: Region) -> dict[int, dict[int, MonitorRegionState]]:
     """Every region state of these monitors (quorum needs the others), creating this region's."""
     by_monitor: dict[int, dict[int, MonitorRegionState]] = defaultdict(dict)
@@ -276,17 +285,21 @@ def _apply(
     recent_changes: int = 0,
 ) -> StateChange | None:
     policy = policy_for(monitor)
-    counters = machine.apply_result(
-        machine.RegionCounters(
-            verdict=region_state.verdict,
-            down_streak=region_state.consecutive_down,
-            bad_streak=region_state.consecutive_bad,
-            ok_streak=region_state.consecutive_ok,
-            not_down_streak=region_state.consecutive_not_down,
-        ),
-        item.result.outcome,
-        policy,
-    )
+    if _no_verdict(item.result):
+        # "No data" the monitor chose to call unknown: this region says nothing, and its streaks start again.
+        counters = machine.RegionCounters(verdict=machine.UNKNOWN, down_streak=0, bad_streak=0, ok_streak=0, not_down_streak=0)
+    else:
+        counters = machine.apply_result(
+            machine.RegionCounters(
+                verdict=region_state.verdict,
+                down_streak=region_state.consecutive_down,
+                bad_streak=region_state.consecutive_bad,
+                ok_streak=region_state.consecutive_ok,
+                not_down_streak=region_state.consecutive_not_down,
+            ),
+            item.result.outcome,
+            policy,
+        )
     region_state.verdict = counters.verdict
     region_state.consecutive_down = counters.down_streak
     region_state.consecutive_bad = counters.bad_streak
@@ -298,6 +311,8 @@ def _apply(
     # Only this monitor's current regions vote; a region removed from it no longer counts.
     verdicts = {s.region.name: s.verdict for s in all_states.values() if s.region.name in current_regions}
     new_state, reason = machine.combine(verdicts, policy)
+    if new_state == Monitor.State.UNKNOWN and _no_verdict(item.result):
+        reason = item.result.message
     if monitor.paused:
         new_state, reason = Monitor.State.PAUSED, "paused"
     elif in_maintenance:
@@ -483,6 +498,30 @@ def monitor_refuse_outside_egress(*, monitor: Monitor, by: Actor) -> None:
         refuse_outside(field=field, allow=allow, host=host, port=port, label=f"monitor '{monitor.name}'")
 
 
+def _retry_interval_follows(monitor: Monitor, stored: Monitor | None, values: dict[str, Any]) -> bool:
+    """Whether the retry interval is the default for the interval (20s, or the interval when
+    shorter): asked for with None, not said for a new monitor, or still the default of the old
+    interval when only the interval changes. A retry interval someone chose is kept."""
+    if "retry_interval_seconds" in values:
+        if values["retry_interval_seconds"] is None:
+            del values["retry_interval_seconds"]
+            return True
+        return False
+    if stored is None:
+        return monitor.pk is None and monitor.retry_interval_seconds == DEFAULT_RETRY_INTERVAL
+    return "interval_seconds" in values and stored.retry_interval_seconds == default_retry_interval(stored.interval_seconds)
+
+
+def _refuse_a_query_prometheus_refuses(monitor: Monitor) -> None:
+    """A metric monitor's PromQL, asked of its Prometheus when saved: a query the server cannot
+    parse is refused with the server's own words (a server that cannot be reached now is not)."""
+    if monitor.kind != Monitor.Kind.METRIC:
+        return
+    problem = metric_checker.query_problem(monitor)
+    if problem:
+        raise ValidationError({"settings": f"monitor '{monitor.name}': promql: Prometheus refused the query: {problem}"})
+
+
 @transaction.atomic
 def monitor_upsert(*, monitor: Monitor | None = None, changes: Mapping[str, Any] | None = None, by: Actor = None, now: datetime,
                    audit_source: str | None = None, request: HttpRequest | None = None) -> Monitor:
@@ -503,11 +542,15 @@ def monitor_upsert(*, monitor: Monitor | None = None, changes: Mapping[str, Any]
     stored = Monitor.objects.select_for_update().filter(pk=monitor.pk).first() if monitor.pk else None
     if stored is not None and "settings" in values:
         values["settings"] = restore_masked(values["settings"], stored.settings)
+    follows_interval = _retry_interval_follows(monitor, stored, values)
     for name, value in values.items():
         setattr(monitor, name, value)
+    if follows_interval:
+        monitor.retry_interval_seconds = default_retry_interval(monitor.interval_seconds)
     monitor.full_clean()
     if "target" in values or "settings" in values or "kind" in values or stored is None:
         monitor_refuse_outside_egress(monitor=monitor, by=by)
+        _refuse_a_query_prometheus_refuses(monitor)
     if stored is None:
         monitor.paused = paused
         if paused:  # nothing ran yet, so no state change: it starts paused

@@ -7,6 +7,7 @@ class SLOConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from slo import reactions
+        from slo import metrics, reactions
 
         reactions.register()
+        metrics.register()

@@ -102,3 +102,43 @@ def test_a_pagerduty_acknowledgement_acknowledges_the_group(client, integration)
     response = client.post(url, data=body, content_type="application/json", HTTP_X_PAGERDUTY_SIGNATURE=f"v1=old, v1={signature}")
     assert response.json() == {"status": "ok", "acknowledged": 1}
     assert Alert.objects.get().status == "acknowledged"
+
+
+def test_the_alerts_own_severity_annotations_and_source_reach_the_channel(client, integration):
+    """A critical Alertmanager alert under a warning rule is sent on as critical, with its
+    labels, annotations (summary, description, runbook_url) and generatorURL."""
+    from alerting.tasks import deliver_notifications
+    from tests.servers import HTTPServer, respond
+
+    hook = HTTPServer({"/hook": lambda handler: respond(handler, 200, b"ok")})
+    try:
+        made, token = integration
+        made.rule.severity = "warning"
+        made.rule.save()
+        made.rule.channels.set([Channel.objects.create(name="hook", kind="webhook", config={"url": f"{hook.url}/hook"})])
+        body = payload()
+        body["alerts"][0]["annotations"]["runbook_url"] = "https://runbooks.example.com/high-error-rate"
+        assert post(client, body, token).status_code == 200
+        services.tick(now=timezone.now())
+        deliver_notifications()
+        sent = json.loads(hook.requests[0][3])
+        assert sent["severity"] == "critical" and sent["fields"]["Severity"] == "critical"
+        assert sent["fields"]["Description"] == "error ratio 0.071 > 0.05"
+        assert {"text": "Source", "url": "http://prometheus:9090/graph"} in sent["links"]
+        assert {"text": "Runbook", "url": "https://runbooks.example.com/high-error-rate"} in sent["links"]
+        [line] = sent["alerts"]
+        assert line["severity"] == "critical" and line["labels"]["service"] == "api"
+        assert line["annotations"] == {"summary": "Error rate above 5% for 5 minutes", "description": "error ratio 0.071 > 0.05",
+                                       "runbook_url": "https://runbooks.example.com/high-error-rate"}
+    finally:
+        hook.close()
+
+
+@pytest.mark.parametrize(("label", "expected"), [("critical", "critical"), ("page", "critical"), ("error", "critical"),
+                                                  ("WARN", "warning"), ("none", "info"), ("sev-unknown", "warning")])
+def test_severity_labels_map_to_vigil_severities_and_unknown_ones_take_the_rules(client, integration, label, expected):
+    made, token = integration
+    made.rule.severity = "warning"
+    made.rule.save()
+    post(client, payload(severity=label), token)
+    assert Alert.objects.get().severity == expected

@@ -54,8 +54,12 @@ class MetricsTarget:
 
     def api(self, handler) -> None:
         assert "query=" in handler.path
-        body = {"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1.7e9, self.api_value]}]}}
-        respond(handler, 200, json.dumps(body).encode())
+        if self.api_value == "error":  # what Prometheus answers a query it cannot parse
+            body = {"status": "error", "errorType": "bad_data", "error": 'invalid parameter "query": 1:5: parse error: unexpected "("'}
+            respond(handler, 400, json.dumps(body).encode())
+            return
+        result = [] if self.api_value == "empty" else [{"metric": {}, "value": [1.7e9, self.api_value]}]
+        respond(handler, 200, json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode())
 
 
 @pytest.fixture
@@ -178,3 +182,32 @@ def test_metric_settings_are_validated():
     assert "expression:" in metric.validate("http://x/metrics", {"expression": "rate(x)", "warn_above": 1})["settings"]
     assert "at least one threshold" in metric.validate("http://x/metrics", {"expression": "up"})["settings"]
     assert "warn_above (5) must be below down_above (1)" in metric.validate("http://x/metrics", {"expression": "up", "warn_above": 5, "down_above": 1})["settings"]
+
+
+def api_monitor(target, **settings) -> Monitor:
+    return Monitor(pk=9, name="m", kind="metric", target=target.url, timeout_seconds=3,
+                   settings={"source": "prometheus_api", "promql": "sum(rate(errors[5m]))", "down_above": 0.05, **settings})
+
+
+def test_prometheus_error_text_is_the_result(target):
+    target.api_value = "error"
+    result = metric.check(api_monitor(target), CheckSession(), NOW)
+    assert result.outcome == "down" and result.status_code == 400
+    assert result.message == 'Prometheus refused the query: bad_data: invalid parameter "query": 1:5: parse error: unexpected "("'
+    assert metric.query_problem(api_monitor(target)) == 'bad_data: invalid parameter "query": 1:5: parse error: unexpected "("'
+    target.api_value = "0.01"
+    assert metric.query_problem(api_monitor(target)) is None
+
+
+@pytest.mark.parametrize(("choice", "outcome"), [(None, "down"), ("down", "down"), ("up", "ok"), ("unknown", "ok")])
+def test_no_data_is_the_monitors_choice_and_says_so(target, choice, outcome):
+    target.api_value = "empty"
+    result = metric.check(api_monitor(target, **({"no_data": choice} if choice else {})), CheckSession(), NOW)
+    assert result.outcome == outcome
+    assert result.message == f"value: no data (the query matched no series); no_data: {choice or 'down'}"
+    assert (result.details.get("no_data") == "unknown") == (choice == "unknown")
+
+
+def test_no_data_must_be_one_of_the_choices():
+    problem = metric.validate("http://prom:9090", {"source": "prometheus_api", "promql": "up", "down_below": 1, "no_data": "maybe"})
+    assert problem == {"settings": "no_data must be down, up or unknown (got 'maybe'); left out it is down for source prometheus_api"}

@@ -15,7 +15,7 @@ from django.core.management.base import CommandError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alerting.models import AlertRule, Channel, EscalationPolicy, OnCallSchedule
+from alerting.models import AlertRule, Channel, EscalationPolicy, Integration, OnCallSchedule
 from configfile import sync
 from configfile.schema import json_schema
 from configfile.source import ConfigError, parse
@@ -41,7 +41,7 @@ def export_text() -> str:
 
 
 def wipe() -> None:
-    for model in (SLO, StatusPage, AlertRule, EscalationPolicy, Channel, Monitor, Component, ComponentGroup):
+    for model in (SLO, StatusPage, Integration, AlertRule, EscalationPolicy, Channel, Monitor, Component, ComponentGroup):
         model.objects.all().delete()
 
 

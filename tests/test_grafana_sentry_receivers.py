@@ -68,8 +68,9 @@ def test_grafana_alerts_fire_repeat_and_resolve_with_their_severity_and_links(cl
     assert cpu.value.startswith("[ var='B' labels={zone=eu-1}")  # no description: what Grafana's query saw
     assert memory.labels["zone"] == "us-1" and memory.labels["source"] == "grafana" and memory.labels["team"] == "blue"
     assert memory.links == [["Grafana rule", "https://play.grafana.org/alerting/1afz29v7z/edit"],
-                            ["Dashboard", "https://play.grafana.org/d/mem01"], ["Panel", "https://play.grafana.org/d/mem01?viewPanel=4"]]
-    assert cpu.links == [["Grafana rule", "https://play.grafana.org/alerting/d1rdpdv7k/edit"]]
+                            ["Dashboard", "https://play.grafana.org/d/mem01"], ["Panel", "https://play.grafana.org/d/mem01?viewPanel=4"],
+                            ["Runbook", "https://myrunbook.com/runbook/1234"]]  # its runbook_url annotation
+    assert cpu.links == [["Grafana rule", "https://play.grafana.org/alerting/d1rdpdv7k/edit"], ["Runbook", "https://myrunbook.com/runbook/1234"]]
 
     # Grafana repeats the notification: the same alerts, updated, severity kept.
     post_grafana(client, fixture("grafana_firing.json"), f"Bearer {token}")

@@ -166,3 +166,93 @@ def test_a_monitor_stored_before_the_limits_is_named_by_export_not_a_crash(down_
     with pytest.raises(CommandError, match="outside today's limits"):
         call_command("export_config", stdout=io.StringIO(), stderr=errors)
     assert "monitors: api: interval: interval must be between 5s and 1d (got 2d); change it in the admin first" in errors.getvalue()
+
+
+def test_a_10s_monitor_without_a_retry_interval_is_accepted_on_every_path(client, admin_user, tmp_path):
+    """The default retry interval (20s) follows a shorter interval instead of refusing itself."""
+    client.force_login(admin_user)
+    form = {"name": "admin-10s", "kind": "http", "target": TARGET, "settings": "{}", "interval_seconds": 10, "timeout_seconds": 5,
+            "retries": 2, "recovery_confirmations": 2, "quorum": 0, "heartbeat_period_seconds": 3600, "heartbeat_grace_seconds": 300,
+            "state_changes-TOTAL_FORMS": 0, "state_changes-INITIAL_FORMS": 0}
+    response = client.post("/admin/monitors/monitor/add/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+
+    _token, clear = token_issue(user=admin_user, name="test", scope="write")
+    response = client.post("/api/v1/monitors", data={"name": "api-10s", "kind": "http", "target": TARGET, "interval_seconds": 10,
+                                                     "timeout_seconds": 5}, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {clear}")
+    assert response.status_code == 201, response.content
+    assert response.json()["retry_interval_seconds"] == 10
+
+    call_command("import_config", str(config_file(tmp_path, f"{{name: config-10s, kind: http, url: '{TARGET}', interval: 10s, timeout: 5s}}")),
+                 stdout=io.StringIO())
+    assert dict(Monitor.objects.values_list("name", "retry_interval_seconds")) == {"admin-10s": 10, "api-10s": 10, "config-10s": 10}
+    # The file says no retry interval and the database holds the default: nothing to change, and export leaves it out.
+    out = io.StringIO()
+    call_command("import_config", str(config_file(tmp_path, f"{{name: config-10s, kind: http, url: '{TARGET}', interval: 10s, timeout: 5s}}")),
+                 "--dry-run", stdout=out)
+    assert "0 to update" in out.getvalue() and "1 unchanged" in out.getvalue()
+
+
+def test_the_default_retry_interval_follows_a_changed_interval_and_a_chosen_one_is_kept(admin_user):
+    now = timezone.now()
+    monitor = services.monitor_upsert(changes={"name": "a", "kind": "http", "target": TARGET}, now=now)
+    assert monitor.retry_interval_seconds == 20
+    monitor = services.monitor_upsert(monitor=monitor, changes={"interval_seconds": 10, "timeout_seconds": 5}, now=now)
+    assert monitor.retry_interval_seconds == 10
+    monitor = services.monitor_upsert(monitor=monitor, changes={"interval_seconds": 300}, now=now)
+    assert monitor.retry_interval_seconds == 20
+    monitor = services.monitor_upsert(monitor=monitor, changes={"retry_interval_seconds": 45}, now=now)
+    monitor = services.monitor_upsert(monitor=monitor, changes={"interval_seconds": 120}, now=now)
+    assert monitor.retry_interval_seconds == 45
+
+
+def test_a_refused_retry_interval_names_the_setting_to_change(client, admin_user):
+    _token, clear = token_issue(user=admin_user, name="test", scope="write")
+    response = client.post("/api/v1/monitors", data={"name": "x", "kind": "http", "target": TARGET, "interval_seconds": 10,
+                                                     "timeout_seconds": 5, "retry_interval_seconds": 20},
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {clear}")
+    assert response.status_code == 422
+    [message] = response.json()["fields"]["retry_interval_seconds"]
+    assert "set the retry interval to 10s or less, leave it out" in message
+    response = client.post("/api/v1/monitors", data={"name": "y", "kind": "http", "target": TARGET, "interval_seconds": 10},
+                           content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {clear}")
+    assert response.status_code == 422
+    assert "lower the timeout below 10s or lengthen the interval" in response.json()["fields"]["timeout_seconds"][0]
+
+
+def test_a_metric_monitor_whose_no_data_is_unknown_becomes_unknown_not_down(tmp_path):
+    """The engine side of no_data: unknown: the region gives no verdict and no result row is counted."""
+    from tests.servers import HTTPServer, respond
+
+    answer = {"result": [{"metric": {}, "value": [1.7e9, "1"]}]}
+    server = HTTPServer({"/api/v1/query": lambda handler: respond(handler, 200, json.dumps(
+        {"status": "success", "data": {"resultType": "vector", **answer}}).encode())})
+    try:
+        now = timezone.now()
+        monitor = services.monitor_upsert(changes={"name": "queue", "kind": "metric", "target": server.url, "retries": 0, "settings": {
+            "source": "prometheus_api", "promql": "sum(queue_depth)", "down_above": 100, "no_data": "unknown"}}, now=now)
+        from monitors.checkers import metric
+        from monitors.checkers.base import CheckSession
+
+        first = metric.check(monitor, CheckSession(), now)
+        services.record_results(region_name=settings.VIGIL_DEFAULT_REGION, checked=[services.Checked(monitor.pk, now, first)], now=now)
+        monitor.refresh_from_db()
+        assert monitor.state == "up"
+        answer["result"] = []
+        later = now + timedelta(minutes=1)
+        second = metric.check(monitor, CheckSession(), later)
+        services.record_results(region_name=settings.VIGIL_DEFAULT_REGION, checked=[services.Checked(monitor.pk, later, second)], now=later)
+        monitor.refresh_from_db()
+        assert monitor.state == "unknown" and "no data (the query matched no series); no_data: unknown" in monitor.state_reason
+        assert CheckResult.objects.filter(monitor_id=monitor.pk).count() == 1  # the no-data check is not counted as up
+    finally:
+        server.close()
+
+
+def test_in_the_admin_a_default_retry_interval_follows_a_shorter_interval(client, admin_user):
+    monitor = services.monitor_upsert(changes={"name": "a", "kind": "http", "target": TARGET}, now=timezone.now())
+    client.force_login(admin_user)
+    response = client.post(f"/admin/monitors/monitor/{monitor.pk}/change/", admin_form(monitor, interval_seconds=10, timeout_seconds=5, component=""))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    monitor.refresh_from_db()
+    assert (monitor.interval_seconds, monitor.retry_interval_seconds) == (10, 10)

@@ -201,3 +201,38 @@ def test_a_named_page_serves_the_same_api_under_its_slug(client, busy_page):
     assert client.get("/status/public/api/v2/status.json").status_code == 200
     assert client.get("/status/nope/api/v2/status.json").status_code == 404
     assert client.get("/api/v2/nothing.json").status_code == 404
+
+
+def test_docs_field_table_names_every_field_vigil_serves(client, busy_page):
+    """docs/status-pages.md's "Atlassian v2 field -> Vigil" table stays true: every field of every
+    document is in it, under the name a reader looks for."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "status-pages.md").read_text()
+    table = text.split("### Atlassian v2 field -> Vigil")[1].split("\n\n")[2]
+    prefixes = {"components": "components[]", "incidents": "incidents[]", "incident_updates": "incident_updates[]",
+                "scheduled_maintenances": "scheduled_maintenances[]", "page": "page", "status": "status"}
+
+    def fields(value, prefix: str):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{prefix}.{key}" if prefix else key
+                yield name
+                yield from fields(item, prefixes.get(key, name))
+        elif isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict) and prefix in ("components[]", "incidents[]", "incident_updates[]", "scheduled_maintenances[]"):
+                    yield from fields(item, prefix)
+
+    missing = set()
+    for name in SCHEMAS:
+        for field in fields(get(client, name), ""):
+            leaf = field.rsplit(".", 1)[-1]
+            if "." not in field or (leaf in ("code", "name", "old_status", "new_status") and "affected" in field):
+                continue  # the documents' top-level keys and affected_components' own keys are named as a whole
+            # Named whole (`incidents[].impact`) or in a row of its prefix (`incidents[].created_at`, `updated_at`).
+            prefix = field.rsplit(".", 1)[0]
+            rows = [row for row in table.splitlines() if f"`{prefix}." in row]
+            if f"`{field}`" not in table and not any(f"`{leaf}`" in row for row in rows):
+                missing.add(field)
+    assert not missing, sorted(missing)

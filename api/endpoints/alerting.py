@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -10,11 +11,12 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from alerting import services
-from alerting.models import Alert, AlertRule, Channel, EscalationPolicy, Silence
+from alerting.integrations import receiver_snippet
+from alerting.models import Alert, AlertRule, Channel, EscalationPolicy, Integration, Silence
 from api.core import FieldErrors, audit, get_or_404, page_of, paginate, require, resolve_id, resolve_ids, responses
 from api.crud import Limit, Offset, crud
 from api.fields import Flag, Id, Moment, Seconds, Text
-from core.secrets import SECRET_MASK
+from core.secrets import SECRET_MASK, is_env_reference, mask
 from incidents.models import Component
 from monitors.models import Monitor, Tag
 
@@ -175,6 +177,87 @@ crud(router, model=AlertRule, path="/alert-rules", name="alert_rule", schema_in=
      queryset=lambda: AlertRule.objects.prefetch_related("monitors", "components", "tags", "channels"))
 
 
+# --- Inbound integrations ------------------------------------------------------------------------------
+
+IntegrationKind = Literal["alertmanager", "grafana", "sentry", "pagerduty"]
+
+
+class IntegrationIn(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=100)]
+    kind: IntegrationKind
+    rule_id: Id | None = Field(None, description="The alert rule whose channels, grouping and escalation apply to its alerts "
+                                                 "(required except for pagerduty).")
+    token: Annotated[Text, Field(min_length=1, max_length=200)] | None = Field(
+        None, description="Write-only. alertmanager, grafana: the bearer token their requests carry, env:NAME (read from the "
+                          "environment at each request) or at least 20 characters (kept only as a hash); leave it out and "
+                          "POST /integrations/{id}/token to have Vigil issue one. sentry, pagerduty: the signing secret "
+                          "(env:NAME or the secret itself). Absent or null on a change: the stored one is kept.")
+    enabled: Flag = True
+
+
+class IntegrationOut(Schema):
+    id: int
+    name: str
+    kind: str
+    rule_id: int | None
+    enabled: bool
+    token_source: Literal["env", "stored", "none"] = Field(description="env: read from the environment variable in token_env; "
+                                                                        "stored: a hash (bearer) or the signing secret; none: not set yet.")
+    token_env: str = Field(description="The env:NAME reference, when the token is read from the environment.")
+    webhook_url: str = Field(description="Where the source posts its webhooks.")
+    created_at: datetime
+
+    @staticmethod
+    def resolve_token_source(obj: Integration) -> str:
+        if obj.token_env or (obj.kind in Integration.SIGNED_KINDS and is_env_reference(obj.signing_secret)):
+            return "env"
+        return "stored" if obj.token_hash or (obj.kind in Integration.SIGNED_KINDS and obj.signing_secret) else "none"
+
+    @staticmethod
+    def resolve_token_env(obj: Integration) -> str:
+        if obj.kind in Integration.SIGNED_KINDS:
+            return obj.signing_secret if is_env_reference(obj.signing_secret) else ""
+        return obj.token_env
+
+    @staticmethod
+    def resolve_webhook_url(obj: Integration) -> str:
+        return f"{str(settings.VIGIL_BASE_URL).rstrip('/')}{obj.endpoint_path}"
+
+
+def _save_integration(request: HttpRequest, integration: Integration, data: dict[str, Any], creating: bool) -> Integration:
+    token = data.pop("token", None)
+    if "rule_id" in data:
+        integration.rule = resolve_id(AlertRule, data.pop("rule_id"), "rule_id")
+    for name, value in data.items():
+        setattr(integration, name, value)
+    services.integration_save(integration=integration, token=token, by=request.user)
+    audit(request, "create" if creating else "update", integration, {**data, **({"token": mask(token)} if token else {})})
+    return integration
+
+
+crud(router, model=Integration, path="/integrations", name="integration", schema_in=IntegrationIn, schema_out=IntegrationOut,
+     save=_save_integration, queryset=lambda: Integration.objects.all())
+
+
+class IssuedTokenOut(Schema):
+    token: str = Field(description="Shown once; the previous token stops working.")
+    receiver: str = Field(description="The alertmanager.yml receiver (or Grafana contact point URL) that uses it.")
+
+
+@router.post("/integrations/{item_id}/token", response=responses(201, IssuedTokenOut), summary="Issue a new bearer token (shown once)",
+             operation_id="issue_integration_token")
+def issue_integration_token(request: HttpRequest, item_id: Id) -> Any:
+    require(request, "change", Integration)
+    integration = get_or_404(Integration, item_id)
+    if integration.kind not in Integration.TOKEN_KINDS:
+        raise FieldErrors({"kind": f"{integration.get_kind_display()} signs its webhooks with its own secret: set it as token "
+                                   "(PATCH /integrations/{id}); it needs no bearer token."})
+    with transaction.atomic():
+        token = services.integration_issue_token(integration=integration)
+        audit(request, "issue_token", integration)
+    return Status(201, {"token": token, "receiver": receiver_snippet(integration, token=token)})
+
+
 # --- Silences ------------------------------------------------------------------------------------------
 
 
@@ -247,6 +330,7 @@ class AlertOut(Schema):
     severity: str
     summary: str
     labels: dict[str, Any]
+    annotations: dict[str, Any] = Field(description="What the source said beyond labels (Alertmanager's summary, description, runbook_url ...).")
     monitor_id: int | None
     value: str
     first_seen: datetime

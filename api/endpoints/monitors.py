@@ -32,7 +32,8 @@ class MonitorIn(Schema):
     interval_seconds: Annotated[int, bounds.INTERVAL] = 60
     timeout_seconds: Annotated[float, bounds.TIMEOUT] = 10.0
     retries: Annotated[int, bounds.RETRIES] = 2
-    retry_interval_seconds: Annotated[int, bounds.RETRY_INTERVAL] = 20
+    retry_interval_seconds: Annotated[int, bounds.RETRY_INTERVAL] | None = Field(
+        None, description=f"How soon a failed check is confirmed. {bounds.RETRY_INTERVAL_DEFAULT_TEXT} null: the default.")
     recovery_confirmations: Annotated[int, bounds.RECOVERY_CONFIRMATIONS] = 2
     regions: list[Slug] = Field(default_factory=list, description="Region names; empty: the default region.")
     quorum: Annotated[int, bounds.QUORUM] = 0

@@ -9,12 +9,12 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
-from alerting.models import AlertRule, Channel, EscalationPolicy
+from alerting.models import AlertRule, Channel, EscalationPolicy, Integration
 from configfile.schema import SECTIONS, VigilConfig
 from configfile.source import ConfigError, Source
 from configfile.sync.compare import Plan, plan, with_implied_groups
 from configfile.sync.read import key_of
-from configfile.sync.write_alerting import write_alert_rule, write_channel, write_escalation_policy
+from configfile.sync.write_alerting import write_alert_rule, write_channel, write_escalation_policy, write_integration
 from configfile.sync.write_incidents import write_component, write_component_group
 from configfile.sync.write_monitors import write_monitor
 from configfile.sync.write_pages import write_slo, write_status_page
@@ -34,10 +34,11 @@ SECTION_WRITERS: dict[str, tuple[type[models.Model], Callable[[Writer, int, Any,
     "channels": (Channel, write_channel),
     "escalation_policies": (EscalationPolicy, write_escalation_policy),
     "alert_rules": (AlertRule, write_alert_rule),
+    "integrations": (Integration, write_integration),
     "status_pages": (StatusPage, write_status_page),
     "slos": (SLO, write_slo),
 }
-DELETE_ORDER = ("slos", "status_pages", "alert_rules", "escalation_policies", "channels", "monitors", "components", "component_groups")
+DELETE_ORDER = ("slos", "status_pages", "integrations", "alert_rules", "escalation_policies", "channels", "monitors", "components", "component_groups")
 
 
 def _key_field(section: str) -> str:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from alerting.models import Integration
 from configfile.schema import EXPECT_SETTINGS, SECTIONS, ComponentGroupConfig, HeartbeatConfig, VigilConfig
-from configfile.sync.read import export, key_of
-from core.secrets import SECRET_MASK
+from configfile.sync.read import STORED_TOKEN_PREFIX, export, key_of
+from core.secrets import SECRET_MASK, is_env_reference
 from incidents.models import ComponentGroup
+from monitors import bounds
 
 # Lists whose order means nothing: compared and written sorted.
 UNORDERED = {"regions", "tags", "monitors", "components", "channels", "states", "monitor_kinds", "to"}
@@ -29,6 +32,11 @@ def canonical(section: str, item: Any) -> dict[str, Any]:
         data["settings"] = settings
         heartbeat = data.pop("heartbeat", None) or HeartbeatConfig().model_dump()
         data["heartbeat"] = heartbeat if item.kind == "heartbeat" else None
+        if data.get("retry_interval") is None:  # left out: the default, which follows the interval
+            data["retry_interval"] = bounds.default_retry_interval(item.interval)
+    if section == "integrations" and item.kind in Integration.TOKEN_KINDS and isinstance(data.get("token"), str) \
+            and data["token"] != SECRET_MASK and not is_env_reference(data["token"]) and not data["token"].startswith(STORED_TOKEN_PREFIX):
+        data["token"] = STORED_TOKEN_PREFIX + hashlib.sha256(data["token"].strip().encode()).hexdigest()  # kept only as its hash
     for name in UNORDERED & set(data):
         if isinstance(data[name], list) and not (section == "status_pages" and name == "components"):
             data[name] = sorted(data[name], key=str)
@@ -113,6 +121,10 @@ def plan(config: VigilConfig, *, prune: bool) -> Plan:
         if section == "monitors":
             for name, data in wanted:
                 _keep_ping_token(data, existing.get(name))
+        if section == "integrations":
+            for name, data in wanted:
+                if data.get("token") is None and name in existing:  # no token in the file: the integration keeps its own
+                    data["token"] = existing[name].get("token")
         for name, data in wanted:
             if name not in existing:
                 result.changes.append(Change(section, name, "create"))

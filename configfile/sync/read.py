@@ -9,7 +9,7 @@ import yaml
 from django.conf import settings as django_settings
 from pydantic import ValidationError
 
-from alerting.models import AlertRule, Channel, EscalationPolicy
+from alerting.models import AlertRule, Channel, EscalationPolicy, Integration
 from configfile.schema import (
     CHANNEL_KEYS,
     EXPECT_SETTINGS,
@@ -21,14 +21,16 @@ from configfile.schema import (
     EscalationStepConfig,
     ExpectConfig,
     HeartbeatConfig,
+    IntegrationConfig,
     MonitorConfig,
     SLOConfig,
     StatusPageConfig,
     VigilConfig,
 )
 from configfile.source import ConfigError
-from core.secrets import mask_secrets
+from core.secrets import SECRET_MASK, is_env_reference, mask_secrets
 from incidents.models import Component, ComponentGroup
+from monitors.bounds import default_retry_interval
 from monitors.models import Monitor
 from slo.models import SLO
 from statuspage.models import StatusPage
@@ -57,7 +59,8 @@ def _monitor(monitor: Monitor, reveal: bool) -> MonitorConfig:
     return MonitorConfig(
         name=monitor.name, kind=monitor.kind, target="" if monitor.kind in HTTP_KINDS else monitor.target,
         url=monitor.target if monitor.kind in HTTP_KINDS else None, interval=monitor.interval_seconds, timeout=monitor.timeout_seconds,
-        retries=monitor.retries, retry_interval=monitor.retry_interval_seconds, recovery_confirmations=monitor.recovery_confirmations,
+        retries=monitor.retries, retry_interval=None if monitor.retry_interval_seconds == default_retry_interval(monitor.interval_seconds)
+        else monitor.retry_interval_seconds, recovery_confirmations=monitor.recovery_confirmations,
         regions=regions, quorum=monitor.quorum,
         component=monitor.component.name if monitor.component else None, tags=sorted(tag.name for tag in monitor.tags.all()),
         paused=monitor.paused, expect=ExpectConfig(**expect) if expect else None, heartbeat=heartbeat, settings=settings,
@@ -86,6 +89,25 @@ def _rule(rule: AlertRule, _reveal: bool) -> AlertRuleConfig:
         group_wait=rule.group_wait_seconds, group_interval=rule.group_interval_seconds, repeat_interval=rule.repeat_interval_seconds,
         resolve_after=rule.resolve_after_seconds, notify_resolved=rule.notify_resolved, hold_flapping=rule.hold_flapping,
     )
+
+
+# A bearer token Vigil keeps only as a hash is compared by its hash: a file's literal token is
+# hashed the same way (compare.canonical), so an unchanged file plans no change.
+STORED_TOKEN_PREFIX = "sha256:"
+
+
+def _integration(integration: Integration, reveal: bool) -> IntegrationConfig:
+    if integration.kind in Integration.SIGNED_KINDS:
+        secret = integration.signing_secret
+        token = secret if reveal or is_env_reference(secret) else (SECRET_MASK if secret else None)
+    elif integration.token_env:
+        token = integration.token_env
+    elif integration.token_hash:
+        token = f"{STORED_TOKEN_PREFIX}{integration.token_hash}" if reveal else SECRET_MASK
+    else:
+        token = None
+    return IntegrationConfig(name=integration.name, kind=integration.kind, rule=integration.rule.name if integration.rule else None,
+                             token=token, enabled=integration.enabled)
 
 
 def _page(page: StatusPage, _reveal: bool) -> StatusPageConfig:
@@ -120,6 +142,7 @@ READERS: dict[str, tuple[Callable[[], Any], Callable[[Any, bool], Any]]] = {
     "escalation_policies": (lambda: EscalationPolicy.objects.prefetch_related("steps__channels", "steps__schedule").order_by("name"), _policy),
     "alert_rules": (lambda: AlertRule.objects.select_related("escalation_policy")
                     .prefetch_related("monitors", "components", "tags", "channels").order_by("name"), _rule),
+    "integrations": (lambda: Integration.objects.select_related("rule").order_by("name"), _integration),
     "status_pages": (lambda: StatusPage.objects.order_by("slug"), _page),
     "slos": (lambda: SLO.objects.select_related("component", "owner", "alert_rule").prefetch_related("monitors").order_by("name"), _slo),
 }

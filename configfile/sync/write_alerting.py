@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from alerting import services as alerting_services
-from alerting.models import AlertRule, Channel, EscalationPolicy, EscalationStep, OnCallSchedule
-from configfile.schema import CHANNEL_KEYS, AlertRuleConfig, ChannelConfig, EscalationPolicyConfig
+from alerting.models import AlertRule, Channel, EscalationPolicy, EscalationStep, Integration, OnCallSchedule
+from configfile.schema import CHANNEL_KEYS, AlertRuleConfig, ChannelConfig, EscalationPolicyConfig, IntegrationConfig
+from configfile.sync.read import STORED_TOKEN_PREFIX
 from configfile.sync.writer import Writer
 from incidents.models import Component
 from monitors.models import Monitor, Tag
@@ -66,3 +67,18 @@ def write_alert_rule(writer: Writer, index: int, item: AlertRuleConfig, rule: Al
         rule.channels.set(channels)
         rule.tags.set([Tag.objects.get_or_create(name=name.lower())[0] for name in item.tags])
     writer.save(rule, path, write, {"for": "for_seconds"})
+
+
+def write_integration(writer: Writer, index: int, item: IntegrationConfig, integration: Integration | None) -> None:
+    path = ("integrations", index)
+    integration = integration or Integration(name=item.name)
+    integration.kind, integration.enabled = item.kind, item.enabled
+    integration.rule = writer.one(AlertRule, item.rule, (*path, "rule"))
+    token = item.token
+    if token is not None:
+        stored = integration.has_token or bool(integration.signing_secret)
+        token = writer.secret(token, "stored" if stored else None, (*path, "token"))
+        if token in ("stored", None) or str(token).startswith(STORED_TOKEN_PREFIX):
+            token = None  # masked in the file: the stored token stays
+    writer.save(integration, path, lambda: alerting_services.integration_save(integration=integration, token=token, by=writer.by),
+                {"signing_secret": "token", "token": "token", "rule": "rule"})

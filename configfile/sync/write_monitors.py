@@ -28,7 +28,7 @@ def write_monitor(writer: Writer, index: int, item: MonitorConfig, monitor: Moni
         "name": item.name, "kind": item.kind, "target": item.url or item.target,
         "settings": writer.settings(settings, monitor.settings if monitor else None, (*path, "settings")),
         "interval_seconds": round(item.interval), "timeout_seconds": float(item.timeout), "retries": item.retries,
-        "retry_interval_seconds": round(item.retry_interval), "recovery_confirmations": item.recovery_confirmations, "quorum": item.quorum,
+        "retry_interval_seconds": None if item.retry_interval is None else round(item.retry_interval), "recovery_confirmations": item.recovery_confirmations, "quorum": item.quorum,
         "component": writer.one(Component, item.component, (*path, "component")),
         "heartbeat_grace_seconds": round(heartbeat.grace), "heartbeat_schedule": heartbeat.schedule or "",
         "heartbeat_time_zone": heartbeat.time_zone,

@@ -10,8 +10,13 @@ Two sources:
 Thresholds: warn_above / down_above (or warn_below / down_below); `scale` multiplies the
 value for display (100 for percent) and `unit` is appended ("%", "s"). increase() compares
 with the previous scrape, kept in the cache for three intervals; the first scrape only
-records a baseline (ok, "collecting a baseline"). NaN (e.g. 0/0: no requests) is "no data",
-which is ok.
+records a baseline (ok, "collecting a baseline").
+
+No data (an API query that matches no series, or NaN such as 0/0 with no requests) is what
+settings.no_data says, and the message says so: down, up or unknown (the region gives no
+verdict and the check is not counted). Defaults: down for prometheus_api, up for exposition.
+A query Prometheus refuses is down with Prometheus' own error text, and is refused when the
+monitor is saved (query_problem, called by monitors.services.monitor_upsert).
 
 "Held for a duration" (error rate above 5% for 5 minutes) comes from the engine's
 confirmations (retries at the retry interval) and from alert rules, not from this check.
@@ -37,6 +42,15 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_SCRAPE = 8 * 1024 * 1024
 THRESHOLDS = ("warn_above", "down_above", "warn_below", "down_below")
+# What "no data" (an empty answer, or NaN) makes the check, as Grafana's alert rules let you choose.
+# Defaults: a Prometheus query that matches nothing usually means what it measures is gone (down);
+# a scraped ratio that is 0/0 means no traffic (up).
+NO_DATA_CHOICES = ("down", "up", "unknown")
+NO_DATA_DEFAULTS = {"prometheus_api": "down", "exposition": "up"}
+# Prometheus answers a bad query with 400 (bad_data), an unexecutable one with 422 or 503, all as JSON with its error text.
+API_ERROR_STATUSES = (400, 422, 503)
+# Checking a query when a monitor is saved waits at most this long (the save is someone waiting).
+VALIDATION_TIMEOUT = 5.0
 
 
 def validate(target: str, settings: dict[str, Any]) -> dict[str, str]:
@@ -52,6 +66,9 @@ def validate(target: str, settings: dict[str, Any]) -> dict[str, str]:
             return {"settings": f"expression: {exc}"}
     elif not str(settings.get("promql", "")).strip():
         return {"settings": "promql: write the query to send, e.g. sum(rate(http_requests_total[5m]))"}
+    if settings.get("no_data") is not None and settings["no_data"] not in NO_DATA_CHOICES:
+        return {"settings": f"no_data must be down, up or unknown (got {settings['no_data']!r}); left out it is "
+                            f"{NO_DATA_DEFAULTS[str(source)]} for source {source}"}
     for name in (*THRESHOLDS, "scale"):
         value = settings.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
@@ -66,7 +83,7 @@ def validate(target: str, settings: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def _fetch_text(monitor: Monitor, session: CheckSession, url: str) -> tuple[Result | None, str, int]:
+def _fetch_text(monitor: Monitor, session: CheckSession, url: str, *, api: bool = False) -> tuple[Result | None, str, int]:
     probe = copy(monitor)
     probe.target = url
     probe.settings = {**(monitor.settings or {}), "max_body_bytes": int((monitor.settings or {}).get("max_body_bytes", DEFAULT_MAX_SCRAPE))}
@@ -74,6 +91,10 @@ def _fetch_text(monitor: Monitor, session: CheckSession, url: str) -> tuple[Resu
     if failure is not None:
         return failure, "", elapsed
     assert response is not None
+    if api and response.status_code in API_ERROR_STATUSES:
+        error = _api_error(body.decode("utf-8", errors="replace"))
+        if error:
+            return down(f"Prometheus refused the query: {error}", latency_ms=elapsed, status_code=response.status_code), "", elapsed
     if response.status_code != 200:
         return down(f"HTTP {response.status_code} from {url.split('?')[0]}", latency_ms=elapsed, status_code=response.status_code), "", elapsed
     if truncated:
@@ -95,15 +116,30 @@ def _value_from_exposition(monitor: Monitor, text: str) -> tuple[float | None, s
     return metric_expression.evaluate(node, samples, previous), ""
 
 
-def _value_from_api(text: str) -> float:
+def _api_error(text: str) -> str:
+    """Prometheus' own words for a failed query ("bad_data: 1:5: parse error: ..."), or "" when the body is not its error document."""
     try:
         document = json.loads(text)
-        data = document["data"]
+    except ValueError:
+        return ""
+    if not isinstance(document, dict) or document.get("status") != "error":
+        return ""
+    kind, error = str(document.get("errorType") or "").strip(), str(document.get("error") or "unknown error").strip()
+    return f"{kind}: {error}"[:250] if kind else error[:250]
+
+
+def _value_from_api(text: str) -> float | None:
+    """The query's one value; None when it matched no series (no data)."""
+    try:
+        document = json.loads(text)
         if document.get("status") != "success":
-            raise metric_expression.ExpressionError(f"the query failed: {document.get('error', 'unknown error')}")
+            raise metric_expression.ExpressionError(f"Prometheus refused the query: {_api_error(text) or 'unknown error'}")
+        data = document["data"]
         if data["resultType"] == "scalar":
             return float(data["result"][1])
         results = data["result"]
+        if not results:
+            return None
         if len(results) != 1:
             raise metric_expression.ExpressionError(f"the query returned {len(results)} series; aggregate it to one (sum, max ...)")
         return float(results[0]["value"][1])
@@ -122,8 +158,6 @@ def judge(value: float, settings: dict[str, Any]) -> tuple[str, str]:
     def show(number: float) -> str:
         return f"{number * scale:.4g}{unit}"
 
-    if math.isnan(value):
-        return "ok", f"{label}: no data"
     for name, outcome, above in (("down_above", "down", True), ("down_below", "down", False),
                                  ("warn_above", "degraded", True), ("warn_below", "degraded", False)):
         limit = settings.get(name)
@@ -138,20 +172,51 @@ def check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
     url = monitor.target
     if api:
         url = f"{monitor.target.rstrip('/')}/api/v1/query?{urlencode({'query': settings.get('promql', '')})}"
-    failure, text, elapsed = _fetch_text(monitor, session, url)
+    failure, text, elapsed = _fetch_text(monitor, session, url, api=api)
     if failure is not None:
         return failure
     try:
         if api:
             value: float | None = _value_from_api(text)
-            note = ""
+            note = "" if value is not None else "the query matched no series"
         else:
             value, note = _value_from_exposition(monitor, text)
+            if value is None:
+                return ok(note, latency_ms=elapsed)  # a baseline for increase(), not missing data
     except metric_expression.ExpressionError as exc:
         return down(str(exc), latency_ms=elapsed)
-    if value is None:
-        return ok(note, latency_ms=elapsed)
+    if value is None or math.isnan(value):
+        return no_data(settings, note or "the value is NaN (e.g. 0/0: no requests)", latency_ms=elapsed)
     outcome, message = judge(value, settings)
     result = {"ok": ok, "degraded": degraded, "down": down}[outcome](message, latency_ms=elapsed)
     result.details["value"] = value
     return result
+
+
+def no_data(settings: dict[str, Any], why: str, *, latency_ms: int | None = None) -> Result:
+    """The monitor's choice for no data (settings.no_data: down, up or unknown), saying so."""
+    source = str(settings.get("source", "exposition"))
+    choice = str(settings.get("no_data") or NO_DATA_DEFAULTS.get(source, "down"))
+    label = str(settings.get("label", "value"))
+    message = f"{label}: no data ({why}); no_data: {choice}"
+    if choice == "down":
+        return down(message, latency_ms=latency_ms)
+    result = ok(message, latency_ms=latency_ms)
+    if choice == "unknown":
+        result.details["no_data"] = "unknown"  # recorded as no verdict: the region's state becomes unknown (services._apply)
+    return result
+
+
+def query_problem(monitor: Monitor, session: CheckSession | None = None) -> str | None:
+    """Prometheus' own error text when it refuses the monitor's query, asked at save time; None
+    when it accepts it, or when it cannot be asked now (the checks will say why)."""
+    settings = monitor.settings or {}
+    if settings.get("source") != "prometheus_api" or not str(settings.get("promql", "")).strip():
+        return None
+    probe = copy(monitor)
+    probe.timeout_seconds = min(float(monitor.timeout_seconds or VALIDATION_TIMEOUT), VALIDATION_TIMEOUT)
+    url = f"{monitor.target.rstrip('/')}/api/v1/query?{urlencode({'query': settings['promql']})}"
+    failure, _text, _elapsed = _fetch_text(probe, session or CheckSession(), url, api=True)
+    if failure is not None and failure.message.startswith("Prometheus refused the query: "):
+        return failure.message.removeprefix("Prometheus refused the query: ")
+    return None
