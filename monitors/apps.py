@@ -6,6 +6,7 @@ class MonitorsConfig(AppConfig):
     verbose_name = "Monitors"
 
     def ready(self) -> None:
-        from monitors import reactions
+        from monitors import gauges, reactions
 
         reactions.register()
+        gauges.register()

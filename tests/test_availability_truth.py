@@ -5,17 +5,19 @@ Hypothesis writes check histories (ok, degraded, down, gaps, an SLO-excluded mai
 window) around a UTC day and month boundary and a DST change (Europe/Berlin, and
 Asia/Kolkata whose months start on a half hour), runs the rollup job at arbitrary moments
 as the history is written, and then compares, at `now`: monitors.availability, the staff
-monitor page's windows and charts (the ops API reads the same selectors), the SLO page's
+monitor page's windows and charts (the ops API reads the same selectors), /metrics, the SLO page's
 SLI, the monthly report (month to date), and the public bars, their tooltips' figures,
 the 90-day percentage and the uptime JSON."""
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -66,7 +68,7 @@ histories = st.fixed_dictionaries({
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(history=histories)
-def test_every_surface_equals_a_brute_force_count(history):
+def test_every_surface_equals_a_brute_force_count(client, history):
     CheckResult.objects.all().delete()
     Rollup.objects.all().delete()
     Maintenance.objects.all().delete()
@@ -120,6 +122,13 @@ def test_every_surface_equals_a_brute_force_count(history):
         truth = brute(checks, now - span, now + timedelta(microseconds=1))
         assert window.checks == truth["total"], window.window
         assert window.uptime == (round(100 * truth["up"] / truth["total"], 4) if truth["total"] else None)
+    # /metrics: the same 24 hours as the monitor page.
+    with time_machine.travel(now, tick=False):
+        scraped = client.get("/metrics").content.decode()
+    truth = brute(checks, now - timedelta(hours=24), now + timedelta(microseconds=1))
+    found = re.search(r'vigil_monitor_uptime_percent\{monitor="api",window="24h"\} ([0-9.e+-]+)', scraped)
+    assert (found is None) if not truth["total"] else float(found.group(1)) == pytest.approx(100 * truth["up"] / truth["total"])
+    assert f'vigil_monitor_checks{{monitor="api",outcome="down",window="24h"}} {float(truth["down"])}' in scraped
     for period, step in (("hour", timedelta(hours=1)), ("day", timedelta(days=1))):
         for point in selectors.series(monitor, period=period, start=now - timedelta(days=4), end=now + timedelta(microseconds=1), now=now):
             truth = brute(checks, point.start, point.start + step)
