@@ -124,3 +124,18 @@ def test_it_is_cached_like_the_other_documents(client):
     assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
     other_range = client.get(url + f"?start={timezone.now().astimezone(UTC).date()}")
     assert other_range["ETag"] != first["ETag"]
+
+
+def test_it_is_served_on_a_page_s_own_domain_and_guarded_on_a_private_page(client, settings):
+    from statuspage import snapshot
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "status.example.com"]
+    component = Component.objects.create(name="API")
+    page_services.page_save(page=StatusPage(slug="acme", title="Acme status", domain="status.example.com"), component_ids=[component.pk])
+    page_services.page_save(page=StatusPage(slug="internal", title="Internal", visibility="private"), component_ids=[component.pk])
+    snapshot.publish_routes()
+    rebuild_all()
+    own = client.get(f"/api/v2/components/{component.pk}/uptime.json", HTTP_HOST="status.example.com")
+    assert own.status_code == 200 and own.json()["name"] == "API"
+    private = client.get(f"/status/internal/api/v2/components/{component.pk}/uptime.json")
+    assert private.status_code == 401 and "access token" in private.json()["error"]
