@@ -103,6 +103,14 @@ class Figures:
     def p99_ms(self) -> float | None:
         return self.percentile(0.99)
 
+    def time_split(self, seconds: float) -> tuple[float, float, float]:
+        """(up, degraded, down) seconds of a span of this many seconds: each check stands for
+        an equal share of it (the rule a component's measured downtime uses too)."""
+        if not self.total or seconds <= 0:
+            return 0.0, 0.0, 0.0
+        share = seconds / self.total
+        return self.ok * share, self.degraded * share, self.down * share
+
     def good_below(self, bound_ms: int) -> int:
         """Checks answered faster than one of the histogram's bounds (latency SLOs)."""
         if not self.histogram:
@@ -254,11 +262,16 @@ WINDOWS = (("1h", timedelta(hours=1)), ("24h", timedelta(hours=24)), ("7d", time
            ("30d", timedelta(days=30)), ("90d", timedelta(days=90)))
 
 
-def windows(monitor_id: int, *, now: datetime) -> list[tuple[str, Figures]]:
-    """The monitor page's and the ops API's windows: the last hour, day, ..., up to now
-    (a result at `now` itself included)."""
+def windows(monitor_id: int, *, now: datetime, since: datetime | None = None) -> list[tuple[str, Figures, float]]:
+    """The monitor page's and the ops API's windows: (name, figures, seconds the window
+    covers) for the last hour, day, ..., up to now (a result at `now` itself included);
+    `since` (the monitor's creation) shortens the time a window covers."""
     end = now + timedelta(microseconds=1)
-    return [(name, figures([monitor_id], now - span, end, now=now, latency=True)) for name, span in WINDOWS]
+    found = []
+    for name, span in WINDOWS:
+        covered = (now - max(now - span, since or now - span)).total_seconds()
+        found.append((name, figures([monitor_id], now - span, end, now=now, latency=True), max(0.0, covered)))
+    return found
 
 
 # --- A component's day ------------------------------------------------------------------------

@@ -38,6 +38,8 @@ class Window:
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
+    degraded_seconds: float = 0.0
+    down_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,8 +62,12 @@ def series(monitor: Monitor, *, period: str, start: datetime, end: datetime, now
 
 
 def uptime_windows(monitor: Monitor, *, now: datetime) -> list[Window]:
-    return [Window(window=name, checks=f.total, uptime=_rounded(f.uptime), p50_ms=f.p50_ms, p95_ms=f.p95_ms, p99_ms=f.p99_ms)
-            for name, f in availability.windows(monitor.pk, now=now)]
+    windows = []
+    for name, f, seconds in availability.windows(monitor.pk, now=now, since=monitor.created_at):
+        _up, degraded, down = f.time_split(seconds)
+        windows.append(Window(window=name, checks=f.total, uptime=_rounded(f.uptime), p50_ms=f.p50_ms, p95_ms=f.p95_ms,
+                              p99_ms=f.p99_ms, degraded_seconds=round(degraded, 1), down_seconds=round(down, 1)))
+    return windows
 
 
 def status_codes(monitor: Monitor, *, now: datetime, hours: int = 24) -> list[tuple[str, int]]:

@@ -81,6 +81,8 @@ def test_every_surface_equals_a_brute_force_count(client, history):
     Component.objects.filter(pk=component.pk).update(created_at=first - timedelta(days=3))
     component.refresh_from_db()
     monitor = Monitor.objects.create(name="api", kind="tcp", target="127.0.0.1:1", component=component)
+    Monitor.objects.filter(pk=monitor.pk).update(created_at=first - timedelta(hours=history["anchor"][0].hour % 7))
+    monitor.refresh_from_db()
     region = Region.objects.get(name="default")
     excluded = None
     if history["maintenance"]:
@@ -122,6 +124,8 @@ def test_every_surface_equals_a_brute_force_count(client, history):
         truth = brute(checks, now - span, now + timedelta(microseconds=1))
         assert window.checks == truth["total"], window.window
         assert window.uptime == (round(100 * truth["up"] / truth["total"], 4) if truth["total"] else None)
+        covered = (now - max(now - span, monitor.created_at)).total_seconds()
+        assert window.down_seconds == (round(covered * truth["down"] / truth["total"], 1) if truth["total"] else 0.0)
     # /metrics: the same 24 hours as the monitor page.
     with time_machine.travel(now, tick=False):
         scraped = client.get("/metrics").content.decode()

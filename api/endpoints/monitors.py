@@ -239,6 +239,9 @@ class WindowOut(Schema):
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
+    degraded_seconds: float = Field(description="Time degraded in the window: each check stands for an equal share of the "
+                                                "time the window covers (since the monitor exists).")
+    down_seconds: float = Field(description="Time down in the window, by the same rule (the public bars' measured downtime).")
 
 
 class UptimeOut(Schema):
