@@ -1,4 +1,4 @@
-"""A monitor's page: uptime and latency charts from rollups (each with its table), status
+"""A monitor's page: uptime and latency charts (monitors.availability: rollups plus the live tail) (each with its table), status
 codes, regions, state changes, TLS expiry, heartbeat history, and "check now" in place."""
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ CHECK_WAIT = timedelta(seconds=45)
 
 
 def _charts(monitor: Monitor, now: datetime) -> dict[str, object]:
-    hours = selectors.series(monitor, period="hour", start=now - timedelta(hours=23), end=now)
-    days = selectors.series(monitor, period="day", start=now - timedelta(days=89), end=now)
+    end = now + timedelta(microseconds=1)  # a result at `now` itself counts, as in the windows
+    hours = selectors.series(monitor, period="hour", start=now - timedelta(hours=23), end=end, now=now)
+    days = selectors.series(monitor, period="day", start=now - timedelta(days=89), end=end, now=now)
     hour_labels = [f"{point.start:%H:%M}" for point in hours]
     day_labels = [f"{point.start:%b %d}" for point in days]
     return {

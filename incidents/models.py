@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from core.text import multi_line, single_line
 
@@ -87,7 +88,9 @@ class Incident(models.Model):
     identified_at = models.DateTimeField(null=True, blank=True)
     monitoring_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the service from the action's one `now` (not the clock at save time), so
+    # created_at, started_at and the first update's time of one action are equal.
+    created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     # Bumped by every write; a form carries the version it was rendered from, so a
     # stale edit (someone else posted meanwhile) is refused instead of overwriting.
@@ -195,7 +198,9 @@ class Maintenance(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # From the action's `now` (maintenance_save): a window that starts as it is created
+    # has started_at == created_at, never a millisecond before it.
+    created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["starts_at", "id"]

@@ -184,7 +184,7 @@ def incident_open(
         raise ValueError("a new incident starts as investigating, identified or monitoring")
     person = _person(by)
     incident = Incident(
-        title=title.strip(), impact=impact, status=status, is_public=is_public, started_at=now,
+        title=title.strip(), impact=impact, status=status, is_public=is_public, started_at=now, created_at=now,
         created_by=person, commander=commander or person, auto_rule=auto_rule, auto_managed=auto_rule is not None,
     )
     _stamp_status(incident, status, now)
@@ -348,6 +348,8 @@ def auto_incident_evaluate(*, component: Component, reason: str, now: datetime) 
 def maintenance_save(*, maintenance: Maintenance, components: Iterable[Component], by: User, now: datetime) -> Maintenance:
     maintenance.full_clean()
     creating = maintenance.pk is None
+    if creating:
+        maintenance.created_at = now  # one clock read per action: the tick below may start it at this same `now`
     if creating and maintenance.created_by is None:
         maintenance.created_by = _person(by)
     maintenance.save()
@@ -399,7 +401,7 @@ def _schedule_next_occurrence(maintenance: Maintenance, now: datetime) -> Mainte
         title=maintenance.title, message=maintenance.message, starts_at=upcoming, ends_at=upcoming + duration,
         time_zone=maintenance.time_zone, auto_transition=maintenance.auto_transition, recurrence=maintenance.recurrence,
         series=series, suppress_alerts=maintenance.suppress_alerts, exclude_from_slo=maintenance.exclude_from_slo,
-        is_public=maintenance.is_public, created_by=maintenance.created_by,
+        is_public=maintenance.is_public, created_by=maintenance.created_by, created_at=now,
     )
     following.components.set(maintenance.components.all())
     return following

@@ -1,5 +1,6 @@
 """Per-monitor series in /metrics, in blackbox_exporter's spirit: is it up, from where, how long
-the last check took, when it ran, when its certificate ends.
+the last check took, when it ran, when its certificate ends; and the last 24 hours' uptime and
+checks, read from monitors.availability like the monitor page and the ops API.
 
 Read at scrape time from the monitors' rows (registered from the app's ready(): core.metrics
 cannot import monitors). Labels stay bounded: the monitor's name, its kind, the region, the state.
@@ -10,11 +11,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 
 from django.conf import settings
+from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily
 
 from core import metrics
+from monitors import availability
 from monitors.models import CheckResult, Monitor, MonitorRegionState
 
 CHUNK = 500  # composite keys per query when reading each region's last result
@@ -77,5 +81,26 @@ def _last_results(region_states: Iterable[MonitorRegionState]) -> dict[tuple[int
     return found
 
 
+WINDOW = "24h"
+
+
+def uptime_gauges() -> Iterator[GaugeMetricFamily]:
+    now = timezone.now()
+    names = dict(Monitor.objects.values_list("pk", "name"))
+    found = availability.figures_by_monitor(list(names), now - timedelta(hours=24), now + timedelta(microseconds=1), now=now)
+    uptime = GaugeMetricFamily("vigil_monitor_uptime_percent", "Checks up (ok or degraded) in percent over the window, "
+                               "as on the monitor page; absent without checks", labels=["monitor", "window"])
+    checks = GaugeMetricFamily("vigil_monitor_checks", "Checks over the window, by outcome", labels=["monitor", "window", "outcome"])
+    for monitor_id, name in sorted(names.items(), key=lambda item: item[1]):
+        figures = found.get(monitor_id, availability.Figures())
+        if figures.uptime is not None:
+            uptime.add_metric([name, WINDOW], figures.uptime)
+        for outcome, count in (("ok", figures.ok), ("degraded", figures.degraded), ("down", figures.down)):
+            checks.add_metric([name, WINDOW, outcome], count)
+    yield uptime
+    yield checks
+
+
 def register() -> None:
     metrics.register_gauges(monitor_gauges)
+    metrics.register_gauges(uptime_gauges)

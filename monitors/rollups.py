@@ -4,7 +4,8 @@ Hourly rollups are recomputed from raw rows for the hours that can still change
 (the current and previous hour, plus any hour missed while beat was stopped);
 the aggregation runs in the database, grouped by monitor, outcome and latency
 bucket. Daily rollups are merged from hourly ones once a UTC day is complete.
-Pages and reports read rollups; raw rows are only read for the last hours.
+Every figure is read through monitors.availability: rollups where they are final, raw
+rows for the tail they have not reached (monitors.availability.tail_start).
 """
 
 from __future__ import annotations
@@ -138,8 +139,11 @@ def refresh_recent(*, now: datetime) -> int:
     current = hour_start(now)
     latest = Rollup.objects.filter(period=Rollup.Period.HOUR).order_by("-start").values_list("start", flat=True).first()
     first = current - timedelta(hours=1)
-    if latest is not None:
-        first = max(min(first, hour_start(latest)), current - timedelta(hours=CATCH_UP_HOURS))
+    # Never rolled up (a new install, or results written before the first run): the whole
+    # catch-up span, so that what monitors.availability reads from raw rows meanwhile
+    # (tail_start) is exactly what the rollups end up holding.
+    latest = latest if latest is not None else current - timedelta(hours=CATCH_UP_HOURS)
+    first = max(min(first, hour_start(latest)), current - timedelta(hours=CATCH_UP_HOURS))
     count = 0
     hour = first
     while hour <= current:

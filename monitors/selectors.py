@@ -1,4 +1,4 @@
-"""Reads of one monitor's history for the dashboard and the API: from rollups, raw rows only for the last hour."""
+"""Reads of one monitor's history for the dashboard and the API; every figure comes from monitors.availability."""
 
 from __future__ import annotations
 
@@ -10,12 +10,8 @@ from typing import Any
 from django.db.models import Avg, Count, Max, Q
 
 from incidents.selectors import component_ids_under_maintenance
-from lib import latency_histogram
-from monitors.models import CheckResult, Monitor, Region, Rollup
-from monitors.rollups import aggregate_raw, day_start, hour_start
-
-WINDOWS = (("1h", timedelta(hours=1)), ("24h", timedelta(hours=24)), ("7d", timedelta(days=7)), ("30d", timedelta(days=30)),
-           ("90d", timedelta(days=90)))
+from monitors import availability
+from monitors.models import CheckResult, Monitor, Region
 
 
 @dataclass(frozen=True)
@@ -42,71 +38,35 @@ class Window:
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
+    degraded_seconds: float = 0.0
+    down_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _point(start: datetime, rollups: list[Rollup]) -> Point:
-    total = sum(r.total for r in rollups)
-    ok = sum(r.ok for r in rollups)
-    degraded = sum(r.degraded for r in rollups)
-    histogram = latency_histogram.merge(*[r.histogram for r in rollups if r.histogram]) if rollups else latency_histogram.empty()
-    return Point(
-        start=start, total=total, up=ok, degraded=degraded, down=total - ok - degraded,
-        uptime=round(100.0 * (ok + degraded) / total, 4) if total else None,
-        p50_ms=latency_histogram.percentile(histogram, 0.5), p95_ms=latency_histogram.percentile(histogram, 0.95),
-        p99_ms=latency_histogram.percentile(histogram, 0.99),
-    )
+def _rounded(uptime: float | None) -> float | None:
+    return round(uptime, 4) if uptime is not None else None
 
 
-def series(monitor: Monitor, *, period: str, start: datetime, end: datetime) -> list[Point]:
-    """One point per hour or day in [start, end), empty buckets included (as no data)."""
-    step = timedelta(hours=1) if period == Rollup.Period.HOUR else timedelta(days=1)
-    first = hour_start(start) if period == Rollup.Period.HOUR else day_start(start)
-    found: dict[datetime, list[Rollup]] = {}
-    if period == Rollup.Period.HOUR:
-        for rollup in Rollup.objects.filter(monitor=monitor, period="hour", start__gte=first, start__lt=end):
-            found.setdefault(rollup.start, []).append(rollup)
-    else:
-        days = {r.start: r for r in Rollup.objects.filter(monitor=monitor, period="day", start__gte=first, start__lt=end)}
-        for day, rollup in days.items():
-            found[day] = [rollup]
-        # Days not rolled up yet (today, yesterday in its first hour) come from their hours.
-        for rollup in Rollup.objects.filter(monitor=monitor, period="hour", start__gte=first, start__lt=end):
-            day = day_start(rollup.start)
-            if day not in days:
-                found.setdefault(day, []).append(rollup)
-    points = []
-    moment = first
-    while moment < end:
-        points.append(_point(moment, found.get(moment, [])))
-        moment += step
-    return points
+def _point(start: datetime, figures: availability.Figures) -> Point:
+    return Point(start=start, total=figures.total, up=figures.ok, degraded=figures.degraded, down=figures.down,
+                 uptime=_rounded(figures.uptime), p50_ms=figures.p50_ms, p95_ms=figures.p95_ms, p99_ms=figures.p99_ms)
 
 
-def rollups_between(monitor: Monitor, start: datetime, end: datetime) -> list[Rollup]:
-    """Day rollups for whole days in the range, hour rollups for the rest."""
-    days = list(Rollup.objects.filter(monitor=monitor, period="day", start__gte=start, start__lt=end - timedelta(days=1) + timedelta(seconds=1)))
-    covered = {r.start for r in days}
-    hours = [
-        r for r in Rollup.objects.filter(monitor=monitor, period="hour", start__gte=hour_start(start), start__lt=end)
-        if day_start(r.start) not in covered
-    ]
-    return days + hours
+def series(monitor: Monitor, *, period: str, start: datetime, end: datetime, now: datetime) -> list[Point]:
+    """One point per UTC hour or day in [start, end), empty buckets included (as no data);
+    the current hour and day are live (monitors.availability)."""
+    return [_point(at, figures) for at, figures in
+            availability.series([monitor.pk], start, end, now=now, period=period, latency=True)]
 
 
 def uptime_windows(monitor: Monitor, *, now: datetime) -> list[Window]:
     windows = []
-    for name, span in WINDOWS:
-        if span <= timedelta(hours=1):
-            # The last hour exactly, from this monitor's raw rows (primary key: monitor, at).
-            rollups = list(aggregate_raw(now - span, now + timedelta(seconds=1), monitor_ids=[monitor.pk]).values())
-        else:
-            rollups = rollups_between(monitor, now - span, now)
-        point = _point(now - span, rollups)
-        windows.append(Window(window=name, checks=point.total, uptime=point.uptime, p50_ms=point.p50_ms, p95_ms=point.p95_ms,
-                              p99_ms=point.p99_ms))
+    for name, f, seconds in availability.windows(monitor.pk, now=now, since=monitor.created_at):
+        _up, degraded, down = f.time_split(seconds)
+        windows.append(Window(window=name, checks=f.total, uptime=_rounded(f.uptime), p50_ms=f.p50_ms, p95_ms=f.p95_ms,
+                              p99_ms=f.p99_ms, degraded_seconds=round(degraded, 1), down_seconds=round(down, 1)))
     return windows
 
 

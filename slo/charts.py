@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape
+
+from lib.charts import nice_ceiling
 
 
 def sparkline(values: Sequence[float], *, width: int = 120, height: int = 28, label: str) -> str:
@@ -26,29 +29,54 @@ def budget_bar(remaining_ratio: float, *, width: int = 160, height: int = 14) ->
             f'<rect width="{ratio * width:.1f}" height="{height}" rx="3" fill="{colour}"/></svg>')
 
 
+def _budget_ticks(low: float) -> list[float]:
+    """Axis ticks: 100%, 50%, 0%, and below zero (an overspent budget) round steps down to `low`."""
+    if low >= 0:
+        return [1.0, 0.5, 0.0]
+    step = nice_ceiling(-low / 4)
+    ticks, value = [1.0, 0.0], -step
+    while value >= low - 1e-9:
+        ticks.append(value)
+        value -= step
+    return ticks
+
+
 def burn_down(points: Sequence[tuple[datetime, float]], *, start: datetime, end: datetime, width: int = 720, height: int = 240) -> str:
-    """Remaining error budget (1 = all of it) over the window, with the ideal straight line."""
-    left, bottom, top = 48, height - 28, 10
+    """Remaining error budget (1 = all of it) over the window, with the ideal straight line.
+
+    A budget spent beyond zero (the SLO is missed) goes below the 0% line: the axis
+    extends down to a round figure under the lowest point, and that area is shaded."""
+    left, bottom, top = 56, height - 28, 10
     span = (end - start).total_seconds() or 1.0
 
     def x(at: datetime) -> float:
-        return left + (at - start).total_seconds() / span * (width - left - 10)
+        return left + min(max((at - start).total_seconds() / span, 0.0), 1.0) * (width - left - 10)
 
-    low = min([0.0] + [v for _at, v in points])
+    lowest = min([0.0] + [v for _at, v in points if math.isfinite(v)])
+    low = -nice_ceiling(-lowest) if lowest < 0 else 0.0
 
     def y(value: float) -> float:
+        value = min(max(value, low), 1.0)
         return top + (1.0 - value) / (1.0 - low) * (bottom - top)
 
+    ticks = [v for v in _budget_ticks(low) if v == 0.0 or abs(y(v) - y(0.0)) >= 14]  # labels never overlap
     grid = "".join(f'<line x1="{left}" x2="{width - 10}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#d0d7de"/>'
                    f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" font-size="11" fill="#57606a">{v:.0%}</text>'
-                   for v in (1.0, 0.5, 0.0))
+                   for v in ticks)
+    overspent = ""
+    if low < 0:
+        overspent = (f'<rect x="{left}" y="{y(0.0):.1f}" width="{width - 10 - left}" height="{y(low) - y(0.0):.1f}" fill="#cf222e" '
+                     f'fill-opacity="0.08"/><text x="{width - 14}" y="{y(0.0) + 14:.1f}" text-anchor="end" font-size="11" '
+                     f'fill="#cf222e">budget overspent</text>')
     ideal = f'<line x1="{x(start):.1f}" y1="{y(1.0):.1f}" x2="{x(end):.1f}" y2="{y(0.0):.1f}" stroke="#8c959f" stroke-dasharray="4 4"/>'
     line = ""
-    if points:
-        path = " ".join(f"{x(at):.1f},{y(v):.1f}" for at, v in points)
+    drawn = [(at, v) for at, v in points if math.isfinite(v)]
+    if drawn:
+        path = " ".join(f"{x(at):.1f},{y(v):.1f}" for at, v in drawn)
         line = f'<polyline fill="none" stroke="#0a58ca" stroke-width="2" points="{path}"/>'
     labels = (f'<text x="{left}" y="{height - 8}" font-size="11" fill="#57606a">{start:%b %d}</text>'
               f'<text x="{width - 10}" y="{height - 8}" font-size="11" fill="#57606a" text-anchor="end">{end:%b %d}</text>')
+    now_left = f"; now {drawn[-1][1]:.0%} left" if drawn else ""
     return (f'<svg class="burn-down" width="100%" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-labelledby="burn-down-title"><title id="burn-down-title">Error budget remaining over the window; '
-            f'the dashed line spends it evenly</title>{grid}{ideal}{line}{labels}</svg>')
+            f'aria-labelledby="burn-down-title"><title id="burn-down-title">Error budget remaining over the window{now_left}; '
+            f'the dashed line spends it evenly</title>{overspent}{grid}{ideal}{line}{labels}</svg>')

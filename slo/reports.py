@@ -2,7 +2,8 @@
 (count, SEV, MTTA, MTTR, postmortems), top failing monitors, and the month before.
 
 The same figures feed the HTML page (printable), the CSV and JSON downloads, the
-`slo_report` command and the email on the 1st."""
+`slo_report` command and the email on the 1st. The current month is reported to date (and
+says so); every count comes from monitors.availability, as on the SLO page."""
 
 from __future__ import annotations
 
@@ -16,12 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 
 from incidents.models import Incident
 from lib import slo as maths
-from monitors.models import Rollup
-from monitors.rollups import day_start
+from monitors import availability
+from monitors.models import Monitor
 from slo.models import SLO, ReportMailing, ReportSubscription
 from slo.services import counts_between
 
@@ -64,21 +64,32 @@ class ServiceReport:
     mttr_minutes: float | None = None
     postmortems: list[str] = field(default_factory=list)
     top_failing: list[tuple[str, int]] = field(default_factory=list)
+    # The current month is reported so far: its figures run to `until` (the moment the
+    # report was made) and equal the SLO page's at that moment.
+    month_to_date: bool = False
+    until: datetime | None = None
 
 
-def _achieved(slo: SLO, start: datetime, end: datetime) -> tuple[maths.Counts, float | None]:
-    counts = counts_between(slo, start, end)
+def _so_far(start: datetime, end: datetime, now: datetime) -> datetime:
+    """Where a month's figures stop: its end, or `now` (included) for the month under way."""
+    return now + timedelta(microseconds=1) if start <= now < end else end
+
+
+def _achieved(slo: SLO, start: datetime, end: datetime, now: datetime) -> tuple[maths.Counts, float | None]:
+    counts = counts_between(slo, start, _so_far(start, end, now), now=now)
     return counts, (100.0 * maths.sli(counts) if counts.valid else None)
 
 
-def service_report(slo: SLO, year: int, month: int) -> ServiceReport:
+def service_report(slo: SLO, year: int, month: int, *, now: datetime) -> ServiceReport:
     tz = ZoneInfo(slo.time_zone)
     start, end = maths.month_of(year, month, tz)
-    counts, achieved = _achieved(slo, start, end)
-    minutes = maths.minutes_between(start, end)
-    result = maths.budget(counts, objective=slo.objective, window_minutes=minutes)
+    to_date = start <= now < end
+    counts, achieved = _achieved(slo, start, end, now)
+    # The budget is the whole month's, spent over the part that has passed: as on the SLO page.
+    result = maths.budget(counts, objective=slo.objective, window_minutes=maths.minutes_between(start, end),
+                          elapsed_minutes=maths.minutes_between(start, min(now, end)))
     before = maths.month_of(*previous(year, month), tz)
-    _prev_counts, previous_achieved = _achieved(slo, *before)
+    _prev_counts, previous_achieved = _achieved(slo, *before, now)
     incidents = _incidents_touching(slo.component_id, start, end) if slo.component_id else []
     ack = [(i.identified_at - i.started_at).total_seconds() / 60 for i in incidents if i.identified_at]
     repair = [(i.resolved_at - i.started_at).total_seconds() / 60 for i in incidents if i.resolved_at]
@@ -86,7 +97,10 @@ def service_report(slo: SLO, year: int, month: int) -> ServiceReport:
     for incident in incidents:
         by_severity[incident.severity] = by_severity.get(incident.severity, 0) + 1
     postmortems = [f"/incidents/{i.pk}/postmortem/" for i in incidents if hasattr(i, "postmortem")]
-    top = sorted(_failures_by_monitor(slo, start, end).items(), key=lambda r: -r[1])
+    ids = list(slo.monitors.values_list("pk", flat=True))
+    names = dict(Monitor.objects.filter(pk__in=ids).values_list("pk", "name"))
+    failures = availability.figures_by_monitor(ids, start, _so_far(start, end, now), now=now)
+    top = sorted(((names[pk], f.down) for pk, f in failures.items() if f.down > 0), key=lambda r: (-r[1], r[0]))
     return ServiceReport(
         slo=slo.name, service=slo.component.name if slo.component else slo.name, objective=slo.objective,
         achieved=achieved, met=None if achieved is None else achieved >= slo.objective,
@@ -95,27 +109,8 @@ def service_report(slo: SLO, year: int, month: int) -> ServiceReport:
         good=counts.good, valid=counts.valid, previous_achieved=previous_achieved, incidents=len(incidents),
         by_severity=by_severity, mtta_minutes=sum(ack) / len(ack) if ack else None,
         mttr_minutes=sum(repair) / len(repair) if repair else None, postmortems=postmortems,
-        top_failing=[row for row in top if row[1] > 0][:5],
+        top_failing=top[:5], month_to_date=to_date, until=min(now, end),
     )
-
-
-def _failures_by_monitor(slo: SLO, start: datetime, end: datetime) -> dict[str, int]:
-    """Failed checks per monitor name: day rollups for whole UTC days, hour rollups at the edges."""
-
-    ids = list(slo.monitors.values_list("pk", flat=True))
-    first_day = day_start(start) if day_start(start) == start else day_start(start) + timedelta(days=1)
-    last_day = day_start(end)
-    spans = [(Rollup.Period.DAY, first_day, last_day), (Rollup.Period.HOUR, start, min(first_day, end)),
-             (Rollup.Period.HOUR, max(last_day, start), end)]
-    failures: dict[str, int] = {}
-    for period, span_start, span_end in spans:
-        if span_end <= span_start:
-            continue
-        rows = (Rollup.objects.filter(monitor_id__in=ids, period=period, start__gte=span_start, start__lt=span_end)
-                .values("monitor__name").annotate(total=Sum("total"), ok=Sum("ok"), degraded=Sum("degraded")).order_by())
-        for row in rows:
-            failures[row["monitor__name"]] = failures.get(row["monitor__name"], 0) + row["total"] - row["ok"] - row["degraded"]
-    return failures
 
 
 def _incidents_touching(component_id: int, start: datetime, end: datetime) -> list[Any]:
@@ -131,12 +126,12 @@ def _incidents_touching(component_id: int, start: datetime, end: datetime) -> li
     return found
 
 
-def month_report(year: int, month: int) -> list[ServiceReport]:
-    return [service_report(slo, year, month) for slo in SLO.objects.select_related("component").order_by("name")]
+def month_report(year: int, month: int, *, now: datetime) -> list[ServiceReport]:
+    return [service_report(slo, year, month, now=now) for slo in SLO.objects.select_related("component").order_by("name")]
 
 
 CSV_FIELDS = ["slo", "service", "objective", "achieved", "met", "budget_minutes", "spent_minutes", "budget_spent_percent",
-              "downtime_minutes", "good", "valid", "previous_achieved", "incidents", "mtta_minutes", "mttr_minutes"]
+              "downtime_minutes", "good", "valid", "previous_achieved", "incidents", "mtta_minutes", "mttr_minutes", "month_to_date", "until"]
 
 
 def as_csv(reports: list[ServiceReport]) -> str:
@@ -149,7 +144,8 @@ def as_csv(reports: list[ServiceReport]) -> str:
 
 
 def as_json(year: int, month: int, reports: list[ServiceReport]) -> dict[str, Any]:
-    return {"month": f"{year:04d}-{month:02d}", "services": [asdict(r) for r in reports]}
+    services = [{**asdict(r), "until": r.until.isoformat() if r.until else None} for r in reports]
+    return {"month": f"{year:04d}-{month:02d}", "services": services}
 
 
 def mail_last_month(*, now: datetime) -> int:
@@ -166,7 +162,7 @@ def mail_last_month(*, now: datetime) -> int:
             mailing, created = ReportMailing.objects.select_for_update().get_or_create(month=label)
             if mailing.sent_at is not None:
                 return 0
-            reports = month_report(year, month)
+            reports = month_report(year, month, now=now)
             recipients = [s.user.email for s in ReportSubscription.objects.filter(active=True).select_related("user") if s.user.email]
             if recipients:
                 context = {"reports": reports, "month": label, "start": datetime(year, month, 1), "for_mail": True}

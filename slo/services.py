@@ -1,23 +1,18 @@
-"""SLO figures from rollups (whole days, whole hours) plus the current hour's raw rows.
-
-Never reads raw rows beyond the current hour, except the 5- and 30-minute spans of the
-short burn-rate windows (which are inside the last hour by definition)."""
+"""SLO figures: good and valid checks come from monitors.availability (rollups plus the
+live raw tail), so an SLI equals the uptime every other page shows for the same window."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Sum
 
 from alerting.services import alert_clear, alert_raise
-from lib import latency_histogram
 from lib import slo as maths
-from monitors.models import Rollup
-from monitors.rollups import aggregate_raw, day_start, hour_start
+from monitors import availability
+from monitors.rollups import hour_start
 from slo.models import SLO, SLOSnapshot
 
 log = logging.getLogger("vigil.slo")
@@ -34,82 +29,33 @@ def window_of(slo: SLO, now: datetime) -> tuple[datetime, datetime, datetime]:
     return start, now, now
 
 
-def _counts(slo: SLO, rows: Iterable[dict]) -> maths.Counts:
-    good = valid = 0
-    threshold_bucket = latency_histogram.BOUNDS_MS.index(slo.latency_threshold_ms) if slo.kind == SLO.Kind.LATENCY else None
-    for row in rows:
-        if threshold_bucket is None:
-            up = row["ok"] + row["degraded"]
-            total = row["total"]
-            if slo.exclude_maintenance:
-                up -= row["excluded_up"]
-                total -= row["excluded_total"]
-            good, valid = good + up, valid + total
-        else:
-            good += sum(row["histogram"][: threshold_bucket + 1])
-            valid += row["latency_count"]
-    return maths.Counts(good, valid)
-
-
-FIELDS = ["total", "ok", "degraded", "excluded_total", "excluded_up", "latency_count", "histogram"]
-
-
-def counts_between(slo: SLO, start: datetime, end: datetime, *, monitor_ids: list[int] | None = None) -> maths.Counts:
-    """Good and valid checks of the SLO's monitors in [start, end): day rollups for whole UTC
-    days, hour rollups for whole hours, raw rows for what is left of the current hour."""
+def counts_between(slo: SLO, start: datetime, end: datetime, *, now: datetime, monitor_ids: list[int] | None = None) -> maths.Counts:
+    """Good and valid checks of the SLO's monitors in [start, end), from monitors.availability
+    (the same figures as every other page, the current hour live)."""
     ids = monitor_ids if monitor_ids is not None else list(slo.monitors.values_list("pk", flat=True))
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
     if not ids or end <= start:
         return maths.Counts()
-    rows: list[dict] = []
-    wanted = set(ids)
-    first_hour = hour_start(start) if hour_start(start) == start else hour_start(start) + timedelta(hours=1)
-    if first_hour > start:
-        # A span that starts inside an hour (the short burn windows): that part from raw rows.
-        rows += [_as_row(r) for monitor_id, r in aggregate_raw(start, min(first_hour, end)).items() if monitor_id in wanted]
-        start = first_hour
-        if start >= end:
-            return _counts(slo, rows)
-    first_full_day = day_start(start) if day_start(start) == start else day_start(start) + timedelta(days=1)
-    last_full_day = day_start(end)
-    hour_end = hour_start(end)
-    rollups = Rollup.objects.filter(monitor_id__in=ids)
-    if first_full_day < last_full_day:
-        rows += _rows(slo, rollups.filter(period=Rollup.Period.DAY, start__gte=first_full_day, start__lt=last_full_day))
-        hour_spans = [(start, first_full_day), (last_full_day, hour_end)]
-    else:
-        hour_spans = [(start, hour_end)]
-    for span_start, span_end in hour_spans:
-        if span_end > span_start:
-            rows += _rows(slo, rollups.filter(period=Rollup.Period.HOUR, start__gte=hour_start(span_start), start__lt=span_end))
-    if end > hour_end:
-        raw_start = max(hour_end, start)
-        rows += [_as_row(r) for monitor_id, r in aggregate_raw(raw_start, end).items() if monitor_id in wanted]
-    return _counts(slo, rows)
-
-
-def _rows(slo: SLO, queryset) -> list[dict]:  # type: ignore[no-untyped-def]
-    if slo.kind == SLO.Kind.AVAILABILITY:
-        # Summed in the database: a month of 1,000 monitors is one row, not 30,000.
-        totals = queryset.aggregate(total=Sum("total"), ok=Sum("ok"), degraded=Sum("degraded"),
-                                    excluded_total=Sum("excluded_total"), excluded_up=Sum("excluded_up"))
-        return [{key: value or 0 for key, value in totals.items()}]
-    return list(queryset.values(*FIELDS))
-
-
-def _as_row(rollup: Rollup) -> dict:
-    return {field: getattr(rollup, field) for field in FIELDS}
+    if slo.kind == SLO.Kind.LATENCY:
+        figures = availability.figures(ids, start, end, now=now, latency=True)
+        return maths.Counts(figures.good_below(slo.latency_threshold_ms or 0), figures.latency_count)
+    figures = availability.figures(ids, start, end, now=now)
+    if slo.exclude_maintenance:
+        return maths.Counts(figures.counted_up, figures.counted)
+    return maths.Counts(figures.up, figures.total)
 
 
 def evaluate(slo: SLO, *, now: datetime) -> dict:
     start, end, until = window_of(slo, now)
     ids = list(slo.monitors.values_list("pk", flat=True))
-    counts = counts_between(slo, start, until, monitor_ids=ids)
+    # A result at `now` itself counts (as on the monitor page and the public bars).
+    until_included = until + timedelta(microseconds=1) if until == now else until
+    counts = counts_between(slo, start, until_included, now=now, monitor_ids=ids)
     window_minutes = maths.minutes_between(start, end) if slo.window == SLO.Window.CALENDAR_MONTH else \
         SLO.ROLLING_DAYS[SLO.Window(slo.window)] * 24 * 60
     elapsed = maths.minutes_between(start, until)
     result = maths.budget(counts, objective=slo.objective, window_minutes=window_minutes, elapsed_minutes=elapsed)
-    spans = {minutes: counts_between(slo, now - timedelta(minutes=minutes), now, monitor_ids=ids) for minutes in BURN_SPANS}
+    spans = {minutes: counts_between(slo, now - timedelta(minutes=minutes), now + timedelta(microseconds=1), now=now,
+                                     monitor_ids=ids) for minutes in BURN_SPANS}
     burns = {minutes: maths.burn_rate(c, objective=slo.objective) for minutes, c in spans.items()}
     exhaustion = maths.minutes_to_exhaustion(result, burns[60])
     left = max(0.0, window_minutes - elapsed) if slo.window == SLO.Window.CALENDAR_MONTH else window_minutes

@@ -70,7 +70,7 @@ def monthly_report(request: HttpRequest, month: str, fmt: str = "html") -> HttpR
         year, number = reports.parse_month(month)
     except reports.BadMonth as exc:
         raise Http404(str(exc)) from None
-    rows = reports.month_report(year, number)
+    rows = reports.month_report(year, number, now=timezone.now())
     if fmt == "csv":
         response = HttpResponse(reports.as_csv(rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="slo-report-{month}.csv"'

@@ -40,7 +40,8 @@ class StatusFastPathMiddleware:
         from statuspage import views
 
         self.get_response = get_response
-        self.views = {views.page, views.live_fragment, views.history, views.api, views.document, views.badge}
+        self.views = {views.page, views.live_fragment, views.history, views.api, views.document, views.badge,
+                      views.component_uptime}
         self.csp = CSPMiddleware(get_response)
         # The policy is the same for every snapshot response: build it once (django-csp
         # would rebuild the header string on each request).

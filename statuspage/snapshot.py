@@ -34,7 +34,7 @@ from django.utils import timezone
 from incidents.models import Component, ComponentGroup, Incident, IncidentUpdate, Maintenance, worst_status
 from statuspage import feeds, v2
 from statuspage.models import StatusPage, StatusPageComponent, StatusSnapshot
-from statuspage.uptime import daily_uptime
+from statuspage.uptime import DAY_RULE, daily_uptime, uptime_days_document
 
 log = logging.getLogger("vigil.statuspage")
 
@@ -201,7 +201,7 @@ def build_context(page: StatusPage, *, now: datetime) -> dict[str, Any]:
         "active_maintenances": [m for m in data.maintenances if m.status in Maintenance.ACTIVE_STATUSES],
         "upcoming_maintenances": [m for m in data.maintenances if m.status == Maintenance.Status.SCHEDULED and m.ends_at > now],
         "live_url": f"/ws/status/{page.slug}/",
-        "sections": _sections(data, bars),
+        "sections": _sections(data, bars), "day_rule": DAY_RULE,
     }
 
 
@@ -251,6 +251,10 @@ def build_documents(page: StatusPage, *, now: datetime, failures: dict[str, str]
     for component in data.components:
         bar = bars[component.pk]
         attempt(f"badges/{component.pk}.svg", "image/svg+xml", lambda component=component, bar=bar: feeds.badge(component, bar.percent))  # type: ignore[misc]
+        # Not served as is: statuspage.views.component_uptime answers the uptime JSON for the
+        # asked range from it, so the JSON's numbers are the bar's.
+        attempt(f"uptime/{component.pk}.json", "application/json",
+                lambda component=component, bar=bar: json.dumps(uptime_days_document(component, bar), separators=(",", ":")))  # type: ignore[misc]
     return docs
 
 

@@ -7,6 +7,7 @@ from django.urls import URLPattern, path, re_path
 from statuspage import views
 
 API_DOCUMENT = r"(?P<name>summary\.json|status\.json|components\.json|incidents\.json|incidents/unresolved\.json|scheduled-maintenances\.json|scheduled-maintenances/upcoming\.json|scheduled-maintenances/active\.json)"
+UPTIME_DOCUMENT = r"api/v2/components/(?P<component>[^/]+)/uptime\.json"
 FILE_DOCUMENT = r"(?P<name>history\.rss|history\.atom|calendar\.ics|theme\.css)"
 
 
@@ -23,6 +24,7 @@ def page_patterns(prefix: str, name_suffix: str) -> list[URLPattern]:
         path(f"{prefix}subscribe/confirm/<str:token>/", views.confirm, name=f"status-confirm{name_suffix}"),
         path(f"{prefix}unsubscribe/<str:token>/", views.unsubscribe, name=f"status-unsubscribe{name_suffix}"),
         re_path(rf"^{regex_prefix}api/v2/{API_DOCUMENT}$", views.api, name=f"status-api{name_suffix}"),
+        re_path(rf"^{regex_prefix}{UPTIME_DOCUMENT}$", views.component_uptime, name=f"status-uptime{name_suffix}"),
         re_path(rf"^{regex_prefix}{FILE_DOCUMENT}$", views.document, name=f"status-document{name_suffix}"),
     ]
 
@@ -30,5 +32,6 @@ def page_patterns(prefix: str, name_suffix: str) -> list[URLPattern]:
 urlpatterns = [
     *page_patterns("status/", ""),
     re_path(rf"^api/v2/{API_DOCUMENT}$", views.api, name="status-api-root"),
+    re_path(rf"^{UPTIME_DOCUMENT}$", views.component_uptime, name="status-uptime-root"),
     *page_patterns("status/<slug:slug>/", "-slug"),
 ]

@@ -211,6 +211,12 @@ def maintenance_json(maintenance: Maintenance, data: PageData) -> dict[str, Any]
         steps.append(("verifying", maintenance.started_at or maintenance.starts_at, "Maintenance work is done; we are verifying."))
     if maintenance.completed_at:
         steps.append(("completed", maintenance.completed_at, "The scheduled maintenance has been completed."))
+    # Steps happen in this order: a step is never shown before the one it follows (rows
+    # written before one clock read per action, or edited by hand, may say otherwise), so
+    # the updates are newest-first by their own timestamps, always.
+    for index in range(1, len(steps)):
+        status, at, body = steps[index]
+        steps[index] = (status, max(at, steps[index - 1][1]), body)
     updates = [{
         "id": f"{maintenance_id(maintenance)}-{status}",
         "status": status,

@@ -6,8 +6,10 @@ and the rare old-incident page touch the database."""
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from email.utils import formatdate
 from typing import Any
 
@@ -24,6 +26,7 @@ from core.client_address import client_address
 from statuspage import access, services
 from statuspage.models import StatusPage, Subscriber
 from statuspage.snapshot import STALE_MARK, Document, get_document, get_routes, is_stale, path_prefix, rebuild
+from statuspage.uptime import uptime_for_range
 
 log = logging.getLogger("vigil.statuspage")
 PUBLIC_CACHE = "public, max-age=10, stale-while-revalidate=30, stale-if-error=86400"
@@ -174,6 +177,64 @@ def _old_incident(request: HttpRequest, slug: str | None, pk: int) -> HttpRespon
 @require_http_methods(["GET", "HEAD", "OPTIONS"])
 def api(request: HttpRequest, name: str, slug: str | None = None) -> HttpResponse:
     return serve(request, slug, f"api/v2/{name}", api=True)
+
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class RangeError(ValueError):
+    """A start or end the uptime JSON cannot answer: 400 when it is not a date, 422 when it
+    is one outside what the bars keep."""
+
+    def __init__(self, parameter: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.parameter, self.status = parameter, status
+
+
+def _range_parameter(request: HttpRequest, name: str, default: date) -> date:
+    text = request.GET.get(name, "")
+    if text == "":
+        return default
+    try:
+        if not ISO_DATE.match(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise RangeError(name, f"{name}: {text[:40]!r} is not a date; write it as YYYY-MM-DD, e.g. {default.isoformat()}",
+                         400) from None
+
+
+@require_http_methods(["GET", "HEAD", "OPTIONS"])
+def component_uptime(request: HttpRequest, component: str, slug: str | None = None) -> HttpResponse:
+    """Statuspage's component uptime resource, answered from the snapshot's copy of the
+    component's bar (statuspage.uptime): the same numbers as the bars, no database read."""
+    slug, meta = _slug(request, slug)
+    if request.method == "OPTIONS" or not access.has_access(request, slug, meta):
+        return serve(request, slug, "api/v2/status.json", api=True)
+    doc = get_document(slug, f"uptime/{component}.json") if component.isdigit() else None
+    if doc is None and get_document(slug, "index.html") is None:
+        doc = _build_now(slug, f"uptime/{component}.json")
+    if doc is None:
+        return _cors(JsonResponse({"error": f"No public component {component!r} on this status page; its ids are in "
+                                            f"components.json."}, status=404), meta)
+    days = json.loads(doc.body)
+    first, last = date.fromisoformat(days["days"][0]["day"]), date.fromisoformat(days["days"][-1]["day"])
+    try:
+        start = _range_parameter(request, "start", first)
+        end = _range_parameter(request, "end", last)
+        for name, value in (("start", start), ("end", end)):
+            if not first <= value <= last:
+                raise RangeError(name, f"{name}: {value.isoformat()} is outside the {len(days['days'])} days kept for "
+                                       f"uptime; use a date from {first.isoformat()} to {last.isoformat()}", 422)
+        if end < start:
+            raise RangeError("end", f"end: {end.isoformat()} is before start {start.isoformat()}; end must be on or after start",
+                             422)
+    except RangeError as exc:
+        return _cors(JsonResponse({"error": str(exc), "parameter": exc.parameter}, status=exc.status), meta)
+    body = json.dumps(uptime_for_range(days, start, end), separators=(",", ":"))
+    answer = Document(body=body.encode(), content_type="application/json", built_at=doc.built_at,
+                      etag=f"{doc.etag}-{start:%Y%m%d}-{end:%Y%m%d}", gzipped=None)
+    return _cors(_respond(request, answer, slug, meta), meta)
 
 
 @require_http_methods(["GET", "HEAD"])

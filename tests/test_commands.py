@@ -33,6 +33,31 @@ def test_seed_demo_loads_once():
     assert Monitor.objects.count() == 5
 
 
+def test_the_demo_page_shows_every_public_component_and_no_made_up_history(client):
+    from django.utils import timezone
+
+    from statuspage.tasks import rebuild_all
+
+    loaded = timezone.now()
+    run("seed_demo", base_url="http://127.0.0.1:8123")
+    later = Component.objects.create(name="Search", description="made public after the demo was loaded")
+    Component.objects.create(name="Internal queue", is_public=False)
+    rebuild_all()
+    components = {c["name"] for c in client.get("/api/v2/components.json").json()["components"]}
+    assert {"Vigil portal", "Demo API", "Nightly jobs", "Search"} <= components and "Internal queue" not in components
+    assert later.name in client.get("/status/").content.decode()
+    # No backdated history: no component is older than the demo, no check result was made up,
+    # and every day before a component's first check is "no data".
+    from monitors.models import CheckResult
+
+    assert not CheckResult.objects.filter(at__lt=loaded).exists()  # the heartbeat's first ping is a real one
+    assert not Component.objects.filter(created_at__lt=loaded).exists()
+    for component in Component.objects.filter(is_public=True):
+        uptime = client.get(f"/api/v2/components/{component.pk}/uptime.json").json()
+        assert uptime["major_outage"] == 0 and uptime["partial_outage"] == 0, component.name
+    assert Incident.objects.get().title.startswith("Sample incident (demo data)")
+
+
 def test_bootstrap_admin_prints_a_password_once(client):
     output = run("bootstrap_admin")
     password = output.split("store it now):")[1].split()[0]

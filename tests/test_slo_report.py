@@ -54,7 +54,7 @@ def october(responder):
 
 def test_the_report_matches_the_slo_figures_and_the_raw_rows(october):
     slo, rows = october
-    [report] = reports.month_report(2026, 10)
+    [report] = reports.month_report(2026, 10, now=datetime(2026, 11, 2, tzinfo=UTC))
     good = sum(1 for r in rows if r.outcome == 0)
     assert (report.good, report.valid) == (good, len(rows))
     assert report.achieved == pytest.approx(100 * good / len(rows), abs=1e-9)
@@ -74,7 +74,7 @@ def test_the_csv_reads_back_with_the_same_numbers(client, viewer, october):
     response = client.get("/reports/slo/2026-10/report.csv")
     assert response["Content-Disposition"] == 'attachment; filename="slo-report-2026-10.csv"'
     [row] = list(csv.DictReader(io.StringIO(response.content.decode())))
-    [report] = reports.month_report(2026, 10)
+    [report] = reports.month_report(2026, 10, now=datetime(2026, 11, 2, tzinfo=UTC))
     assert float(row["achieved"]) == pytest.approx(report.achieved) and row["met"] == "False"
     assert int(row["valid"]) == report.valid and float(row["downtime_minutes"]) == pytest.approx(report.downtime_minutes)
     payload = json.loads(client.get("/reports/slo/2026-10/report.json").content)
@@ -107,3 +107,29 @@ def test_the_report_is_mailed_once_on_the_first(october, viewer):
     assert message.attachments[0][0] == "slo-report-2026-10.csv"
     assert ReportMailing.objects.get(month="2026-10").recipients == 1
     assert reports.mail_last_month(now=datetime(2026, 11, 15, tzinfo=UTC)) == 0  # mid-month: nothing
+
+
+def test_the_current_month_is_reported_to_date_and_equals_the_slo_page(october, client, viewer, tmp_path, capsys):
+    """Mid-month, the report shows the month so far (and says so), not "no data"."""
+    slo, rows = october
+    moment = datetime(2026, 10, 17, 9, 30, tzinfo=UTC)
+    with time_machine.travel(moment, tick=False):
+        [report] = reports.month_report(2026, 10, now=moment)
+        figures = services.evaluate(slo, now=moment)
+        client.force_login(viewer)
+        html = client.get("/reports/slo/2026-10/").content.decode()
+        [row] = list(csv.DictReader(io.StringIO(client.get("/reports/slo/2026-10/report.csv").content.decode())))
+        call_command("slo_report", "2026-10", "--out", str(tmp_path))
+    so_far = [r for r in rows if r.at <= moment]
+    assert report.month_to_date and report.until == moment
+    assert (report.good, report.valid) == (figures["counts"].good, figures["counts"].valid) == \
+        (sum(r.outcome == 0 for r in so_far), len(so_far))
+    assert report.achieved == pytest.approx(100 * figures["budget"].sli)
+    assert report.spent_minutes == pytest.approx(figures["budget"].spent_minutes)
+    assert report.budget_spent_percent == pytest.approx(100 * figures["budget"].spent_ratio)
+    assert "Month to date:" in html and "Oct 17, 09:30" in html
+    assert row["month_to_date"] == "True" and int(row["valid"]) == report.valid
+    assert (tmp_path / "slo-report-2026-10.html").read_text().count("Month to date") == 1
+    # A finished month says nothing of the kind.
+    [finished] = reports.month_report(2026, 10, now=datetime(2026, 11, 2, tzinfo=UTC))
+    assert not finished.month_to_date and finished.valid == len(rows)

@@ -33,6 +33,8 @@ def public_urls(client: Client) -> list[str]:
             urls.append("/" + name)
         elif name.endswith(".html") and name.startswith("incidents/"):
             urls.append("/status/" + name.removesuffix(".html") + "/")
+        elif name.startswith("uptime/"):
+            urls.append("/api/v2/components/" + name.removeprefix("uptime/").removesuffix(".json") + "/uptime.json")
         elif name.startswith("history-"):
             urls.append("/status/history/?page=" + name.removeprefix("history-").removesuffix(".html"))
         elif name not in ("index.html", "live.html", "history.html"):

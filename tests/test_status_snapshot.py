@@ -162,7 +162,7 @@ def test_the_page_answers_from_the_last_good_copy_while_the_database_is_down(cli
 
 
 @pytest.mark.django_db
-def test_uptime_bars_come_from_day_rollups_and_mark_days_before_the_component(client):
+def test_uptime_bars_come_from_day_rollups_and_show_no_data_without_checks(client):
     now = timezone.now()
     component = Component.objects.create(name="Search")
     Component.objects.filter(pk=component.pk).update(created_at=now - timedelta(days=10))
@@ -172,9 +172,9 @@ def test_uptime_bars_come_from_day_rollups_and_mark_days_before_the_component(cl
     rebuild_all()
     html = client.get("/status/").content.decode()
     assert f"{day:%b} {day.day}, {day:%Y}</b> 99.00% uptime" in html
-    assert "No data" in html  # the 79 days before the component existed
+    assert "No data" in html  # the 79 days before the component existed, and its days without checks
     bar = html[html.index('id="component-'):]
-    assert bar.count('class="bar level-none"') == 79  # born 10 days ago: 11 days with data, today included
+    assert bar.count('class="bar level-none"') == 89  # one day with checks; a monitored day without any is no data
 
 
 @pytest.mark.django_db

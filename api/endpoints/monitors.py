@@ -222,14 +222,14 @@ class ResultsOut(Schema):
     points: list[RollupPoint]
 
 
-@router.get("/monitors/{monitor_id}/results", response=responses(200, ResultsOut), summary="Results over time (from rollups)")
+@router.get("/monitors/{monitor_id}/results", response=responses(200, ResultsOut), summary="Results over time (rollups plus the live current hour)")
 def monitor_results(request: HttpRequest, monitor_id: Id, period: Literal["hour", "day"] = "hour",
                     hours: Annotated[int, Field(ge=1, le=24 * 90)] = 24) -> Any:
     require(request, "view", Monitor)
     monitor = get_or_404(Monitor, monitor_id)
     end = timezone.now()
     start = end - timedelta(hours=hours)
-    points = selectors.series(monitor, period=period, start=start, end=end)
+    points = selectors.series(monitor, period=period, start=start, end=end + timedelta(microseconds=1), now=end)
     return {"monitor_id": monitor.pk, "period": period, "start": start, "end": end, "points": [point.as_dict() for point in points]}
 
 
@@ -240,6 +240,9 @@ class WindowOut(Schema):
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
+    degraded_seconds: float = Field(description="Time degraded in the window: each check stands for an equal share of the "
+                                                "time the window covers (since the monitor exists).")
+    down_seconds: float = Field(description="Time down in the window, by the same rule (the public bars' measured downtime).")
 
 
 class UptimeOut(Schema):

@@ -40,7 +40,8 @@ class SLOIn(Schema):
 
 class SnapshotOut(Schema):
     at: datetime
-    sli: float = Field(description="Ratio of good to valid checks, 0-1.")
+    sli: float = Field(description="Ratio of good to valid checks, 0-1 (kept for existing clients; sli_percent is the same in percent).")
+    sli_percent: float = Field(description="Percent of good checks, as the objective is written (99.912, not 0.99912).")
     budget_minutes: float
     spent_minutes: float
     remaining_ratio: float
@@ -49,6 +50,10 @@ class SnapshotOut(Schema):
     burn_3d: float
     exhaustion_minutes: float | None
     status: str
+
+    @staticmethod
+    def resolve_sli_percent(obj: SLOSnapshot) -> float:
+        return 100.0 * obj.sli
 
 
 class SLOOut(Schema):

@@ -68,9 +68,13 @@ class Command(BaseCommand):
             monitor_services.record_ping(monitor=backup, signal="success", exit_code=None, body="", now=now)
             self.stdout.write(f"  heartbeat URL for 'Nightly backup': {base}/ping/{backup.ping_token}")
             AutoIncidentRule.objects.create(component=api, trigger_status=Component.Status.PARTIAL_OUTAGE)
+            # Sample history, marked as such: the only past the demo shows. Its time lies before
+            # the components existed, so it counts on no uptime bar (bars start at a
+            # component's creation and show no data until its first check).
             started = now - timedelta(days=3, hours=2)
             incident = incident_services.incident_open(
-                title="Demo API returned errors", impact="major", message="We are investigating errors from the Demo API.",
+                title="Sample incident (demo data): Demo API returned errors", impact="major",
+                message="Sample data written by `seed_demo`: we are investigating errors from the Demo API.",
                 components={api.pk: Component.Status.PARTIAL_OUTAGE}, by=None, now=started,
             )
             for minutes, status, text in (
@@ -80,7 +84,7 @@ class Command(BaseCommand):
             ):
                 incident_services.incident_post_update(incident_id=incident.pk, expected_version=None, status=status, message=text,
                                                        by=None, now=started + timedelta(minutes=minutes))
-            self.stdout.write("  a past incident with 4 updates")
+            self.stdout.write("  a sample past incident with 4 updates (marked as demo data)")
             window_start = (now + timedelta(days=2)).replace(hour=2, minute=0, second=0, microsecond=0)
             incident_services.maintenance_save(
                 maintenance=Maintenance(title="Database upgrade", message="Minor version upgrade; a few seconds of errors are possible.",
@@ -88,13 +92,11 @@ class Command(BaseCommand):
                 components=[portal], by=None, now=now,
             )
             self.stdout.write(f"  a maintenance window on {window_start:%Y-%m-%d %H:%M} UTC")
-            # The components have been around for the whole 90 days the status page shows.
-            Component.objects.filter(pk__in=[portal.pk, api.pk, jobs.pk]).update(created_at=now - timedelta(days=120))
-
             page = StatusPage.objects.filter(is_default=True).first() or StatusPage(slug="public", is_default=True)
             page.title = "Vigil demo status"
             page.description = "The status of this Vigil installation and its demo target."
             page.footer_links = [{"label": "Operator docs", "url": "https://github.com/"}]
-            page_services.page_save(page=page, component_ids=[portal.pk, api.pk, jobs.pk])
+            # No selection: the default page shows every public component, those made later too.
+            page_services.page_save(page=page, component_ids=[])
             self.stdout.write(f"  the status page at {base}/status/")
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from slo import reports
 
@@ -26,11 +27,12 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         from slo.models import SLO
 
+        now = timezone.now()
         total = SLO.objects.count()
         rows = []
         for index, slo in enumerate(SLO.objects.select_related("component").order_by("name"), start=1):
             self.stderr.write(f"  [{index}/{total}] {slo.name}")
-            rows.append(reports.service_report(slo, year, number))
+            rows.append(reports.service_report(slo, year, number, now=now))
         width = max([len(r.slo) for r in rows] + [7])
         self.stdout.write(f"SLO report {month}\n")
         self.stdout.write(f"{'service'.ljust(width)}  objective  achieved   met     budget spent  downtime  incidents")
