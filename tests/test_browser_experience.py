@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from incidents.models import Component
+from incidents import services as incident_services
+from incidents.models import Component, Postmortem
 from statuspage.models import StatusPage
 from statuspage.tasks import rebuild_all
 
@@ -43,3 +44,48 @@ def test_the_headline_follows_statuspage_wording(live_app, browser, five_compone
         page.goto(f"{live_app}/status/")
         expect(page.get_by_role("heading", level=1)).to_have_text(heading)
         expect(page.locator("section.banner")).to_have_class(f"banner {indicator}")
+
+
+@pytest.fixture
+def resolved_with_postmortem(five_components, responder):
+    api = five_components[0]
+    started = timezone.now() - timedelta(days=2)
+    incident = incident_services.incident_open(title="API errors", impact="major", message="Errors on the API",
+                                               components={api.pk: "major_outage"}, by=responder, now=started)
+    incident_services.incident_post_update(incident_id=incident.pk, expected_version=None, status="resolved", message="Fixed",
+                                           components={api.pk: "operational"}, by=responder, now=started + timedelta(hours=1))
+    postmortem = incident_services.postmortem_start(incident_id=incident.pk, by=responder, now=started + timedelta(days=1))
+    Postmortem.objects.filter(pk=postmortem.pk).update(summary="A bad *deploy* broke the API.", root_cause="A missing index.",
+                                                       lessons="Load-test migrations.")
+    rebuild_all()
+    return incident, postmortem
+
+
+def test_a_published_postmortem_is_on_the_public_incident_page_and_in_the_feed(live_app, browser, resolved_with_postmortem, responder):
+    incident, postmortem = resolved_with_postmortem
+    page = browser.new_context().new_page()
+    page.goto(f"{live_app}/status/incidents/{incident.pk}/")
+    expect(page.locator(".public-timeline")).to_contain_text("Fixed")
+    expect(page.locator(".postmortem")).to_have_count(0)  # a draft stays in the console
+    assert "missing index" not in page.request.get(f"{live_app}/status/history.rss").text()
+
+    incident_services.postmortem_publish(postmortem_id=postmortem.pk, by=responder, now=timezone.now())
+    rebuild_all()
+    time.sleep(1.1)  # the server keeps a built document in memory for a second
+    page = browser.new_context().new_page()
+    page.goto(f"{live_app}/status/incidents/{incident.pk}/")
+    section = page.locator("section.postmortem")
+    expect(section.get_by_role("heading", name="Postmortem")).to_be_visible()
+    expect(section).to_contain_text("A bad deploy broke the API.")
+    expect(section.locator("em")).to_have_text("deploy")  # markdown, sanitized
+    expect(section).to_contain_text("A missing index.")
+    expect(section).to_contain_text("Load-test migrations.")
+    # Below the updates, as Statuspage shows it.
+    below = page.evaluate("""() => {
+        const timeline = document.querySelector('.public-timeline'), postmortem = document.querySelector('section.postmortem');
+        return !!(timeline.compareDocumentPosition(postmortem) & Node.DOCUMENT_POSITION_FOLLOWING);
+    }""")
+    assert below
+    for feed in ("history.rss", "history.atom"):
+        body = page.request.get(f"{live_app}/status/{feed}").text()
+        assert "Postmortem" in body and "A missing index." in body, feed
