@@ -210,6 +210,19 @@ def history_pages(data: v2.PageData) -> list[list[dict[str, Any]]]:
     return [months[i:i + HISTORY_MONTHS_PER_PAGE] for i in range(0, len(months), HISTORY_MONTHS_PER_PAGE)] or [[]]
 
 
+# The page's clock setting -> (a time this year, a time with its year); the zone always follows.
+CLOCK_FORMATS = {
+    StatusPage.Clock.H24: ("M j, H:i T", "M j, Y H:i T"),
+    StatusPage.Clock.H12: ("M j, g:i A T", "M j, Y g:i A T"),
+}
+
+
+def clock_formats(page: StatusPage) -> dict[str, str]:
+    """The date filter formats a page's templates write times with (`time_format`, `date_time_format`)."""
+    time_format, date_time_format = CLOCK_FORMATS.get(page.clock, CLOCK_FORMATS[StatusPage.Clock.H24])
+    return {"time_format": time_format, "date_time_format": date_time_format}
+
+
 def build_context(page: StatusPage, *, now: datetime) -> dict[str, Any]:
     data = load_page_data(page, now=now)
     api = v2.documents(data)
@@ -222,6 +235,7 @@ def build_context(page: StatusPage, *, now: datetime) -> dict[str, Any]:
         "upcoming_maintenances": [m for m in data.maintenances if m.status == Maintenance.Status.SCHEDULED and m.ends_at > now],
         "live_url": f"/ws/status/{page.slug}/",
         "sections": _sections(data, bars),
+        **clock_formats(page),
     }
 
 

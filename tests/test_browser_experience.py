@@ -3,6 +3,7 @@ postmortems, times, small fixes, phones, dark mode)."""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from incidents import services as incident_services
-from incidents.models import Component, Postmortem
+from incidents.models import Component, Maintenance, Postmortem
 from statuspage.models import StatusPage
 from statuspage.tasks import rebuild_all
 
@@ -89,3 +90,34 @@ def test_a_published_postmortem_is_on_the_public_incident_page_and_in_the_feed(l
     for feed in ("history.rss", "history.atom"):
         body = page.request.get(f"{live_app}/status/{feed}").text()
         assert "Postmortem" in body and "A missing index." in body, feed
+
+
+def test_times_show_their_zone_and_the_page_can_choose_a_12_or_24_hour_clock(live_app, browser, resolved_with_postmortem, responder):
+    incident, _postmortem = resolved_with_postmortem
+    page_row = StatusPage.objects.get(slug="public")
+    page_row.time_zone = "Europe/Berlin"
+    page_row.save()
+    now = timezone.now()
+    incident_services.maintenance_save(maintenance=Maintenance(title="Database upgrade", starts_at=now + timedelta(days=1),
+                                                               ends_at=now + timedelta(days=1, hours=2)),
+                                       components=[], by=responder, now=now)
+    rebuild_all()
+    browser_page = browser.new_context().new_page()
+    browser_page.goto(f"{live_app}/status/")
+    # The upcoming window: both ends carry the zone.
+    stamps = browser_page.locator(".status-maintenance time").all_inner_texts()
+    assert len(stamps) == 2
+    for stamp in stamps:
+        assert re.fullmatch(r"\w{3} \d{1,2}, \d{2}:\d{2} CES?T", stamp), stamp
+    browser_page.goto(f"{live_app}/status/incidents/{incident.pk}/")
+    stamp = browser_page.locator(".public-timeline time").first.inner_text()
+    assert re.fullmatch(r"\w{3} \d{1,2}, \d{4} \d{2}:\d{2} CES?T", stamp), stamp
+
+    page_row.clock = StatusPage.Clock.H12
+    page_row.save()
+    rebuild_all()
+    time.sleep(1.1)
+    browser_page = browser.new_context().new_page()
+    browser_page.goto(f"{live_app}/status/incidents/{incident.pk}/")
+    stamp = browser_page.locator(".public-timeline time").first.inner_text()
+    assert re.fullmatch(r"\w{3} \d{1,2}, \d{4} \d{1,2}:\d{2} [AP]\.?M\.? CES?T", stamp), stamp
