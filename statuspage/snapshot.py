@@ -211,7 +211,7 @@ def history_pages(data: v2.PageData) -> list[list[dict[str, Any]]]:
 
 
 # The page's clock setting -> (a time this year, a time with its year); the zone always follows.
-CLOCK_FORMATS = {
+CLOCK_FORMATS: dict[str, tuple[str, str]] = {
     StatusPage.Clock.H24: ("M j, H:i T", "M j, Y H:i T"),
     StatusPage.Clock.H12: ("M j, g:i A T", "M j, Y g:i A T"),
 }
