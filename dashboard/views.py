@@ -33,6 +33,8 @@ def _overview(now: datetime) -> dict[str, object]:
     # Down before degraded, the longest-standing first.
     attention = list(Monitor.objects.filter(state=Monitor.State.DOWN).select_related("component").order_by("state_since")[:50])
     attention += list(Monitor.objects.filter(state=Monitor.State.DEGRADED).select_related("component").order_by("state_since")[:max(0, 50 - len(attention))])
+    for monitor in attention:
+        monitor.flapping_now = monitor.flapping_at(now)  # type: ignore[attr-defined]
     latest = SLOSnapshot.objects.filter(slo=OuterRef("pk")).order_by("-at")
     slos = SLO.objects.annotate(latest_status=Subquery(latest.values("status")[:1]), remaining=Subquery(latest.values("remaining_ratio")[:1]),
                                 burn=Subquery(latest.values("burn_1h")[:1]))
@@ -91,7 +93,11 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     if state in Monitor.State.values:
         monitors = monitors.filter(state=state)
-    return render(request, "dashboard/monitor_list.html", {"monitors": monitors[:500], "state": state, "states": Monitor.State.choices})
+    now = timezone.now()
+    rows = list(monitors[:500])
+    for monitor in rows:
+        monitor.flapping_now = monitor.flapping_at(now)  # type: ignore[attr-defined]
+    return render(request, "dashboard/monitor_list.html", {"monitors": rows, "state": state, "states": Monitor.State.choices})
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

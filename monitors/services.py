@@ -35,7 +35,17 @@ from incidents.selectors import component_ids_under_maintenance
 from monitors import state as machine
 from monitors.checkers.base import Result
 from monitors.checkers.tcp import split_host_port
-from monitors.models import CheckResult, Monitor, MonitorRegionState, Region, StateChange, Tag, next_slot_after, queue_for_region
+from monitors.models import (
+    FLAP_WINDOW,
+    CheckResult,
+    Monitor,
+    MonitorRegionState,
+    Region,
+    StateChange,
+    Tag,
+    next_slot_after,
+    queue_for_region,
+)
 from monitors.selectors import monitor_ids_under_maintenance
 
 # The event topic of a monitor's state change (core.events); consumers: components, alerting, live.
@@ -44,7 +54,6 @@ MONITOR_STATE = "monitor.state"
 log = logging.getLogger("vigil.engine")
 
 OUTCOME_CODES = {"ok": CheckResult.Outcome.OK, "degraded": CheckResult.Outcome.DEGRADED, "down": CheckResult.Outcome.DOWN}
-FLAP_WINDOW = timedelta(hours=1)
 DEFAULT_FLAP_THRESHOLD = 6  # state changes within FLAP_WINDOW that mark a monitor flapping
 CLAIM_LIMIT = 2000
 BATCH_SIZE = 50

@@ -191,6 +191,7 @@ class SubscriberDelivery(OutboxRow):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name_plural = "subscriber deliveries"
         constraints = [models.UniqueConstraint(fields=["subscriber", "event"], name="delivery_once_per_subscriber")]
         # deliver_due claims pending rows whose time has come.
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx")]

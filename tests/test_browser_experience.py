@@ -15,6 +15,7 @@ from incidents import services as incident_services
 from incidents.models import Component, Maintenance, Postmortem
 from statuspage.models import StatusPage
 from statuspage.tasks import rebuild_all
+from tests.conftest import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -121,3 +122,27 @@ def test_times_show_their_zone_and_the_page_can_choose_a_12_or_24_hour_clock(liv
     browser_page.goto(f"{live_app}/status/incidents/{incident.pk}/")
     stamp = browser_page.locator(".public-timeline time").first.inner_text()
     assert re.fullmatch(r"\w{3} \d{1,2}, \d{4} \d{1,2}:\d{2} [AP]\.?M\.? CES?T", stamp), stamp
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_the_subscribe_form_asks_for_the_webhook_url_only_once_webhook_is_chosen(live_app, browser, five_components, javascript):
+    page = browser.new_context(java_script_enabled=javascript).new_page()
+    page.goto(f"{live_app}/status/subscribe/")
+    url_field = page.get_by_label("Webhook URL")
+    expect(page.get_by_label("Email address")).to_be_visible()
+    expect(url_field).to_be_hidden()
+    page.get_by_role("radio", name="Webhook").check()
+    expect(url_field).to_be_visible()
+    page.get_by_role("radio", name="Email").check()
+    expect(url_field).to_be_hidden()
+
+
+def test_the_staff_footer_links_the_served_docs_and_the_page_has_an_icon(live_app, browser, viewer):
+    page = browser.new_context().new_page()
+    login(page, live_app, "vera-viewer")
+    assert page.locator('link[rel="icon"]').count() == 1
+    assert page.request.get(f"{live_app}" + page.locator('link[rel="icon"]').get_attribute("href")).ok
+    page.locator("footer").get_by_role("link", name="Operator docs").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Operator docs")
+    page.get_by_role("link", name="Status pages").first.click()
+    expect(page.locator(".docs-body table").first).to_be_visible()

@@ -94,7 +94,7 @@ class Command(BaseCommand):
             page = StatusPage.objects.filter(is_default=True).first() or StatusPage(slug="public", is_default=True)
             page.title = "Vigil demo status"
             page.description = "The status of this Vigil installation and its demo target."
-            page.footer_links = [{"label": "Operator docs", "url": "https://github.com/"}]
+            page.footer_links = [{"label": "Operator docs", "url": "/docs/"}]
             page_services.page_save(page=page, component_ids=[portal.pk, api.pk, jobs.pk])
             self.stdout.write(f"  the status page at {base}/status/")
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))
