@@ -146,3 +146,43 @@ def test_the_staff_footer_links_the_served_docs_and_the_page_has_an_icon(live_ap
     expect(page.get_by_role("heading", level=1)).to_have_text("Operator docs")
     page.get_by_role("link", name="Status pages").first.click()
     expect(page.locator(".docs-body table").first).to_be_visible()
+
+
+def test_the_console_header_follows_updates_without_a_reload(live_app, browser, responder, admin_user):
+    Component.objects.create(name="Checkout")
+    incident = incident_services.incident_open(title="Checkout slow", impact="minor", message="Looking", by=responder,
+                                               now=timezone.now())
+    poster, watcher = browser.new_context().new_page(), browser.new_context().new_page()
+    login(poster, live_app, "rory-responder")
+    login(watcher, live_app, "ada-admin")
+    for page in (poster, watcher):
+        page.goto(f"{live_app}/incidents/{incident.pk}/")
+        expect(page.locator("#incident-head .badge.status-investigating")).to_have_text("Investigating")
+        page.evaluate("window.notReloaded = true")
+    watcher.wait_for_timeout(500)  # let the websocket connect
+    poster.get_by_label("Status").select_option("resolved")
+    poster.get_by_label("Message").fill("Fast again.")
+    poster.get_by_role("button", name="Post update").click()
+    for page in (poster, watcher):
+        expect(page.locator("#incident-head .badge.status-resolved")).to_have_text("Resolved", timeout=10_000)
+        expect(page.locator("#incident-head")).to_contain_text("lasted")
+        expect(page.locator("#incident-head")).to_contain_text("Write the postmortem")
+        assert page.evaluate("window.notReloaded") is True
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_choosing_a_template_keeps_what_was_typed(live_app, browser, responder, javascript):
+    page = browser.new_context(java_script_enabled=javascript).new_page()
+    login(page, live_app, "rory-responder")
+    page.goto(f"{live_app}/incidents/declare/")
+    page.get_by_label("Title").fill("Search is slow")
+    page.get_by_label("Message").fill("Queries take 10 s.")
+    if javascript:
+        page.get_by_label("Template").select_option("investigating")
+    else:
+        page.get_by_role("button", name="Add the status's template").click()
+    expect(page.get_by_label("Message")).to_have_value(re.compile(r"^Queries take 10 s\.\n\nWe are investigating reports"))
+    expect(page.get_by_label("Title")).to_have_value("Search is slow")
+    page.get_by_role("button", name="Declare incident").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Search is slow")
+    expect(page.locator("#timeline")).to_contain_text("Queries take 10 s.")
