@@ -186,3 +186,19 @@ def test_choosing_a_template_keeps_what_was_typed(live_app, browser, responder, 
     page.get_by_role("button", name="Declare incident").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Search is slow")
     expect(page.locator("#timeline")).to_contain_text("Queries take 10 s.")
+
+
+def test_a_phone_sees_the_last_30_days_and_a_desktop_90(live_app, browser, five_components):
+    rebuild_all()
+    phone = browser.new_context(viewport={"width": 360, "height": 740}).new_page()
+    phone.goto(f"{live_app}/status/")
+    bars = phone.locator(f"#component-{five_components[0].pk} .uptime-bars .bar")
+    assert bars.count() == 90
+    assert bars.evaluate_all("els => els.filter(e => e.offsetParent !== null).length") == 30
+    assert "Uptime over the past 30 days" in phone.locator(".uptime-legend").inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    desktop = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    desktop.goto(f"{live_app}/status/")
+    assert "Uptime over the past 90 days" in desktop.locator(".uptime-legend").inner_text()
+    assert desktop.locator(f"#component-{five_components[0].pk} .uptime-bars .bar").evaluate_all(
+        "els => els.filter(e => e.offsetParent !== null).length") == 90
