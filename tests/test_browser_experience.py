@@ -202,3 +202,66 @@ def test_a_phone_sees_the_last_30_days_and_a_desktop_90(live_app, browser, five_
     assert "Uptime over the past 90 days" in desktop.locator(".uptime-legend").inner_text()
     assert desktop.locator(f"#component-{five_components[0].pk} .uptime-bars .bar").evaluate_all(
         "els => els.filter(e => e.offsetParent !== null).length") == 90
+
+
+def contrast_violations(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "rule", "values": ["color-contrast"]}})
+    return [f"{node['target']}: {node['failureSummary']}" for violation in results.response["violations"] for node in violation["nodes"]]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_public_and_staff_pages_pass_contrast_checks_in_both_themes(live_app, browser, resolved_with_postmortem, responder, scheme):
+    incident, postmortem = resolved_with_postmortem
+    incident_services.postmortem_publish(postmortem_id=postmortem.pk, by=responder, now=timezone.now())
+    Component.objects.filter(name="Website").update(status="degraded_performance")
+    Component.objects.filter(name="Email").update(status="partial_outage")
+    rebuild_all()
+    page = browser.new_context(color_scheme=scheme).new_page()
+    problems: list[str] = []
+    for path in ["/status/", f"/status/incidents/{incident.pk}/", "/status/history/", "/status/subscribe/"]:
+        page.goto(f"{live_app}{path}")
+        problems += [f"{path} {line}" for line in contrast_violations(page)]
+    login(page, live_app, "rory-responder")
+    for path in ["/dashboard/", "/monitors/", "/incidents/", f"/incidents/{incident.pk}/", "/incidents/declare/", "/slos/", "/docs/"]:
+        page.goto(f"{live_app}{path}")
+        problems += [f"{path} {line}" for line in contrast_violations(page)]
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert (background == "rgb(13, 17, 23)") == (scheme == "dark"), background
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_uptime_bars_are_reachable_by_keyboard(live_app, browser, page_with_incident_day):
+    component = page_with_incident_day
+    page = browser.new_context().new_page()
+    page.goto(f"{live_app}/status/")
+    bars = page.locator(f"#component-{component.pk} .uptime-bars .bar")
+    # One tab stop per component: today's bar.
+    assert bars.evaluate_all("els => els.filter(e => e.tabIndex === 0).length") == 1
+    page.locator(".components-panel summary, .components-panel .bar[tabindex='0']").first.focus()
+    today = bars.last
+    today.focus()
+    expect(today).to_be_focused()
+    for _ in range(2):
+        page.keyboard.press("ArrowLeft")
+    day = bars.nth(87)
+    expect(day).to_be_focused()
+    assert day.locator(".tip").bounding_box()["width"] > 50  # the tooltip shows for the focused day
+    expect(day.locator(".tip")).to_contain_text("API errors")
+    page.keyboard.press("Home")
+    expect(bars.first).to_be_focused()
+    page.keyboard.press("End")
+    expect(today).to_be_focused()
+
+
+@pytest.fixture
+def page_with_incident_day(five_components, responder):
+    api = five_components[0]
+    started = timezone.now() - timedelta(days=2, hours=1)
+    incident = incident_services.incident_open(title="API errors", impact="major", message="Errors", components={api.pk: "major_outage"},
+                                               by=responder, now=started)
+    incident_services.incident_post_update(incident_id=incident.pk, expected_version=None, status="resolved", message="Fixed",
+                                           components={api.pk: "operational"}, by=responder, now=started + timedelta(minutes=30))
+    rebuild_all()
+    return api
