@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import docs_views, monitor_views, ops_views, views
+from dashboard import docs_views, monitor_views, ops_views, setup_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,6 +14,7 @@ urlpatterns = [
     path("ops/", ops_views.operations, name="operations"),
     path("ops/events/<int:pk>/retry/", ops_views.retry_event, name="event-retry"),
     path("checklist/", ops_views.checklist, name="checklist"),
+    path("setup/", setup_views.setup, name="setup"),
     path("docs/", docs_views.docs_index, name="docs-index"),
     path("docs/<slug:name>/", docs_views.docs_page, name="docs-page"),
 ]

@@ -31,10 +31,13 @@ def _overview(now: datetime) -> dict[str, object]:
     counts = dict(Monitor.objects.values_list("state").annotate(n=Count("id")).order_by())
     states = [(state, label, counts.get(state, 0)) for state, label in Monitor.State.choices]
     # Down before degraded, the longest-standing first.
-    attention = list(Monitor.objects.filter(state=Monitor.State.DOWN).select_related("component").order_by("state_since")[:50])
+    attention = list(Monitor.objects.filter(state=Monitor.State.DOWN).select_related("component").prefetch_related("tags").order_by("state_since")[:50])
     attention += list(Monitor.objects.filter(state=Monitor.State.DEGRADED).select_related("component").order_by("state_since")[:max(0, 50 - len(attention))])
+    rules = alerting_services.enabled_rules()
     for monitor in attention:
         monitor.flapping_now = monitor.flapping_at(now)  # type: ignore[attr-defined]
+        monitor.nobody_notified = (monitor.state == Monitor.State.DOWN  # type: ignore[attr-defined]
+                                   and alerting_services.nobody_notified_when_down(monitor, rules))
     latest = SLOSnapshot.objects.filter(slo=OuterRef("pk")).order_by("-at")
     slos = SLO.objects.annotate(latest_status=Subquery(latest.values("status")[:1]), remaining=Subquery(latest.values("remaining_ratio")[:1]),
                                 burn=Subquery(latest.values("burn_1h")[:1]))
@@ -50,6 +53,9 @@ def _overview(now: datetime) -> dict[str, object]:
         "maintenance_next": Maintenance.objects.filter(status=Maintenance.Status.SCHEDULED, starts_at__gte=now)
                                                .prefetch_related("components").order_by("starts_at")[:3],
         "slos_at_risk": [slo for slo in slos if slo.latest_status in ("at risk", "exhausted")],  # type: ignore[attr-defined]
+        # The set-up checklist stays on the overview until a down monitor would notify someone.
+        "needs_setup": not any("down" in rule.states and alerting_services.rule_notifies(rule) for rule in rules),
+        "nobody_notified_count": sum(1 for monitor in attention if monitor.nobody_notified),  # type: ignore[attr-defined]
     }
 
 

@@ -16,6 +16,7 @@ from incidents.models import Component, Maintenance, Postmortem
 from statuspage.models import StatusPage
 from statuspage.tasks import rebuild_all
 from tests.conftest import login
+from tests.servers import HTTPServer, respond
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -265,3 +266,60 @@ def page_with_incident_day(five_components, responder):
                                            components={api.pk: "operational"}, by=responder, now=started + timedelta(minutes=30))
     rebuild_all()
     return api
+
+
+def deliver_due_like_a_worker(now=None) -> None:
+    from alerting import services as alerting_services
+
+    now = now or timezone.now()
+    for notification_id in alerting_services.claim_due(now=now):
+        alerting_services.deliver(notification_id=notification_id, now=now)
+
+
+def test_the_set_up_checklist_leads_to_a_working_default_rule(live_app, browser, admin_user):
+    from alerting import services as alerting_services
+    from alerting.models import AlertRule
+    from monitors.models import Monitor
+
+    receiver = HTTPServer({"/hook": lambda handler: respond(handler, 200, b"ok")})
+    try:
+        monitor = Monitor.objects.create(name="checkout-api", kind="http", target="http://127.0.0.1:9/", state="down",
+                                         state_since=timezone.now())
+        page = browser.new_context().new_page()
+        login(page, live_app, "ada-admin")
+        # A fresh install: the overview says nobody is notified, for the install and for the down monitor.
+        expect(page.get_by_role("heading", name="Set-up checklist: nobody is notified yet")).to_be_visible()
+        expect(page.locator('tr[data-monitor="checkout-api"]')).to_contain_text("down, nobody notified")
+        page.get_by_role("link", name="Set up alerting").click()
+
+        page.get_by_label("Name").fill("Ops webhook")
+        page.get_by_label("Kind").select_option("webhook")
+        page.get_by_label("Address").fill("not a url")
+        page.get_by_role("button", name="Add the channel and send a test").click()
+        expect(page.locator(".field.has-error")).to_contain_text("url must be an http(s) address")
+        page.get_by_label("Address").fill(f"{receiver.url}/hook")
+        page.get_by_role("button", name="Add the channel and send a test").click()
+        expect(page.locator("#step-channel")).to_contain_text("Ops webhook")
+        deliver_due_like_a_worker()
+        assert [path for _method, path, _headers, _body in receiver.requests] == ["/hook"]  # the test message arrived
+        page.reload()
+        expect(page.locator("#step-channel")).to_contain_text("delivered")
+
+        page.get_by_role("button", name="Create the rule for Ops webhook").click()
+        expect(page.locator("#step-rule h2")).to_contain_text("✓")
+        rule = AlertRule.objects.get()
+        assert rule.states == ["down"] and rule.for_seconds == 60 and [c.name for c in rule.channels.all()] == ["Ops webhook"]
+
+        # The rule works: the monitor down for a minute reaches the webhook.
+        start = timezone.now()
+        alerting_services.on_state_change(monitor=monitor, new_state="down", reason="connection refused", now=start)
+        alerting_services.tick(now=start + timedelta(seconds=61))
+        alerting_services.tick(now=start + timedelta(seconds=61 + rule.group_wait_seconds))
+        deliver_due_like_a_worker(start + timedelta(seconds=62 + rule.group_wait_seconds))
+        assert len(receiver.requests) == 2 and b"checkout-api" in receiver.requests[-1][3]
+
+        page.goto(f"{live_app}/dashboard/")
+        expect(page.locator("#setup-heading")).to_have_count(0)
+        expect(page.locator('tr[data-monitor="checkout-api"]')).not_to_contain_text("nobody notified")
+    finally:
+        receiver.close()
