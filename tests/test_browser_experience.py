@@ -323,3 +323,29 @@ def test_the_set_up_checklist_leads_to_a_working_default_rule(live_app, browser,
         expect(page.locator('tr[data-monitor="checkout-api"]')).not_to_contain_text("nobody notified")
     finally:
         receiver.close()
+
+
+def test_the_demo_is_healthy_with_a_postmortem_and_the_screenshots_come_from_the_real_pages(live_app, browser, tmp_path):
+    import subprocess
+
+    from incidents.models import Incident
+    from tests.processes import BIN, process_env
+
+    result = subprocess.run([str(BIN / "python"), "manage.py", "screenshots", "--out", str(tmp_path)], env=process_env(),
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    for name in ("screenshot-status-page.png", "screenshot-incident.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000, name
+    # What the screenshots show: a healthy demo with a resolved past incident and its postmortem.
+    page = browser.new_context().new_page()
+    page.goto(f"{live_app}/status/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("All Systems Operational")
+    incident = Incident.objects.get(title="Demo API returned errors")
+    page.goto(f"{live_app}/status/incidents/{incident.pk}/")
+    expect(page.locator("section.postmortem")).to_contain_text("Root cause")
+    from monitors.models import Monitor
+
+    slow = Monitor.objects.get(name="Demo API slow endpoint")
+    delay = int(slow.target.split("delay_ms=")[1])
+    assert delay < slow.settings["latency_warn_ms"]  # healthy, not degraded for ever
