@@ -81,6 +81,31 @@ def nobody_notified_when_down(monitor: Any, rules: list[AlertRule]) -> bool:
 DEFAULT_RULE_NAME = "Any monitor down for 1 minute"
 
 
+def monitor_route_name(monitor_name: str) -> str:
+    return f"{monitor_name}: down"[:120]
+
+
+@transaction.atomic
+def monitor_route_set(*, monitor: Any, channels: list[Channel], by: AbstractBaseUser | AnonymousUser | None) -> AlertRule | None:
+    """The monitor form's alert route: a rule of the monitor's own (down for a minute -> these
+    channels); no channels removes it."""
+    name = monitor_route_name(monitor.name)
+    rule = AlertRule.objects.filter(name=name).first()
+    if not channels:
+        if rule is not None:
+            audit_record(actor=by, action="delete", target=rule, source="console")
+            rule.delete()
+        return None
+    if rule is None:
+        rule = AlertRule(name=name, states=["down"], for_seconds=60, severity=Severity.CRITICAL)
+        rule.full_clean()
+        rule.save()
+    rule.monitors.set([monitor])
+    rule.channels.set(channels)
+    audit_record(actor=by, action="update", target=rule, source="console")
+    return rule
+
+
 @transaction.atomic
 def default_rule_create(*, channel: Channel, by: AbstractBaseUser | AnonymousUser | None) -> AlertRule:
     """The set-up checklist's offer: any monitor down for a minute alerts this channel (made once; a second call adds the channel)."""

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from core.roles import RESPONDER, VIEWER, role_required
+from core.roles import RESPONDER, VIEWER, has_role, role_required
 from core.services import audit_record
 from lib import charts
 from monitors import selectors, services
@@ -59,7 +59,7 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         return response
     now = timezone.now()
     context: dict[str, object] = {
-        "monitor": monitor, "now": now, "flapping_now": monitor.flapping_at(now),
+        "monitor": monitor, "now": now, "flapping_now": monitor.flapping_at(now), "can_write": has_role(request.user, RESPONDER),
         "windows": selectors.uptime_windows(monitor, now=now),
         "codes": selectors.status_codes(monitor, now=now) if monitor.kind in ("http", "health_json") else [],
         "regions": selectors.per_region(monitor, now=now),

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from alerting import services as alerting_services
 from alerting.models import Alert, OnCallSchedule
-from core.roles import RESPONDER, VIEWER, role_required
+from core.roles import RESPONDER, VIEWER, has_role, role_required
 from core.services import audit_record
 from incidents.models import Incident, Maintenance
 from monitors.models import Monitor, StateChange
@@ -103,7 +103,8 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
     rows = list(monitors[:500])
     for monitor in rows:
         monitor.flapping_now = monitor.flapping_at(now)  # type: ignore[attr-defined]
-    return render(request, "dashboard/monitor_list.html", {"monitors": rows, "state": state, "states": Monitor.State.choices})
+    return render(request, "dashboard/monitor_list.html", {"monitors": rows, "state": state, "states": Monitor.State.choices,
+                                                           "can_write": has_role(request.user, RESPONDER)})
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

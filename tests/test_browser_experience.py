@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from core import events
 from incidents import services as incident_services
 from incidents.models import Component, Maintenance, Postmortem
 from statuspage.models import StatusPage
@@ -349,3 +350,87 @@ def test_the_demo_is_healthy_with_a_postmortem_and_the_screenshots_come_from_the
     slow = Monitor.objects.get(name="Demo API slow endpoint")
     delay = int(slow.target.split("delay_ms=")[1])
     assert delay < slow.settings["latency_warn_ms"]  # healthy, not degraded for ever
+
+
+def test_a_monitor_made_in_one_form_is_tested_before_save_shows_on_its_page_and_alerts(live_app, browser, admin_user, five_components):
+    from alerting import services as alerting_services
+    from alerting.models import Channel
+    from monitors.models import Monitor
+    from monitors.tasks import check_batch
+
+    failing = {"now": False}
+    target = HTTPServer({"/health": lambda handler: respond(handler, 503 if failing["now"] else 200, b"ok")})
+    receiver = HTTPServer({"/hook": lambda handler: respond(handler, 200, b"ok")})
+    try:
+        Channel.objects.create(name="Ops webhook", kind="webhook", config={"url": f"{receiver.url}/hook"})
+        api = five_components[0]
+        page = browser.new_context().new_page()
+        errors: list[str] = []
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        login(page, live_app, "ada-admin")
+        page.goto(f"{live_app}/monitors/")
+        page.get_by_role("link", name="New monitor").click()
+        # The fields follow the kind (htmx swaps them): a heartbeat has no target but a period.
+        page.get_by_label("Kind").select_option("heartbeat")
+        expect(page.get_by_label("Expect a ping every (seconds)")).to_be_visible()
+        expect(page.locator("#kind-fields input[name=target]")).to_have_count(0)
+        page.get_by_label("Kind").select_option("http")
+        expect(page.get_by_label("URL", exact=True)).to_be_visible()
+        expect(page.get_by_role("button", name="Show this kind's fields")).to_be_hidden()
+
+        page.get_by_label("Name").fill("checkout-api")
+        page.get_by_label("URL", exact=True).fill(f"{target.url}/health")
+        page.get_by_label("Retries before down").fill("0")
+        page.get_by_role("button", name="Test now").click()
+        expect(page.locator("#test-result")).to_contain_text("ok")
+        expect(page.locator("#test-result")).to_contain_text("HTTP 200")
+        assert not Monitor.objects.filter(name="checkout-api").exists()  # tested, not saved
+
+        page.get_by_label("Component").select_option(label=api.name)
+        page.get_by_label(StatusPage.objects.get(slug="public").title, exact=True).check()
+        page.get_by_label("Ops webhook").check()
+        page.get_by_role("button", name="Save monitor").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("checkout-api")
+        monitor = Monitor.objects.get(name="checkout-api")
+        assert monitor.component == api and monitor.kind == "http"
+
+        # On its status page...
+        rebuild_all()
+        time.sleep(1.1)
+        public = browser.new_context().new_page()
+        public.goto(f"{live_app}/status/")
+        expect(public.locator(f"#component-{api.pk}")).to_be_visible()
+
+        # ... and alerting through its route when it goes down.
+        failing["now"] = True
+        slot = timezone.now()
+        check_batch([[monitor.pk, slot.isoformat()]], "default")
+        events.drain(now=timezone.now())  # what the event consumer task does: the alert rules react
+        monitor.refresh_from_db()
+        assert monitor.state == "down"
+        alerting_services.tick(now=slot + timedelta(seconds=61))
+        alerting_services.tick(now=slot + timedelta(seconds=100))
+        deliver_due_like_a_worker(slot + timedelta(seconds=101))
+        assert any(b"checkout-api" in body for _m, path, _h, body in receiver.requests if path == "/hook")
+
+        # Edit, pause and delete from the monitor's page.
+        page.goto(f"{live_app}/monitors/{monitor.pk}/")
+        page.get_by_role("link", name="Edit").click()
+        expect(page.get_by_label("Name")).to_have_value("checkout-api")
+        expect(page.get_by_label("Ops webhook")).to_be_checked()
+        page.get_by_label("Check every (seconds)").fill("120")
+        page.get_by_role("button", name="Save monitor").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("checkout-api")
+        assert Monitor.objects.get(pk=monitor.pk).interval_seconds == 120
+        page.get_by_role("button", name="Pause").click()
+        expect(page.get_by_role("button", name="Resume")).to_be_visible()
+        page.get_by_role("link", name="Clone").click()
+        expect(page.get_by_label("Name")).to_have_value("checkout-api (copy)")
+        page.goto(f"{live_app}/monitors/{monitor.pk}/")
+        page.get_by_role("button", name="Delete").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Monitors")
+        assert not Monitor.objects.filter(pk=monitor.pk).exists()
+        assert errors == [], errors
+    finally:
+        target.close()
+        receiver.close()

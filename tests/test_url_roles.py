@@ -24,7 +24,7 @@ PUBLIC = {"health", "health-db", "health-cache", "ready", "metrics", "login", "l
 PUBLIC_PREFIXES = ("ping", "status-")
 # Console pages that change something when POSTed.
 WRITES = {"incident-declare", "incident-post-update", "incident-template", "postmortem", "update-edit", "maintenance-new",
-          "maintenance-edit", "maintenance-status"}
+          "maintenance-edit", "maintenance-status", "monitor-new", "monitor-edit", "monitor-test", "monitor-action", "setup"}
 
 
 def patterns(resolvers=None, prefix: str = ""):

@@ -8,6 +8,7 @@
 // data-live-poll seconds instead (default 30), and once more when it reconnects.
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");  // CSS hides the no-JavaScript buttons (e.g. "Show this kind's fields")
 
   document.addEventListener("htmx:responseError", function (event) {
     var target = document.getElementById("live-status");
