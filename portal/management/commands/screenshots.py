@@ -22,6 +22,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from core.services import assign_role
+from incidents.models import Incident
+from portal.embedded_redis import ensure_running
+from statuspage.tasks import rebuild_all
+
 CHROMIUM = "/usr/bin/chromium"
 
 
@@ -36,8 +41,6 @@ class Command(BaseCommand):
             raise CommandError("screenshots need Debian's chromium: `make browser` (apt-get install chromium)")
         redis_process = None
         if settings.VIGIL_EMBEDDED_REDIS:
-            from portal.embedded_redis import ensure_running
-
             redis_process = ensure_running(settings.VIGIL_EMBEDDED_REDIS_SOCKET)
         try:
             self._run(Path(out))
@@ -47,10 +50,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Wrote {out}/screenshot-status-page.png and {out}/screenshot-incident.png"))
 
     def _run(self, out: Path) -> None:
-        from core.services import assign_role
-        from incidents.models import Incident
-        from statuspage.tasks import rebuild_all
-
         call_command("seed_demo", stdout=self.stdout)
         incident = Incident.objects.filter(title="Demo API returned errors").first()
         if incident is None:
