@@ -8,7 +8,7 @@ export PORT
 VIGIL_BASE_URL ?= http://127.0.0.1:$(PORT)
 export VIGIL_BASE_URL
 
-.PHONY: run prepare install test test-faults lint audit bench browser prometheus check-python clean
+.PHONY: run prepare install test test-faults lint audit bench browser prometheus check-python clean screenshots
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Vigil needs Python 3.11 or newer (found %s); set PYTHON=python3.12" % sys.version.split()[0])'
@@ -76,3 +76,13 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .vigil
+
+# The README's screenshots, regenerated from the real pages with the demo data, in a
+# throwaway database (Debian's chromium takes them; `make browser` installs it).
+SHOTS_DIR := $(CURDIR)/.screenshots
+SHOTS_ENV := VIGIL_DATA_DIR=$(SHOTS_DIR) DATABASE_URL=sqlite:///$(SHOTS_DIR)/vigil.sqlite3 REDIS_URL=
+screenshots: install browser
+	rm -rf $(SHOTS_DIR) && mkdir -p $(SHOTS_DIR)
+	$(SHOTS_ENV) $(BIN)/python manage.py migrate --noinput -v 0
+	$(SHOTS_ENV) $(BIN)/python manage.py screenshots --out docs
+	rm -rf $(SHOTS_DIR)

@@ -48,6 +48,7 @@ from core.egress import allow_for, refuse_outside
 from core.live import OPS_GROUP, publish_after_commit
 from core.metrics import count_delivery
 from core.secrets import MissingSecret, is_env_reference
+from core.services import audit_record
 from monitors.selectors import monitor_ids_under_maintenance
 
 log = logging.getLogger("vigil.alerting")
@@ -56,10 +57,17 @@ log = logging.getLogger("vigil.alerting")
 # --- Rules and alerts -------------------------------------------------------------------------
 
 
-def rules_for(monitor: Any) -> list[AlertRule]:
-    rules = []
+def enabled_rules() -> list[AlertRule]:
+    """Every enabled rule with what rules_for and rule_notifies read, loaded once."""
+    return list(AlertRule.objects.filter(enabled=True).prefetch_related("monitors", "components", "tags", "channels",
+                                                                          "escalation_policy__steps"))
+
+
+def rules_for(monitor: Any, rules: list[AlertRule] | None = None) -> list[AlertRule]:
+    """The enabled rules that cover the monitor (pass enabled_rules() to match many monitors with one read)."""
+    matched = []
     tag_ids = {t.pk for t in monitor.tags.all()}
-    for rule in AlertRule.objects.filter(enabled=True).prefetch_related("monitors", "components", "tags"):
+    for rule in (rules if rules is not None else AlertRule.objects.filter(enabled=True).prefetch_related("monitors", "components", "tags")):
         if rule.monitor_kinds and monitor.kind not in rule.monitor_kinds:
             continue
         chosen = {m.pk for m in rule.monitors.all()}
@@ -71,8 +79,58 @@ def rules_for(monitor: Any) -> list[AlertRule]:
         tags = {t.pk for t in rule.tags.all()}
         if tags and not tags & tag_ids:
             continue
-        rules.append(rule)
-    return rules
+        matched.append(rule)
+    return matched
+
+
+def rule_notifies(rule: AlertRule) -> bool:
+    """Someone hears of the rule's alerts: an enabled channel, or an escalation policy with a step."""
+    return any(channel.enabled for channel in rule.channels.all()) or bool(rule.escalation_policy and rule.escalation_policy.steps.all())
+
+
+def nobody_notified_when_down(monitor: Any, rules: list[AlertRule]) -> bool:
+    """A down monitor no enabled rule routes to anyone: the dashboard warns about it."""
+    return not any("down" in rule.states and rule_notifies(rule) for rule in rules_for(monitor, rules))
+
+
+DEFAULT_RULE_NAME = "Any monitor down for 1 minute"
+
+
+def monitor_route_name(monitor_name: str) -> str:
+    return f"{monitor_name}: down"[:120]
+
+
+@transaction.atomic
+def monitor_route_set(*, monitor: Any, channels: list[Channel], by: AbstractBaseUser | AnonymousUser | None) -> AlertRule | None:
+    """The monitor form's alert route: a rule of the monitor's own (down for a minute -> these
+    channels); no channels removes it."""
+    name = monitor_route_name(monitor.name)
+    rule = AlertRule.objects.filter(name=name).first()
+    if not channels:
+        if rule is not None:
+            audit_record(actor=by, action="delete", target=rule, source="console")
+            rule.delete()
+        return None
+    if rule is None:
+        rule = AlertRule(name=name, states=["down"], for_seconds=60, severity=Severity.CRITICAL)
+        rule.full_clean()
+        rule.save()
+    rule.monitors.set([monitor])
+    rule.channels.set(channels)
+    audit_record(actor=by, action="update", target=rule, source="console")
+    return rule
+
+
+@transaction.atomic
+def default_rule_create(*, channel: Channel, by: AbstractBaseUser | AnonymousUser | None) -> AlertRule:
+    """The set-up checklist's offer: any monitor down for a minute alerts this channel (made once; a second call adds the channel)."""
+    rule, created = AlertRule.objects.get_or_create(
+        name=DEFAULT_RULE_NAME, defaults={"states": ["down"], "for_seconds": 60, "severity": Severity.CRITICAL})
+    if created:
+        rule.full_clean()
+    rule.channels.add(channel)
+    audit_record(actor=by, action="create" if created else "update", target=rule, source="console")
+    return rule
 
 
 def alert_labels(rule: AlertRule, monitor: Any) -> dict[str, str]:

@@ -156,6 +156,7 @@ class StatusPageConfig(Strict):
     default: bool = False
     private: bool = False
     time_zone: str = "UTC"
+    clock: Literal["24h", "12h"] = Field("24h", description="How the page writes times (14:30 or 2:30 PM); the zone follows.")
     brand_colour: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#1f6feb"
     logo_url: str = ""
     support_url: str = ""

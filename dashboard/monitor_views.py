@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
-from core.roles import RESPONDER, VIEWER, role_required
+from core.roles import RESPONDER, VIEWER, has_role, role_required
 from core.services import audit_record
 from lib import charts
 from monitors import selectors, services
@@ -55,12 +55,12 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
     monitor = get_object_or_404(Monitor.objects.select_related("component").prefetch_related("regions", "tags"), pk=pk)
     if request.htmx:
         # A live refresh (core.live topic "monitor-<id>") asks for the state alone.
-        response = render(request, "dashboard/monitor_detail.html#state", {"monitor": monitor})
+        response = render(request, "dashboard/monitor_detail.html#state", {"monitor": monitor, "flapping_now": monitor.flapping_at(timezone.now())})
         response["Vary"] = "HX-Request"
         return response
     now = timezone.now()
     context: dict[str, object] = {
-        "monitor": monitor, "now": now,
+        "monitor": monitor, "now": now, "flapping_now": monitor.flapping_at(now), "can_write": has_role(request.user, RESPONDER),
         "windows": selectors.uptime_windows(monitor, now=now),
         "codes": selectors.status_codes(monitor, now=now) if monitor.kind in ("http", "health_json") else [],
         "regions": selectors.per_region(monitor, now=now),

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from alerting import services as alerting_services
 from alerting.models import Alert, OnCallSchedule
-from core.roles import RESPONDER, VIEWER, role_required
+from core.roles import RESPONDER, VIEWER, has_role, role_required
 from core.services import audit_record
 from incidents.models import Incident, Maintenance
 from monitors.models import Monitor, StateChange
@@ -31,8 +31,13 @@ def _overview(now: datetime) -> dict[str, object]:
     counts = dict(Monitor.objects.values_list("state").annotate(n=Count("id")).order_by())
     states = [(state, label, counts.get(state, 0)) for state, label in Monitor.State.choices]
     # Down before degraded, the longest-standing first.
-    attention = list(Monitor.objects.filter(state=Monitor.State.DOWN).select_related("component").order_by("state_since")[:50])
+    attention = list(Monitor.objects.filter(state=Monitor.State.DOWN).select_related("component").prefetch_related("tags").order_by("state_since")[:50])
     attention += list(Monitor.objects.filter(state=Monitor.State.DEGRADED).select_related("component").order_by("state_since")[:max(0, 50 - len(attention))])
+    rules = alerting_services.enabled_rules()
+    for monitor in attention:
+        monitor.flapping_now = monitor.flapping_at(now)  # type: ignore[attr-defined]
+        monitor.nobody_notified = (monitor.state == Monitor.State.DOWN  # type: ignore[attr-defined]
+                                   and alerting_services.nobody_notified_when_down(monitor, rules))
     latest = SLOSnapshot.objects.filter(slo=OuterRef("pk")).order_by("-at")
     slos = SLO.objects.annotate(latest_status=Subquery(latest.values("status")[:1]), remaining=Subquery(latest.values("remaining_ratio")[:1]),
                                 burn=Subquery(latest.values("burn_1h")[:1]))
@@ -48,6 +53,9 @@ def _overview(now: datetime) -> dict[str, object]:
         "maintenance_next": Maintenance.objects.filter(status=Maintenance.Status.SCHEDULED, starts_at__gte=now)
                                                .prefetch_related("components").order_by("starts_at")[:3],
         "slos_at_risk": [slo for slo in slos if slo.latest_status in ("at risk", "exhausted")],  # type: ignore[attr-defined]
+        # The set-up checklist stays on the overview until a down monitor would notify someone.
+        "needs_setup": not any("down" in rule.states and alerting_services.rule_notifies(rule) for rule in rules),
+        "nobody_notified_count": sum(1 for monitor in attention if monitor.nobody_notified),  # type: ignore[attr-defined]
     }
 
 
@@ -91,7 +99,12 @@ def monitor_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     if state in Monitor.State.values:
         monitors = monitors.filter(state=state)
-    return render(request, "dashboard/monitor_list.html", {"monitors": monitors[:500], "state": state, "states": Monitor.State.choices})
+    now = timezone.now()
+    rows = list(monitors[:500])
+    for monitor in rows:
+        monitor.flapping_now = monitor.flapping_at(now)  # type: ignore[attr-defined]
+    return render(request, "dashboard/monitor_list.html", {"monitors": rows, "state": state, "states": Monitor.State.choices,
+                                                           "can_write": has_role(request.user, RESPONDER)})
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

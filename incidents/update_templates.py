@@ -16,6 +16,17 @@ TEMPLATES = {
 }
 
 
+def with_template(typed: str, filled: str) -> str:
+    """The message after choosing a template: the template's text, below whatever was
+    already typed (choosing a template never throws words away)."""
+    typed = typed.rstrip()
+    if not typed or typed == filled or not filled:
+        return filled or typed
+    if filled in typed:
+        return typed
+    return f"{typed}\n\n{filled}"
+
+
 def fill(status: str, incident: Incident | None, now: datetime) -> str:
     template = TEMPLATES.get(status, "")
     if incident is None:

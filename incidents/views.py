@@ -52,7 +52,20 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 @role_required(RESPONDER)
 @require_http_methods(["GET", "POST"])
 def incident_declare(request: HttpRequest) -> HttpResponse:
+    if request.htmx and "template_status" in request.GET:
+        # The template picker: the message field alone, keeping what was typed (hx-include sends it).
+        text = update_templates.with_template(request.GET.get("message", ""),
+                                              update_templates.fill(request.GET["template_status"], None, timezone.now()))
+        return render(request, "incidents/fragments/message_field.html", {"text": text})
     form = DeclareIncidentForm(request.POST or None)
+    if "use_template" in request.POST:
+        # No-JS path: re-show the form as typed, the chosen status's template added to the message.
+        data = request.POST.copy()
+        data["message"] = update_templates.with_template(data.get("message", ""),
+                                                         update_templates.fill(data.get("status", ""), None, timezone.now()))
+        form = DeclareIncidentForm(data)
+        form.errors.clear()
+        return render(request, "incidents/declare.html", {"form": form, "template_statuses": update_templates.TEMPLATES})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -67,7 +80,8 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
             return redirect(incident)
     if request.method == "GET" and request.GET.get("template"):
         form.initial["message"] = update_templates.fill("investigating", None, timezone.now())
-    return render(request, "incidents/declare.html", {"form": form}, status=400 if form.errors else 200)
+    return render(request, "incidents/declare.html", {"form": form, "template_statuses": update_templates.TEMPLATES},
+                  status=400 if form.errors else 200)
 
 
 def _detail_context(request: HttpRequest, incident: Incident, form: UpdateIncidentForm | None = None) -> dict[str, object]:
@@ -103,7 +117,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def incident_timeline(request: HttpRequest, pk: int) -> HttpResponse:
     """The timeline alone: what a live refresh swaps in."""
     incident = get_object_or_404(Incident, pk=pk)
-    return render(request, "incidents/detail.html#timeline", _detail_context(request, incident))
+    return render(request, "incidents/detail.html#timeline", {**_detail_context(request, incident), "head_oob": True})
 
 
 @role_required(VIEWER)
@@ -121,7 +135,8 @@ def incident_post_update(request: HttpRequest, pk: int) -> HttpResponse:
     if "use_template" in request.POST:
         # No-JS path for templates: re-show the form with the chosen status's text.
         data = request.POST.copy()
-        data["message"] = update_templates.fill(request.POST.get("status", ""), incident, timezone.now())
+        data["message"] = update_templates.with_template(data.get("message", ""),
+                                                         update_templates.fill(request.POST.get("status", ""), incident, timezone.now()))
         form = UpdateIncidentForm(data, incident=incident)
         form.errors.clear()
     elif form.is_valid():
@@ -142,13 +157,13 @@ def incident_post_update(request: HttpRequest, pk: int) -> HttpResponse:
             if not request.htmx:
                 messages.success(request, "Update posted.")
                 return redirect(incident)
-            return render(request, "incidents/detail.html#live", _detail_context(request, incident))
+            return render(request, "incidents/detail.html#live", {**_detail_context(request, incident), "head_oob": True})
     else:
         status = 400
     incident.refresh_from_db()
     context = _detail_context(request, incident, form)
     if request.htmx:
-        response = render(request, "incidents/detail.html#live", context, status=200)
+        response = render(request, "incidents/detail.html#live", {**context, "head_oob": True}, status=200)
         response["HX-Reswap"] = "outerHTML"
         return response
     return render(request, "incidents/detail.html", context, status=status)
@@ -157,7 +172,8 @@ def incident_post_update(request: HttpRequest, pk: int) -> HttpResponse:
 @role_required(RESPONDER)
 def incident_template(request: HttpRequest, pk: int) -> HttpResponse:
     incident = get_object_or_404(Incident, pk=pk)
-    text = update_templates.fill(request.GET.get("template_status", ""), incident, timezone.now())
+    text = update_templates.with_template(request.GET.get("message", ""),
+                                          update_templates.fill(request.GET.get("template_status", ""), incident, timezone.now()))
     return render(request, "incidents/fragments/message_field.html", {"text": text})
 
 

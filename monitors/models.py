@@ -47,6 +47,10 @@ class Tag(models.Model):
         return self.name
 
 
+# A monitor is flapping while its state changed flap_threshold times within this window.
+FLAP_WINDOW = timedelta(hours=1)
+
+
 class Monitor(models.Model):
     class Kind(models.TextChoices):
         HTTP = "http", "HTTP(S)"
@@ -227,6 +231,13 @@ class Monitor(models.Model):
     def is_new(self) -> bool:
         """A heartbeat never pinged: its state is unknown, shown as "new", and it is never late."""
         return self.kind == self.Kind.HEARTBEAT and self.last_ping_at is None and self.state == self.State.UNKNOWN
+
+    def flapping_at(self, now: datetime) -> bool:
+        """Flapping now: the flag is set and the last change is within the flap window. The flag
+        itself only clears on the next check after the window, so a healthy row (or a paused
+        monitor) could still carry it."""
+        return (self.is_flapping and not self.paused and self.state_since is not None
+                and now - self.state_since <= FLAP_WINDOW)
 
     @property
     def display_state(self) -> str:

@@ -38,7 +38,17 @@ from monitors.bounds import DEFAULT_RETRY_INTERVAL, default_retry_interval
 from monitors.checkers import metric as metric_checker
 from monitors.checkers.base import Result
 from monitors.checkers.tcp import split_host_port
-from monitors.models import CheckResult, Monitor, MonitorRegionState, Region, StateChange, Tag, next_slot_after, queue_for_region
+from monitors.models import (
+    FLAP_WINDOW,
+    CheckResult,
+    Monitor,
+    MonitorRegionState,
+    Region,
+    StateChange,
+    Tag,
+    next_slot_after,
+    queue_for_region,
+)
 from monitors.selectors import monitor_ids_under_maintenance
 
 # The event topic of a monitor's state change (core.events); consumers: components, alerting, live.
@@ -47,7 +57,6 @@ MONITOR_STATE = "monitor.state"
 log = logging.getLogger("vigil.engine")
 
 OUTCOME_CODES = {"ok": CheckResult.Outcome.OK, "degraded": CheckResult.Outcome.DEGRADED, "down": CheckResult.Outcome.DOWN}
-FLAP_WINDOW = timedelta(hours=1)
 DEFAULT_FLAP_THRESHOLD = 6  # state changes within FLAP_WINDOW that mark a monitor flapping
 CLAIM_LIMIT = 2000
 BATCH_SIZE = 50

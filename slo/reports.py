@@ -134,12 +134,21 @@ CSV_FIELDS = ["slo", "service", "objective", "achieved", "met", "budget_minutes"
               "downtime_minutes", "good", "valid", "previous_achieved", "incidents", "mtta_minutes", "mttr_minutes", "month_to_date", "until"]
 
 
+def _csv_value(value: Any) -> Any:
+    """Figures as a person writes them: at most 4 decimals, no float noise (99.9, not 99.90000000000001)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return value
+
+
 def as_csv(reports: list[ServiceReport]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
     for report in reports:
-        writer.writerow({k: ("" if v is None else v) for k, v in asdict(report).items()})
+        writer.writerow({k: _csv_value(v) for k, v in asdict(report).items()})
     return out.getvalue()
 
 

@@ -30,7 +30,7 @@ class StatusPageAdmin(admin.ModelAdmin):
     actions = ["rebuild_now", "issue_access_token"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "description", "is_default", "visibility", "domain"]}),
-        ("Look", {"fields": ["logo_url", "brand_colour", "time_zone", "footer_links", "support_url"]}),
+        ("Look", {"fields": ["logo_url", "brand_colour", "time_zone", "clock", "footer_links", "support_url"]}),
         ("Subscriptions", {"fields": ["allow_subscriptions"]}),
     ]
 

@@ -22,7 +22,14 @@ def _incident_feed(feed: feedgenerator.SyndicationFeed, data: v2.PageData) -> st
             f"<strong>{escape(u.get_status_display())}</strong> - {u.message_html}</p>"
             for u in updates
         )
+        postmortem = getattr(incident, "public_postmortem", None)
+        if postmortem:
+            # Newest first, like the updates below it: the postmortem is the last word on the incident.
+            sections = "".join(f"<h4>{escape(heading)}</h4>{html}" for heading, html in postmortem["sections"])
+            body = f"<h3>Postmortem</h3>{sections}<hr>{body}"
         latest = updates[0].created_at if updates else incident.updated_at
+        if postmortem and postmortem["published_at"] and postmortem["published_at"] > latest:
+            latest = postmortem["published_at"]
         feed.add_item(
             title=incident.title,
             link=data.incident_url[incident.pk],

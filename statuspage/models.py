@@ -28,12 +28,18 @@ class StatusPage(models.Model):
         PUBLIC = "public", "Public"
         PRIVATE = "private", "Private (login or access token)"
 
-    slug = models.SlugField(max_length=50, unique=True, help_text="The page lives at /status/<slug>/.")
+    class Clock(models.TextChoices):
+        H24 = "24h", "24-hour (14:30 CET)"
+        H12 = "12h", "12-hour (2:30 PM CET)"
+
+    slug = models.SlugField(max_length=50, unique=True, help_text="The page lives at /status/ followed by this slug, e.g. /status/acme/.")
     title = models.CharField(max_length=120, validators=[single_line])
     description = models.CharField(max_length=300, blank=True, validators=[single_line])
     logo_url = models.URLField(blank=True, help_text="An image URL shown in the header (a static file or your CDN).")
     brand_colour = models.CharField(max_length=7, default="#1f6feb", validators=[HEX_COLOUR])
     time_zone = models.CharField(max_length=64, default="UTC", help_text="Times on the page are shown in this IANA time zone.")
+    clock = models.CharField(max_length=3, choices=Clock.choices, default=Clock.H24,
+                             help_text="How the page writes times; the zone's abbreviation always follows.")
     components = models.ManyToManyField(Component, through="StatusPageComponent", related_name="status_pages", blank=True)
     is_default = models.BooleanField(default=False, help_text="Served at /status/ and /api/v2/. Only one page can be the default.")
     domain = models.CharField(
@@ -185,6 +191,7 @@ class SubscriberDelivery(OutboxRow):
 
     class Meta:
         ordering = ["-id"]
+        verbose_name_plural = "subscriber deliveries"
         constraints = [models.UniqueConstraint(fields=["subscriber", "event"], name="delivery_once_per_subscriber")]
         # deliver_due claims pending rows whose time has come.
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx")]

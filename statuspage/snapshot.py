@@ -31,7 +31,8 @@ from django.db.models import Prefetch, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from incidents.models import Component, ComponentGroup, Incident, IncidentUpdate, Maintenance, worst_status
+from incidents.models import Component, ComponentGroup, Incident, IncidentUpdate, Maintenance, Postmortem, worst_status
+from lib import markdown_render
 from statuspage import feeds, v2
 from statuspage.models import StatusPage, StatusPageComponent, StatusSnapshot
 from statuspage.uptime import DAY_RULE, daily_uptime, uptime_days_document
@@ -130,6 +131,7 @@ def load_page_data(page: StatusPage, *, now: datetime) -> v2.PageData:
         .filter(Q(started_at__gte=since) | Q(status__in=Incident.OPEN_STATUSES))
         .order_by("-started_at", "-id")
         .prefetch_related(Prefetch("updates", queryset=IncidentUpdate.objects.order_by("created_at", "id")), "impacts")
+        .select_related("postmortem")
     )
     shown = set(ids)
     incidents = []
@@ -144,6 +146,7 @@ def load_page_data(page: StatusPage, *, now: datetime) -> v2.PageData:
         incident.component_ids = [cid for cid in ids if cid in touched]  # type: ignore[attr-defined]
         timeline = list(incident.updates.all())
         incident.latest_update = timeline[-1] if timeline else None  # type: ignore[attr-defined]
+        incident.public_postmortem = public_postmortem(incident)  # type: ignore[attr-defined]
         incidents.append(incident)
     maintenances = list(
         Maintenance.objects.filter(Q(components__in=ids) | Q(components__isnull=True), is_public=True)
@@ -164,6 +167,23 @@ def load_page_data(page: StatusPage, *, now: datetime) -> v2.PageData:
                        incidents=incidents, maintenances=maintenances)
     data.incident_url = {i.pk: f"{url}incidents/{i.pk}/" for i in incidents}
     return data
+
+
+POSTMORTEM_SECTIONS = [("summary", "Summary"), ("impact", "Impact"), ("timeline", "Timeline"),
+                       ("root_cause", "Root cause"), ("lessons", "Lessons learned")]
+
+
+def public_postmortem(incident: Incident) -> dict[str, Any] | None:
+    """A published postmortem's non-empty sections as sanitized HTML (drafts never leave the console)."""
+    try:
+        postmortem = incident.postmortem
+    except Postmortem.DoesNotExist:
+        return None
+    if postmortem.status != Postmortem.Status.PUBLISHED:
+        return None
+    sections = [(heading, markdown_render.render(getattr(postmortem, name))) for name, heading in POSTMORTEM_SECTIONS
+                if getattr(postmortem, name).strip()]
+    return {"published_at": postmortem.published_at, "sections": sections}
 
 
 # --- Building ---------------------------------------------------------------------------------
@@ -190,6 +210,19 @@ def history_pages(data: v2.PageData) -> list[list[dict[str, Any]]]:
     return [months[i:i + HISTORY_MONTHS_PER_PAGE] for i in range(0, len(months), HISTORY_MONTHS_PER_PAGE)] or [[]]
 
 
+# The page's clock setting -> (a time this year, a time with its year); the zone always follows.
+CLOCK_FORMATS: dict[str, tuple[str, str]] = {
+    StatusPage.Clock.H24: ("M j, H:i T", "M j, Y H:i T"),
+    StatusPage.Clock.H12: ("M j, g:i A T", "M j, Y g:i A T"),
+}
+
+
+def clock_formats(page: StatusPage) -> dict[str, str]:
+    """The date filter formats a page's templates write times with (`time_format`, `date_time_format`)."""
+    time_format, date_time_format = CLOCK_FORMATS.get(page.clock, CLOCK_FORMATS[StatusPage.Clock.H24])
+    return {"time_format": time_format, "date_time_format": date_time_format}
+
+
 def build_context(page: StatusPage, *, now: datetime) -> dict[str, Any]:
     data = load_page_data(page, now=now)
     api = v2.documents(data)
@@ -202,6 +235,7 @@ def build_context(page: StatusPage, *, now: datetime) -> dict[str, Any]:
         "upcoming_maintenances": [m for m in data.maintenances if m.status == Maintenance.Status.SCHEDULED and m.ends_at > now],
         "live_url": f"/ws/status/{page.slug}/",
         "sections": _sections(data, bars), "day_rule": DAY_RULE,
+        **clock_formats(page),
     }
 
 

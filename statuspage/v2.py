@@ -13,23 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from incidents.models import STATUS_RANK, Component, ComponentGroup, ComponentStatus, Incident, IncidentUpdate, Maintenance
-
-# Overall indicator: worst of open incidents' impact and component statuses.
-INDICATOR_RANK = {"none": 0, "maintenance": 1, "minor": 2, "major": 3, "critical": 4}
-INDICATOR_DESCRIPTION = {
-    "none": "All Systems Operational",
-    "maintenance": "Service Under Maintenance",
-    "minor": "Minor Service Outage",
-    "major": "Partial System Outage",
-    "critical": "Major System Outage",
-}
-COMPONENT_INDICATOR = {
-    ComponentStatus.OPERATIONAL: "none",
-    ComponentStatus.UNDER_MAINTENANCE: "maintenance",
-    ComponentStatus.DEGRADED_PERFORMANCE: "minor",
-    ComponentStatus.PARTIAL_OUTAGE: "major",
-    ComponentStatus.MAJOR_OUTAGE: "critical",
-}
+from lib.status_headline import headline
 
 
 @dataclass
@@ -61,15 +45,9 @@ def stamp(value: datetime | None, tz: ZoneInfo) -> str | None:
 
 
 def overall_status(data: PageData) -> dict[str, str]:
-    indicator = "none"
-    for incident in data.incidents:
-        if incident.is_open and INDICATOR_RANK[incident.impact] > INDICATOR_RANK[indicator]:
-            indicator = incident.impact
-    for component in data.components:
-        candidate = COMPONENT_INDICATOR[ComponentStatus(component.status)]
-        if INDICATOR_RANK[candidate] > INDICATOR_RANK[indicator]:
-            indicator = candidate
-    return {"indicator": indicator, "description": INDICATOR_DESCRIPTION[indicator]}
+    """Statuspage's top-level status (lib/status_headline.py has the table)."""
+    result = headline([c.status for c in data.components], [i.impact for i in data.incidents if i.is_open])
+    return {"indicator": result.indicator, "description": result.description}
 
 
 def page_json(data: PageData) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_http_methods
 from core.client_address import client_address
 from statuspage import access, services
 from statuspage.models import StatusPage, Subscriber
-from statuspage.snapshot import STALE_MARK, Document, get_document, get_routes, is_stale, path_prefix, rebuild
+from statuspage.snapshot import STALE_MARK, Document, clock_formats, get_document, get_routes, is_stale, path_prefix, rebuild
 from statuspage.uptime import uptime_for_range
 
 log = logging.getLogger("vigil.statuspage")
@@ -282,7 +282,7 @@ def _page_for(request: HttpRequest, slug: str | None) -> tuple[StatusPage, dict[
 
 def _context(request: HttpRequest, page_obj: StatusPage, **extra: Any) -> dict[str, Any]:
     prefix = "/" if getattr(request, "status_page_slug", None) else path_prefix(page_obj)
-    return {"page": page_obj, "prefix": prefix, "built_at": timezone.now(), "stale_mark": "", **extra}
+    return {"page": page_obj, "prefix": prefix, "built_at": timezone.now(), "stale_mark": "", **clock_formats(page_obj), **extra}
 
 
 @require_http_methods(["GET", "POST"])

@@ -16,7 +16,7 @@ def test_an_admin_creates_a_page_with_ordered_components(client, admin_user, dja
     assert client.get("/admin/statuspage/statuspage/add/").status_code == 200
     data = {
         "title": "Partner status", "slug": "partners", "description": "", "visibility": "public", "domain": "",
-        "logo_url": "", "brand_colour": "#114477", "time_zone": "Europe/Berlin", "footer_links": "[]", "support_url": "",
+        "logo_url": "", "brand_colour": "#114477", "time_zone": "Europe/Berlin", "clock": "24h", "footer_links": "[]", "support_url": "",
         "allow_subscriptions": "on",
         "page_components-TOTAL_FORMS": "2", "page_components-INITIAL_FORMS": "0",
         "page_components-MIN_NUM_FORMS": "0", "page_components-MAX_NUM_FORMS": "1000",

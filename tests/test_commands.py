@@ -26,7 +26,9 @@ def test_seed_demo_loads_once():
     assert "Demo data loaded." in first
     assert Component.objects.count() == 3 and Monitor.objects.count() == 5
     assert Monitor.objects.get(name="Vigil self health").target == "http://127.0.0.1:8123/health"
-    assert Incident.objects.get().updates.count() == 4 and Incident.objects.get().status == "resolved"
+    # Resolved, and its postmortem published (the incident's status says so).
+    assert Incident.objects.get().updates.count() == 4 and Incident.objects.get().status == "postmortem"
+    assert Incident.objects.get().postmortem.status == "published"
     assert Maintenance.objects.count() == 1
     assert all(m.next_due_at is not None for m in Monitor.objects.all())
     assert "already" in run("seed_demo")

@@ -77,6 +77,10 @@ def test_the_csv_reads_back_with_the_same_numbers(client, viewer, october):
     [report] = reports.month_report(2026, 10, now=datetime(2026, 11, 2, tzinfo=UTC))
     assert float(row["achieved"]) == pytest.approx(report.achieved) and row["met"] == "False"
     assert int(row["valid"]) == report.valid and float(row["downtime_minutes"]) == pytest.approx(report.downtime_minutes)
+    # Figures as a person writes them: no float noise, at most 4 decimals.
+    assert row["objective"] == "99.9"
+    decimals = [value.split(".")[1] for value in row.values() if "." in value and value.replace(".", "").isdigit()]
+    assert decimals and all(len(part) <= 4 for part in decimals), row
     payload = json.loads(client.get("/reports/slo/2026-10/report.json").content)
     assert payload["month"] == "2026-10" and payload["services"][0]["valid"] == report.valid
     html = client.get("/reports/slo/2026-10/").content.decode()

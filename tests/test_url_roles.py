@@ -18,11 +18,13 @@ pytestmark = pytest.mark.django_db
 PUBLIC = {"health", "health-db", "health-cache", "ready", "metrics", "login", "logout", "demo-target", "alert-ack",
           "integration-alertmanager", "integration-pagerduty",
           # The ops API's description and its docs page: no data, and every operation needs a token (tests/test_api.py).
-          "openapi-json", "openapi-view"}
+          "openapi-json", "openapi-view",
+          # The shipped docs (the same files as the source) and the API's index of links.
+          "docs-index", "docs-page", "api-index", "api-root", "favicon"}
 PUBLIC_PREFIXES = ("ping", "status-")
 # Console pages that change something when POSTed.
 WRITES = {"incident-declare", "incident-post-update", "incident-template", "postmortem", "update-edit", "maintenance-new",
-          "maintenance-edit", "maintenance-status"}
+          "maintenance-edit", "maintenance-status", "monitor-new", "monitor-edit", "monitor-test", "monitor-action", "setup"}
 
 
 def patterns(resolvers=None, prefix: str = ""):

@@ -30,6 +30,7 @@ class StatusPageIn(Schema):
     domain: Annotated[Text, Field(max_length=253)] | None = None
     visibility: Literal["public", "private"] = "public"
     time_zone: Annotated[Text, Field(max_length=64)] = "UTC"
+    clock: Literal["24h", "12h"] = Field("24h", description="How the page writes times (14:30 or 2:30 PM); the zone follows.")
     brand_colour: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] = "#1f6feb"
     logo_url: Annotated[Text, Field(max_length=200)] = ""
     support_url: Annotated[Text, Field(max_length=200)] = ""
@@ -47,6 +48,7 @@ class StatusPageOut(Schema):
     domain: str | None
     visibility: str
     time_zone: str
+    clock: str
     brand_colour: str
     logo_url: str
     support_url: str

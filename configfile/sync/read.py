@@ -114,7 +114,7 @@ def _page(page: StatusPage, _reveal: bool) -> StatusPageConfig:
     components = [link.component.name for link in page.page_components.select_related("component").order_by("position", "pk")]
     return StatusPageConfig(
         slug=page.slug, title=page.title, description=page.description, domain=page.domain, components=components,
-        default=page.is_default, private=page.is_private, time_zone=page.time_zone, brand_colour=page.brand_colour,
+        default=page.is_default, private=page.is_private, time_zone=page.time_zone, clock=page.clock, brand_colour=page.brand_colour,
         logo_url=page.logo_url, support_url=page.support_url, footer_links=list(page.footer_links or []),
         subscriptions=page.allow_subscriptions,
     )

@@ -22,7 +22,7 @@ def write_monitor(writer: Writer, index: int, item: MonitorConfig, monitor: Moni
     for name in item.regions:
         region, made = Region.objects.get_or_create(name=name, defaults={"label": name})
         if made:
-            writer.warnings.append(f"region {name!r} is new: start a probe worker for it (docs/operations.md) or its checks wait")
+            writer.warnings.append(f"region {name!r} is new: start a probe worker for it (docs/deployment.md: a worker with VIGIL_REGION={name}) or its checks wait")
         regions.append(region)
     changes = {
         "name": item.name, "kind": item.kind, "target": item.url or item.target,

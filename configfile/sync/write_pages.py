@@ -22,6 +22,7 @@ def write_status_page(writer: Writer, index: int, item: StatusPageConfig, page: 
     page.title, page.description, page.domain, page.is_default = item.title, item.description, item.domain, item.default
     page.visibility = StatusPage.Visibility.PRIVATE if item.private else StatusPage.Visibility.PUBLIC
     page.time_zone, page.brand_colour, page.logo_url, page.support_url = item.time_zone, item.brand_colour, item.logo_url, item.support_url
+    page.clock = item.clock
     page.footer_links = [link.model_dump() for link in item.footer_links]
     page.allow_subscriptions = item.subscriptions
     if item.private and not page.access_token_hash:

@@ -8,10 +8,27 @@
 // data-live-poll seconds instead (default 30), and once more when it reconnects.
 (function () {
   "use strict";
+  document.documentElement.classList.add("js");  // CSS hides the no-JavaScript buttons (e.g. "Show this kind's fields")
 
   document.addEventListener("htmx:responseError", function (event) {
     var target = document.getElementById("live-status");
     if (target) { target.textContent = "Update failed (" + event.detail.xhr.status + "). The page still shows the last known state."; }
+  });
+
+  // Uptime bars: one tab stop per component (today's bar); the arrow keys, Home and End move
+  // between days, and the focused day shows its tooltip (its text is in the page for screen
+  // readers either way). Delegated, so bars swapped in by a live refresh work too.
+  document.addEventListener("keydown", function (event) {
+    var bar = event.target;
+    if (!bar.classList || !bar.classList.contains("bar") || !bar.parentElement.classList.contains("uptime-bars")) { return; }
+    var bars = Array.prototype.filter.call(bar.parentElement.children, function (item) { return item.offsetParent !== null; });
+    var index = bars.indexOf(bar);
+    var next = {ArrowLeft: index - 1, ArrowRight: index + 1, Home: 0, End: bars.length - 1}[event.key];
+    if (next === undefined || next < 0 || next >= bars.length) { return; }
+    event.preventDefault();
+    bar.setAttribute("tabindex", "-1");
+    bars[next].setAttribute("tabindex", "0");
+    bars[next].focus();
   });
 
   var root = document.querySelector("[data-live-url]");

@@ -54,7 +54,9 @@ class Command(BaseCommand):
                 Monitor(name="Demo API health", kind=Monitor.Kind.HTTP, target=f"{base}/demo/target", component=api,
                         interval_seconds=30, timeout_seconds=5,
                         settings={"expected_status": [200], "json_path": '$.status in ["healthy", "degraded"]', "latency_warn_ms": 1000}),
-                Monitor(name="Demo API slow endpoint", kind=Monitor.Kind.HTTP, target=f"{base}/demo/target?delay_ms=1500", component=api,
+                # Slower than the rest but inside its latency budget: the demo shows a healthy
+                # system (a 1.5 s delay against a 1 s warning kept it degraded for ever).
+                Monitor(name="Demo API slow endpoint", kind=Monitor.Kind.HTTP, target=f"{base}/demo/target?delay_ms=400", component=api,
                         interval_seconds=60, timeout_seconds=5, settings={"latency_warn_ms": 1000, "latency_down_ms": 4000}),
                 Monitor(name="Portal TCP port", kind=Monitor.Kind.TCP, target=base.split("://", 1)[1].split("/")[0], component=portal,
                         interval_seconds=60, timeout_seconds=3),
@@ -84,7 +86,15 @@ class Command(BaseCommand):
             ):
                 incident_services.incident_post_update(incident_id=incident.pk, expected_version=None, status=status, message=text,
                                                        by=None, now=started + timedelta(minutes=minutes))
-            self.stdout.write("  a sample past incident with 4 updates (marked as demo data)")
+            postmortem = incident_services.postmortem_start(incident_id=incident.pk, by=None, now=started + timedelta(hours=2))
+            postmortem.summary = ("A configuration push to the Demo API set its upstream pool to zero connections; "
+                                  "requests failed with 502 for 55 minutes until the push was rolled back.")
+            postmortem.impact = "About a third of Demo API requests failed between the push and the rollback."
+            postmortem.root_cause = "The configuration schema allowed a pool size of 0, and the push skipped the canary stage."
+            postmortem.lessons = "- Pool sizes below 1 are now refused.\n- Configuration pushes always go through the canary."
+            postmortem.save()
+            incident_services.postmortem_publish(postmortem_id=postmortem.pk, by=None, now=started + timedelta(days=1))
+            self.stdout.write("  a sample past incident with 4 updates and a published postmortem (marked as demo data)")
             window_start = (now + timedelta(days=2)).replace(hour=2, minute=0, second=0, microsecond=0)
             incident_services.maintenance_save(
                 maintenance=Maintenance(title="Database upgrade", message="Minor version upgrade; a few seconds of errors are possible.",
@@ -95,7 +105,7 @@ class Command(BaseCommand):
             page = StatusPage.objects.filter(is_default=True).first() or StatusPage(slug="public", is_default=True)
             page.title = "Vigil demo status"
             page.description = "The status of this Vigil installation and its demo target."
-            page.footer_links = [{"label": "Operator docs", "url": "https://github.com/"}]
+            page.footer_links = [{"label": "Operator docs", "url": "/docs/"}]
             # No selection: the default page shows every public component, those made later too.
             page_services.page_save(page=page, component_ids=[])
             self.stdout.write(f"  the status page at {base}/status/")
