@@ -24,7 +24,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 
 from alerting.apprise_urls import network_target as apprise_network_target
 from alerting.messages import ACK_SALT, AlertMessage, build_message, channel_test_message
@@ -100,12 +100,23 @@ def monitor_route_name(monitor_name: str) -> str:
     return f"{monitor_name}: down"[:120]
 
 
+def monitor_route_rule(monitor: Any) -> AlertRule | None:
+    """The monitor's own route rule: the one named for it, or, after a rename, the "<old name>: down"
+    rule that routes this monitor alone."""
+    rule = AlertRule.objects.filter(name=monitor_route_name(monitor.name)).first()
+    if rule is None and monitor.pk is not None:
+        # Counted before the filter on monitors: after it, the count would see only the joined row.
+        rule = (AlertRule.objects.annotate(routed=Count("monitors")).filter(routed=1)
+                .filter(monitors=monitor, name__endswith=": down", states=["down"]).order_by("pk").first())
+    return rule
+
+
 @transaction.atomic
 def monitor_route_set(*, monitor: Any, channels: list[Channel], by: AbstractBaseUser | AnonymousUser | None) -> AlertRule | None:
     """The monitor form's alert route: a rule of the monitor's own (down for a minute -> these
     channels); no channels removes it."""
     name = monitor_route_name(monitor.name)
-    rule = AlertRule.objects.filter(name=name).first()
+    rule = monitor_route_rule(monitor)
     if not channels:
         if rule is not None:
             audit_record(actor=by, action="delete", target=rule, source="console")
@@ -115,6 +126,10 @@ def monitor_route_set(*, monitor: Any, channels: list[Channel], by: AbstractBase
         rule = AlertRule(name=name, states=["down"], for_seconds=60, severity=Severity.CRITICAL)
         rule.full_clean()
         rule.save()
+    elif rule.name != name:  # the monitor was renamed (here or anywhere else): its rule follows
+        rule.name = name
+        rule.full_clean()
+        rule.save(update_fields=["name"])
     rule.monitors.set([monitor])
     rule.channels.set(channels)
     audit_record(actor=by, action="update", target=rule, source="console")

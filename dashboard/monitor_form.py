@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from alerting import services as alerting_services
-from alerting.models import AlertRule, Channel
+from alerting.models import Channel
 from core.roles import RESPONDER, role_required
 from incidents.models import Component
 from monitors import services
@@ -109,7 +109,7 @@ def _initial(monitor: Monitor) -> dict[str, Any]:
     initial["settings"] = json.dumps(monitor.settings) if monitor.settings else ""
     initial["paused"] = monitor.paused
     initial["status_pages"] = list(StatusPage.objects.filter(components=monitor.component_id)) if monitor.component_id else []
-    rule = AlertRule.objects.filter(name=alerting_services.monitor_route_name(monitor.name)).first()
+    rule = alerting_services.monitor_route_rule(monitor)
     initial["channels"] = list(rule.channels.all()) if rule else []
     return initial
 
