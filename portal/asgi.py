@@ -1,4 +1,4 @@
-"""ASGI entry point (daphne): HTTP and the authenticated websocket endpoint /ws/."""
+"""ASGI entry point (granian in the Procfile; daphne works too): HTTP and the authenticated websocket endpoint /ws/."""
 
 import sys
 

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -55,24 +55,35 @@ class Document:
     body: bytes
     content_type: str
     etag: str
-    built_at: float  # unix time of the build
+    built_at: float  # unix time of the build (how fresh the page is: STALE_AFTER)
     # Compressed once at build time: a flood of visitors costs no compression work.
     gzipped: bytes | None = None
+    # Unix time these exact bytes were first built: Last-Modified. A rebuild that produces the
+    # same bytes keeps it, so If-Modified-Since (like the ETag) revalidates across rebuilds.
+    modified_at: float = 0.0
 
     @classmethod
-    def make(cls, body: str | bytes, content_type: str, built_at: float) -> Document:
+    def make(cls, body: str | bytes, content_type: str, built_at: float, modified_at: float | None = None) -> Document:
         raw = body.encode() if isinstance(body, str) else body
         packed = gzip.compress(raw, compresslevel=6, mtime=0) if len(raw) >= GZIP_MIN_BYTES else None
-        return cls(raw, content_type, hashlib.blake2b(raw, digest_size=12).hexdigest(), built_at, packed)
+        return cls(raw, content_type, hashlib.blake2b(raw, digest_size=12).hexdigest(), built_at, packed,
+                   built_at if modified_at is None else modified_at)
 
     def to_json(self) -> dict[str, Any]:
-        return {"body": self.body.decode(), "type": self.content_type, "etag": self.etag, "built_at": self.built_at}
+        return {"body": self.body.decode(), "type": self.content_type, "etag": self.etag, "built_at": self.built_at,
+                "modified_at": self.modified_at}
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> Document:
         raw = row["body"].encode()
         packed = gzip.compress(raw, compresslevel=6, mtime=0) if len(raw) >= GZIP_MIN_BYTES else None
-        return cls(raw, row["type"], row["etag"], row["built_at"], packed)
+        return cls(raw, row["type"], row["etag"], row["built_at"], packed, row.get("modified_at", row["built_at"]))
+
+    def unchanged_since(self, earlier: dict[str, Any] | None) -> Document:
+        """This document, dated when an earlier build first made the same bytes."""
+        if earlier and earlier.get("etag") == self.etag:
+            return replace(self, modified_at=earlier.get("modified_at", earlier["built_at"]))
+        return self
 
 
 def path_prefix(page: StatusPage) -> str:
@@ -330,6 +341,8 @@ def rebuild(page: StatusPage, *, now: datetime | None = None) -> dict[str, Docum
             StatusSnapshot.objects.create(page=page, built_at=now, documents={}, failures=failure)
         raise
     build_ms = int((time.monotonic() - started) * 1000)
+    earlier = previous.documents if previous else {}
+    docs = {name: doc.unchanged_since(earlier.get(name)) for name, doc in docs.items()}
     serial = {name: doc.to_json() for name, doc in docs.items()}
     kept = {name: previous.documents[name] for name in failed if previous and name in previous.documents}
     for name, row in kept.items():

@@ -14,9 +14,10 @@ from typing import Any
 from django import forms
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.http import parse_http_date_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -99,18 +100,29 @@ def _respond(request: HttpRequest, doc: Document, slug: str, meta: dict[str, Any
     compress = body is doc.body and doc.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", "")
     if compress:
         etag = etag[:-1] + '-gz"'
-    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-        response = HttpResponse(status=304)
+    modified = doc.built_at if stale else doc.modified_at
+    if not_modified(request, etag, modified):
+        response = HttpResponseNotModified()
     elif compress:
         response = HttpResponse(doc.gzipped, content_type=doc.content_type)
         response["Content-Encoding"] = "gzip"
     else:
         response = HttpResponse(body, content_type=doc.content_type)
     response["ETag"] = etag
-    response["Last-Modified"] = formatdate(doc.built_at, usegmt=True)
+    response["Last-Modified"] = formatdate(modified, usegmt=True)
     response["Cache-Control"] = PRIVATE_CACHE if meta.get("private") else ("no-cache" if stale else PUBLIC_CACHE)
     response["Vary"] = "Host, Accept-Encoding, Cookie" if meta.get("private") else "Host, Accept-Encoding"
     return response
+
+
+def not_modified(request: HttpRequest, etag: str, modified: float) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides when sent; otherwise If-Modified-Since (whole seconds)."""
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        return etag in tags or "*" in tags
+    since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
+    return since is not None and int(modified) <= since
 
 
 def path_prefix_for(slug: str) -> str:
