@@ -18,7 +18,12 @@ if "daphne.server" in sys.modules:  # served by daphne: refuse big bodies before
 
     install_daphne_body_limit()
 
-django_asgi_app = BodyLimitASGI(get_asgi_application())
+django_http_app = get_asgi_application()  # sets Django up: the imports below need the app registry
+
+from statuspage.files import StatusFilesASGI  # noqa: E402
+
+# Public status page documents are answered from their files before Django's handler runs.
+django_asgi_app = BodyLimitASGI(StatusFilesASGI(django_http_app))
 
 from portal.routing import websocket_urlpatterns  # noqa: E402
 

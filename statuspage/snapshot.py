@@ -6,6 +6,12 @@ three ways: in the cache (what requests read), in a database row and in a file (
 last good copy, for a cache that was flushed or is down, and for a database that is
 down). Requests look documents up by (page slug, document name), in that order:
 process memory (a second), cache, file, database row.
+
+A public page's documents are also written as static files laid out like their URLs
+(public_dir(): status/index.html, status/api/v2/summary.json ...), each with .gz and .br
+siblings, atomically and only when their bytes change (so a file's mtime is its
+Last-Modified). statuspage.files serves them before Django, and nginx or Caddy can serve
+the directory directly (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -319,6 +325,121 @@ def _write_file(path: Path, payload: dict[str, Any]) -> None:
     os.replace(temporary, path)  # atomic: a reader sees the old copy or the new one
 
 
+# --- Public files -------------------------------------------------------------------------------
+
+# First path segments under /status/ that are the default page's own routes: a page with such a
+# slug is not reachable at /status/<slug>/ (Django resolves the default page's route first).
+RESERVED_SEGMENTS = frozenset({"live", "history", "incidents", "badges", "subscribe", "unsubscribe", "api"})
+
+
+def public_dir() -> Path:
+    return snapshot_dir() / "public"
+
+
+def _built_marker(slug: str) -> Path:
+    return snapshot_dir() / "built" / slug
+
+
+def _manifest_path(slug: str) -> Path:
+    return snapshot_dir() / "manifests" / f"{slug}.json"
+
+
+def public_paths(name: str, *, slug: str, default: bool) -> list[str]:
+    """Where a document is served, as paths under public_dir() that equal its URL paths (a URL
+    ending in / is its index.html): "live.html" -> status/live/index.html, so a plain file
+    server maps the address to the file without rewrites. The default page is served at
+    /status/, /status/<slug>/ and its API at /api/v2/ as well."""
+    tail = name if name == "index.html" or not name.endswith(".html") else name.removesuffix(".html") + "/index.html"
+    prefixes = [] if slug in RESERVED_SEGMENTS else [f"status/{slug}/"]
+    if default:
+        prefixes.insert(0, "status/")
+    paths = [prefix + tail for prefix in prefixes]
+    if default and name.startswith("api/v2/"):
+        paths.append(name)
+    return paths
+
+
+def _write_bytes(path: Path, data: bytes, modified: float) -> None:
+    """Write then rename, dated `modified`: a reader sees the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(data)
+    os.chmod(temporary, 0o644)  # a web server running as another user reads them
+    os.utime(temporary, (modified, modified))
+    os.replace(temporary, path)
+
+
+def _unlink_file(relative: str) -> None:
+    root = public_dir()
+    for suffix in ("", ".gz", ".br"):
+        (root / (relative + suffix)).unlink(missing_ok=True)
+    # An empty directory left behind would make a file server answer 403 for its URL instead of
+    # handing the request to Vigil.
+    folder = (root / relative).parent
+    while folder != root and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+def _read_manifest(slug: str) -> dict[str, str]:
+    try:
+        return dict(json.loads(_manifest_path(slug).read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _claimed_by_other_pages(slug: str) -> set[str]:
+    folder = _manifest_path(slug).parent
+    claimed: set[str] = set()
+    for manifest in folder.glob("*.json") if folder.is_dir() else []:
+        if manifest.stem != slug:
+            claimed.update(_read_manifest(manifest.stem))
+    return claimed
+
+
+def write_public_files(page: StatusPage, docs: dict[str, Document], *, built_at: float) -> None:
+    """Write every document of a public page (none of a private one) under public_dir(), with
+    precompressed siblings, and remove the files of documents the page no longer has."""
+    import brotli  # Brotli's own binding: the .br siblings browsers prefer (smaller than gzip)
+
+    previous = _read_manifest(page.slug)
+    written: dict[str, str] = {}
+    if not page.is_private:
+        for name, doc in docs.items():
+            for relative in public_paths(name, slug=page.slug, default=page.is_default):
+                written[relative] = doc.etag
+                target = public_dir() / relative
+                if previous.get(relative) == doc.etag and target.exists():
+                    continue  # same bytes: the file, and its date, stay as they are
+                if doc.gzipped is not None:
+                    _write_bytes(target.with_name(target.name + ".br"), brotli.compress(doc.body, quality=11), doc.modified_at)
+                    _write_bytes(target.with_name(target.name + ".gz"), doc.gzipped, doc.modified_at)
+                else:
+                    for suffix in (".gz", ".br"):
+                        target.with_name(target.name + suffix).unlink(missing_ok=True)
+                _write_bytes(target, doc.body, doc.modified_at)
+    gone = set(previous) - set(written)
+    if gone:
+        others = _claimed_by_other_pages(page.slug)  # a new default page now owns status/...
+        for relative in gone - others:
+            _unlink_file(relative)
+    _write_file(_manifest_path(page.slug), written)
+    marker = _built_marker(page.slug)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    os.utime(marker, (built_at, built_at))  # how fresh the page is: statuspage.files falls back to Django when stale
+
+
+def remove_public_files(slug: str) -> None:
+    """A page that was deleted or turned private: its files go."""
+    others = _claimed_by_other_pages(slug)
+    for relative in set(_read_manifest(slug)) - others:
+        _unlink_file(relative)
+    _manifest_path(slug).unlink(missing_ok=True)
+    _built_marker(slug).unlink(missing_ok=True)
+
+
 def rebuild(page: StatusPage, *, now: datetime | None = None) -> dict[str, Document]:
     """Build and store one page; returns its documents.
 
@@ -351,6 +472,10 @@ def rebuild(page: StatusPage, *, now: datetime | None = None) -> dict[str, Docum
     failures = {name: {"error": error, "since": earlier_failures.get(name, {}).get("since", now.isoformat())} for name, error in failed.items()}
     StatusSnapshot.objects.update_or_create(page=page, defaults={"built_at": now, "build_ms": build_ms, "documents": serial, "failures": failures})
     _write_file(snapshot_dir() / f"{page.slug}.json", {"slug": page.slug, "built_at": now.timestamp(), "documents": serial})
+    try:
+        write_public_files(page, docs, built_at=now.timestamp())
+    except OSError as exc:  # a full disk: the cache, the row and the JSON file still serve
+        log.error("status page %s: public files not written (%s); Django serves the page meanwhile", page.slug, exc)
     try:
         cached = cache.get(_index_key(page.slug)) or []
         cache.set_many({_doc_key(page.slug, name): doc for name, doc in docs.items()}, timeout=None)
@@ -391,6 +516,11 @@ def routes_table() -> dict[str, Any]:
 
 def publish_routes() -> dict[str, Any]:
     table = routes_table()
+    manifests = _manifest_path("x").parent
+    for manifest in manifests.glob("*.json") if manifests.is_dir() else []:
+        meta = table["pages"].get(manifest.stem)
+        if meta is None or meta["private"]:
+            remove_public_files(manifest.stem)
     _write_file(snapshot_dir() / "routes.json", table)
     try:
         cache.set(ROUTES_KEY, table, timeout=None)

@@ -17,11 +17,11 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.http import parse_http_date_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from core.client_address import client_address
+from lib import http_conditional as conditional
 from statuspage import access, services
 from statuspage.models import StatusPage, Subscriber
 from statuspage.snapshot import STALE_MARK, Document, get_document, get_routes, is_stale, path_prefix, rebuild
@@ -116,13 +116,7 @@ def _respond(request: HttpRequest, doc: Document, slug: str, meta: dict[str, Any
 
 
 def not_modified(request: HttpRequest, etag: str, modified: float) -> bool:
-    """RFC 9110 13.2.2: If-None-Match decides when sent; otherwise If-Modified-Since (whole seconds)."""
-    if_none_match = request.headers.get("If-None-Match")
-    if if_none_match is not None:
-        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-        return etag in tags or "*" in tags
-    since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
-    return since is not None and int(modified) <= since
+    return conditional.not_modified(request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"), etag, modified)
 
 
 def path_prefix_for(slug: str) -> str:
