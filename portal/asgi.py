@@ -20,10 +20,11 @@ if "daphne.server" in sys.modules:  # served by daphne: refuse big bodies before
 
 django_http_app = get_asgi_application()  # sets Django up: the imports below need the app registry
 
+from monitors.ping_asgi import PingASGI  # noqa: E402
 from statuspage.files import StatusFilesASGI  # noqa: E402
 
-# Public status page documents are answered from their files before Django's handler runs.
-django_asgi_app = BodyLimitASGI(StatusFilesASGI(django_http_app))
+# Public status page documents and heartbeat pings are answered before Django's handler runs.
+django_asgi_app = BodyLimitASGI(PingASGI(StatusFilesASGI(django_http_app)))
 
 from portal.routing import websocket_urlpatterns  # noqa: E402
 
