@@ -344,7 +344,7 @@ def pings_per_second() -> Row:
     stored = CheckResult.objects.filter(monitor_id=job.pk).count()
     ratio = ours.per_second / peer.per_second if peer.per_second else None
     return Row(name, ours.per_second, "pings/s", [figure_check(">=", 5000, ours.per_second, "pings/s"), ratio_check(">=", 0.1, ratio),
-                                                    Check("errors", "<=", 0, ours.errors)],
+                                                    Check("errors", "<=", 0, ours.errors), Check("lost", "<=", 0, applied - stored)],
                peer.per_second, "nginx, static 200", ratio,
                f"p99 {ours.p99_ms:.1f} ms (nginx {peer.p99_ms:.1f} ms); {applied:,} pings drained, {stored:,} results stored")
 

@@ -91,3 +91,11 @@ def test_the_fast_ping_layer_answers_as_the_django_view_does(tmp_path, client):
     assert pings.drain(now=timezone.now(), consumer="parity") == accepted
     first = CheckResult.objects.filter(monitor_id=job.pk).order_by("at").first()
     assert first is not None and first.outcome != 0 and first.message.startswith("job exit code 3: " + "x" * 100)
+
+
+def test_pings_of_one_check_in_the_same_microsecond_are_all_stored():
+    job = _jobs()[0]
+    at = timezone.now()
+    received = [services.Ping(job.pk, "success", None, "", at) for _ in range(3)]
+    assert services.record_pings(pings=received, now=at) == 3
+    assert CheckResult.objects.filter(monitor_id=job.pk).count() == 3
