@@ -7,7 +7,8 @@ would send (ETag, Last-Modified, Cache-Control, Vary, the security headers, CORS
 API), honours If-None-Match / If-Modified-Since and Accept-Encoding (.br, .gz siblings),
 and hands everything else to Django unchanged: query strings, private pages, a page's own
 domain (its links are rewritten), a stale page (Django adds the "as of" note), documents
-not on disk (Django builds them or answers 404), websockets.
+not on disk (Django builds them or answers 404), plain HTTP when SECURE_SSL_REDIRECT is on
+(Django redirects; X-Forwarded-Proto counts from VIGIL_TRUSTED_PROXIES only), websockets.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from core.client_address import forwarded_https
 from lib import http_conditional as conditional
 from statuspage.snapshot import RESERVED_SEGMENTS, STALE_AFTER, _built_marker, _read_file, public_dir
 
@@ -84,6 +86,10 @@ class StatusFilesASGI:
         if not (path.startswith(("/status/", "/api/v2/"))) or "/." in path or "\\" in path:
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
+        secure = scope.get("scheme") == "https" or forwarded_https(
+            (scope.get("client") or ("", 0))[0], headers[b"x-forwarded-proto"].decode("latin-1") if b"x-forwarded-proto" in headers else None)
+        if settings.SECURE_SSL_REDIRECT and not secure:
+            return await self.app(scope, receive, send)  # Django redirects to HTTPS
         slug = self._public_fresh_page(path, headers.get(b"host", b""))
         if slug is None:
             return await self.app(scope, receive, send)
@@ -91,7 +97,7 @@ class StatusFilesASGI:
         found = self._file(os.path.join(self.root, relative))
         if found is None:
             return await self.app(scope, receive, send)
-        await self._answer(scope, send, found, headers, relative)
+        await self._answer(scope, send, found, headers, relative, secure=secure)
 
     def _public_fresh_page(self, path: str, host: bytes) -> str | None:
         """The slug of the page the path belongs to, when Django would serve it as a public
@@ -147,7 +153,7 @@ class StatusFilesASGI:
         self.files[path] = found
         return found
 
-    def _common_headers(self, scope: Scope) -> list[tuple[bytes, bytes]]:
+    def _common_headers(self, *, secure: bool) -> list[tuple[bytes, bytes]]:
         if self.common is None:
             from csp.utils import build_policy
 
@@ -165,20 +171,20 @@ class StatusFilesASGI:
                 common.append((b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode()))
             self.common = common
         headers = list(self.common)
-        if scope.get("scheme") == "https" and settings.SECURE_HSTS_SECONDS:
+        if secure and settings.SECURE_HSTS_SECONDS:
             value = f"max-age={settings.SECURE_HSTS_SECONDS}"
             value += "; includeSubDomains" if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS else ""
             value += "; preload" if settings.SECURE_HSTS_PRELOAD else ""
             headers.append((b"strict-transport-security", value.encode()))
         return headers
 
-    async def _answer(self, scope: Scope, send: Send, found: _File, request: dict[bytes, bytes], relative: str) -> None:
+    async def _answer(self, scope: Scope, send: Send, found: _File, request: dict[bytes, bytes], relative: str, *, secure: bool) -> None:
         accepted = request.get(b"accept-encoding", b"").decode("latin-1")
         encoding = next((name for name in ("br", "gzip") if name in found.variants and name in accepted), "")
         body = found.variants[encoding]
         etag = f'"{found.etag}-{"gz" if encoding == "gzip" else encoding}"' if encoding else f'"{found.etag}"'
         headers = [(b"etag", etag.encode()), (b"last-modified", formatdate(found.modified, usegmt=True).encode()),
-                   *self._common_headers(scope)]
+                   *self._common_headers(secure=secure)]
         if "/api/v2/" in "/" + relative:
             headers += CORS
         if_none_match = request.get(b"if-none-match")

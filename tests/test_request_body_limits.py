@@ -34,11 +34,14 @@ def peak_memory_mib(process: Process) -> float:
     pending = [process.popen.pid]
     while pending:
         pid = pending.pop()
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                total += int(line.split()[1]) / 1024
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            pending += [int(child) for child in (task / "children").read_text().split()]
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) / 1024
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue  # a thread or process that ended meanwhile
     return total
 
 

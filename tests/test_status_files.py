@@ -196,7 +196,9 @@ def test_the_make_run_server_answers_from_the_files_with_djangos_bytes_and_heade
         # A private page, a query string and a stale page are Django's.
         StatusPage.objects.filter(pk=other.pk).update(visibility=StatusPage.Visibility.PRIVATE)
         snapshot.publish_routes()
-        assert requests.get(f"{url}/status/partners/", timeout=5, allow_redirects=False).status_code == 302
+        # (The server remembers the routes for a second: snapshot.MEMORY_SECONDS.)
+        wait_until(lambda: requests.get(f"{url}/status/partners/", timeout=5, allow_redirects=False).status_code == 302, 5,
+                   "a page turned private was still served")
         assert "X-Request-ID" in requests.get(f"{url}/status/history/?page=1", timeout=5).headers
         old = (timezone.now() - timedelta(minutes=10)).timestamp()
         os.utime(snapshot.snapshot_dir() / "built" / default.slug, (old, old))
@@ -204,3 +206,43 @@ def test_the_make_run_server_answers_from_the_files_with_djangos_bytes_and_heade
                    "a stale page was still answered from its file")
     finally:
         web.stop()
+
+
+def _asgi_get(path: str, *, scheme: str = "http", client: str = "203.0.113.9", headers: list | None = None) -> tuple[str, int, dict]:
+    """Call the file layer as an ASGI server would; an inner app stands for Django and says it was reached."""
+    import asyncio
+
+    from statuspage.files import StatusFilesASGI
+
+    sent: list[dict] = []
+
+    async def django(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 299, "headers": []})
+        await send({"type": "http.response.body", "body": b"django"})
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "scheme": scheme, "client": (client, 5000),
+             "headers": [(b"host", b"localhost"), *(headers or [])]}
+    asyncio.run(StatusFilesASGI(django)(scope, receive, send))
+    start = sent[0]
+    return ("django" if start["status"] == 299 else "file"), start["status"], dict(start["headers"])
+
+
+@pytest.mark.django_db
+def test_with_https_redirect_on_plain_http_goes_to_django_and_https_gets_hsts(pages, settings):
+    settings.ALLOWED_HOSTS = ["localhost"]
+    assert _asgi_get("/status/")[0] == "file"
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_HSTS_SECONDS = 3600
+    settings.VIGIL_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    assert _asgi_get("/status/")[0] == "django"  # Django answers with its redirect to HTTPS
+    forwarded = [(b"x-forwarded-proto", b"https")]
+    assert _asgi_get("/status/", headers=forwarded)[0] == "django"  # not from a trusted proxy
+    served, status, headers = _asgi_get("/status/", client="10.1.2.3", headers=forwarded)
+    assert (served, status) == ("file", 200) and headers[b"strict-transport-security"].startswith(b"max-age=3600")
+    assert _asgi_get("/status/", scheme="https")[0] == "file"
