@@ -8,7 +8,7 @@ export PORT
 VIGIL_BASE_URL ?= http://127.0.0.1:$(PORT)
 export VIGIL_BASE_URL
 
-.PHONY: run prepare install test test-faults lint audit bench browser prometheus check-python clean screenshots
+.PHONY: run prepare install test test-faults lint audit bench bench-peers browser prometheus check-python clean screenshots
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Vigil needs Python 3.11 or newer (found %s); set PYTHON=python3.12" % sys.version.split()[0])'
@@ -71,7 +71,18 @@ lint: install
 audit: install
 	$(BIN)/pip-audit --strict --progress-spinner off -r requirements.txt
 
-bench: install
+# The peers bench compares Vigil with (docs/benchmarks.md): Debian's nginx-light, wrk and
+# prometheus-blackbox-exporter. bench starts them on free ports with its own configuration; the
+# system services apt may start are stopped and left disabled.
+bench-peers:
+	@{ command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; } && command -v wrk >/dev/null 2>&1 \
+	  && command -v prometheus-blackbox-exporter >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light wrk prometheus-blackbox-exporter >/dev/null; \
+	    for service in nginx prometheus-blackbox-exporter; do \
+	      { command -v systemctl >/dev/null 2>&1 && systemctl disable --now $$service >/dev/null 2>&1; } || service $$service stop >/dev/null 2>&1 || true; done; \
+	  else echo "the bench peers need Debian's packages: sudo apt-get install nginx-light wrk prometheus-blackbox-exporter"; fi; }
+
+bench: install bench-peers
 	$(BIN)/python -m bench
 
 clean:

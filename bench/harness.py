@@ -8,7 +8,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,16 +19,65 @@ BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 @dataclass
+class Check:
+    """One condition of a row's target; the printed target is made of these, so the verdict is
+    exactly what is printed."""
+
+    what: str  # "figure", "ratio", "p95", "errors" ...
+    op: str  # ">=" or "<="
+    limit: float
+    measured: float | None
+    unit: str = ""
+
+    def met(self) -> bool:
+        if self.measured is None or self.measured != self.measured:  # None or NaN: not measured
+            return False
+        return self.measured >= self.limit if self.op == ">=" else self.measured <= self.limit
+
+    def text(self) -> str:
+        limit = f"{self.limit:,.0f}" if self.limit == int(self.limit) and abs(self.limit) >= 10 else f"{self.limit:g}"
+        suffix = "x" if self.what == "ratio" else (f" {self.unit}" if self.unit else "")
+        return f"{self.what} {self.op} {limit}{suffix}"
+
+
+@dataclass
 class Row:
     benchmark: str
-    figure: float
+    figure: float | None  # None: could not be measured
     unit: str
-    target: str
+    checks: list[Check]  # empty: the figure is reported, not judged
     baseline: float | None
     baseline_name: str
     ratio: float | None
-    meets: bool
     note: str = ""
+    target: str = field(init=False)
+    verdict: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.target = " and ".join(check.text() for check in self.checks) or "reported"
+        if self.figure is None or self.figure != self.figure:
+            self.verdict = "NOT MEASURED"
+        elif not self.checks:
+            self.verdict = "reported"
+        else:
+            self.verdict = "meets" if all(check.met() for check in self.checks) else "MISSES"
+
+    @property
+    def meets(self) -> bool:
+        return self.verdict in ("meets", "reported")
+
+
+def not_measured(benchmark: str, unit: str, checks: list[Check], why: str) -> Row:
+    """A row that could not be measured: printed, and it fails."""
+    return Row(benchmark, None, unit, checks, None, "", None, f"not measured: {why}")
+
+
+def figure_check(op: str, limit: float, figure: float | None, unit: str) -> Check:
+    return Check("figure", op, limit, figure, unit)
+
+
+def ratio_check(op: str, limit: float, ratio: float | None) -> Check:
+    return Check("ratio", op, limit, ratio)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -88,12 +137,13 @@ def setup_django() -> None:
 
 
 def print_table(rows: list[Row]) -> None:
-    headers = ["benchmark", "figure", "target", "baseline", "ratio", "verdict"]
+    headers = ["benchmark", "figure", "target", "peer or baseline (same run)", "ratio", "verdict"]
     lines = []
     for row in rows:
         baseline = "" if row.baseline is None else f"{row.baseline:,.1f} {row.unit} ({row.baseline_name})"
-        ratio = "" if row.ratio is None else f"{row.ratio:.2f}x"
-        lines.append([row.benchmark, f"{row.figure:,.1f} {row.unit}", row.target, baseline, ratio, "meets" if row.meets else "MISSES"])
+        ratio = "" if row.ratio is None else f"{row.ratio:.3f}x"
+        figure = "not measured" if row.verdict == "NOT MEASURED" else f"{row.figure:,.1f} {row.unit}"
+        lines.append([row.benchmark, figure, row.target, baseline, ratio, row.verdict])
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(headers)]
     print()
     print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)))
@@ -106,9 +156,26 @@ def print_table(rows: list[Row]) -> None:
     sys.stdout.flush()
 
 
+def machine_facts() -> dict[str, str]:
+    """CPU model, cores and memory of this machine, printed with the table and in docs/benchmarks.md."""
+    import platform
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        memory_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:"))
+        memory = f"{memory_kib / 2**20:.1f} GiB"
+    except (OSError, StopIteration, ValueError):
+        memory = "unknown"
+    return {"cpu": model, "cores": str(os.cpu_count()), "memory": memory, "os": platform.platform(), "python": platform.python_version()}
+
+
 def save(name: str, rows: list[Row]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    payload = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cpus": os.cpu_count(), "quick": QUICK, "rows": [asdict(r) for r in rows]}
+    payload = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "machine": machine_facts(), "quick": QUICK, "rows": [asdict(r) for r in rows]}
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2))
 
 

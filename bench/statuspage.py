@@ -1,6 +1,8 @@
-"""Status page benchmarks (issue 6), each with a baseline measured in the same run:
-- requests/s and p95 for the status page at 64 concurrent clients vs the same server
-  handing out a static file through whitenoise (target ratio >= 0.7, p95 <= 50 ms);
+"""Status page benchmarks, each with a peer or baseline measured in the same run:
+- requests/s for the status page and summary.json (gzip, 64 connections, wrk) on the `make run`
+  server vs nginx serving the same files with docs/deployment.md's configuration (target
+  >= 0.25x, floor 0.1x), and the page behind that nginx vs nginx serving one plain file
+  (target >= 0.9x);
 - the uncached rebuild of a page with 50 components x 90 days of rollups (reported),
   vs rendering the page straight from the database on every request (what the
   snapshot saves each visitor).
@@ -8,12 +10,11 @@
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import UTC, datetime, timedelta
 
-from bench.engine import BIN, _free_port, _start, _stop, _wait_for_port
-from bench.harness import QUICK, Row, median, percentile, progress, setup_django
+from bench.engine import _free_port, _start, _stop, _wait_for_port
+from bench.harness import QUICK, Check, Row, median, not_measured, progress, ratio_check, setup_django
 
 
 def _make_page(components: int = 50, days: int = 90) -> None:
@@ -80,46 +81,71 @@ def rebuild_time() -> Row:
         client.get("/status/")
         served.append(time.perf_counter() - started)
     served_ms = median(served) * 1000
-    return Row("status page rebuild, 50 components x 90 days (all documents)", build_ms, "ms", "reported", render_ms,
-               "one page render from the database per request", build_ms / render_ms if render_ms else None, True,
+    return Row("status page rebuild, 50 components x 90 days (all documents)", build_ms, "ms", [], render_ms,
+               "one page render from the database per request", build_ms / render_ms if render_ms else None,
                f"a warm request costs {served_ms:.2f} ms in-process (vs {render_ms:.0f} ms rendered per request without the snapshot)")
 
 
 def requests_per_second() -> list[Row]:
-    from django.core.management import call_command
-
-    from bench.load_client import run_load
+    """The `make run` server (the Procfile's web line) against nginx serving the same files with
+    the configuration docs/deployment.md gives, both loaded by wrk, interleaved in one run."""
+    from bench import peers
+    from statuspage.snapshot import public_dir
     from statuspage.tasks import rebuild_all
 
-    call_command("collectstatic", "--noinput", verbosity=0)
     rebuild_all()
-    port = _free_port()
-    # One worker process per core, threads for the keep-alive connections (docs/deployment.md).
-    workers = str(os.cpu_count() or 2)
-    server = _start([str(BIN / "gunicorn"), "portal.wsgi:application", "-b", f"127.0.0.1:{port}", "-k", "gthread", "--workers", workers,
-                     "--threads", "16", "--keep-alive", "30", "--log-level", "warning"])
+    seconds = 5 if QUICK else 15
+    names = [("status page /status/ (gzip)", "/status/"), ("status API /api/v2/summary.json (gzip)", "/api/v2/summary.json")]
+    missing = [tool for tool, path in (("nginx", peers.NGINX), ("wrk", peers.WRK)) if path is None]
+    if missing:
+        why = f"{' and '.join(missing)} not installed (make bench-peers)"
+        return [not_measured(f"{name}: make run server vs nginx, same bytes", "req/s", [ratio_check(">=", 0.25, None)], why)
+                for name, _path in names] + [
+            not_measured("status page behind the documented nginx vs nginx serving the file", "req/s", [ratio_check(">=", 0.9, None)], why)]
+    vigil_port, nginx_port = _free_port(), _free_port()
+    server = _start(peers.procfile_web_args(vigil_port))
+    # The same gzip bytes as a plain file, for the "behind nginx" row's peer.
+    plain = public_dir().parent / "bench-plain"
+    plain.mkdir(exist_ok=True)
+    (plain / "page.gz").write_bytes((public_dir() / "status" / "index.html.gz").read_bytes())
+    body = peers.documented_nginx_block(public_dir(), f"127.0.0.1:{vigil_port}") + (
+        f"\nlocation = /plain/page {{ alias {plain}/page.gz; default_type text/html; add_header Content-Encoding gzip; }}\n")
+    nginx = peers.start_nginx(nginx_port, body)
+    assert nginx is not None
+    browser = {"Accept-Encoding": "gzip"}
+    rows = []
     try:
-        _wait_for_port(port)
-        seconds = 8 if QUICK else 20
-        run_load("127.0.0.1", port, ["/static/css/status.css", "/status/"], connections=8, seconds=2)  # warm up
-        progress(f"baseline: static file through whitenoise, 64 clients, {seconds}s")
-        browser = {"Accept-Encoding": "gzip, deflate, br"}  # every client asks for compression, as browsers do
-        static = run_load("127.0.0.1", port, ["/static/css/status.css"], connections=64, seconds=seconds, headers=browser)
-        progress(f"status page, 64 clients, {seconds}s")
-        page = run_load("127.0.0.1", port, ["/status/"], connections=64, seconds=seconds, headers=browser)
-        progress(f"status API summary.json, 64 clients, {seconds}s")
-        api = run_load("127.0.0.1", port, ["/api/v2/summary.json"], connections=64, seconds=seconds, headers=browser)
+        _wait_for_port(vigil_port)
+        _wait_for_port(nginx_port)
+        peers.wrk(f"http://127.0.0.1:{vigil_port}/status/", seconds=2, headers=browser)  # warm up
+        for name, path in names:
+            progress(f"{name}: nginx (documented config) and the make run server, 64 connections, {seconds}s each")
+            peer = peers.wrk(f"http://127.0.0.1:{nginx_port}{path}", seconds=seconds, headers=browser)
+            ours = peers.wrk(f"http://127.0.0.1:{vigil_port}{path}", seconds=seconds, headers=browser)
+            if peer is None or ours is None:
+                rows.append(not_measured(f"{name}: make run server vs nginx, same bytes", "req/s", [ratio_check(">=", 0.25, None)],
+                                         "wrk printed no figure"))
+                continue
+            ratio = ours.per_second / peer.per_second if peer.per_second else None
+            rows.append(Row(f"{name}: make run server vs nginx, same bytes", ours.per_second, "req/s",
+                            [ratio_check(">=", 0.25, ratio), Check("errors", "<=", 0, ours.errors)], peer.per_second,
+                            "nginx serving the files", ratio,
+                            f"p99 {ours.p99_ms:.1f} ms (nginx {peer.p99_ms:.1f} ms); floor 0.1x; errors {ours.errors}"))
+        progress(f"status page behind the documented nginx vs nginx serving a plain file, {seconds}s each")
+        plain_file = peers.wrk(f"http://127.0.0.1:{nginx_port}/plain/page", seconds=seconds, headers=browser)
+        behind = peers.wrk(f"http://127.0.0.1:{nginx_port}/status/", seconds=seconds, headers=browser)
+        if plain_file is None or behind is None:
+            rows.append(not_measured("status page behind the documented nginx vs nginx serving the file", "req/s",
+                                     [ratio_check(">=", 0.9, None)], "wrk printed no figure"))
+        else:
+            ratio = behind.per_second / plain_file.per_second if plain_file.per_second else None
+            rows.append(Row("status page behind the documented nginx vs nginx serving the file", behind.per_second, "req/s",
+                            [ratio_check(">=", 0.9, ratio)], plain_file.per_second, "nginx, one plain file", ratio,
+                            f"p99 {behind.p99_ms:.1f} ms"))
     finally:
         _stop(server)
-    rows = []
-    for name, result in [(f"status page /status/ (gunicorn gthread {workers}x16, 64 clients)", page),
-                         ("status API /api/v2/summary.json (64 clients)", api)]:
-        ratio = result.per_second / static.per_second if static.per_second else 0.0
-        p95 = percentile(result.latencies, 0.95) * 1000
-        rows.append(Row(name, result.per_second, "req/s", ">= 0.7x static, p95 <= 50 ms", static.per_second,
-                        "static file, same server", ratio, ratio >= 0.7 and p95 <= 50 and result.errors == 0,
-                        f"p95 {p95:.1f} ms (static p95 {percentile(static.latencies, 0.95) * 1000:.1f} ms), errors {result.errors}, "
-                        f"statuses {result.statuses}"))
+        nginx.terminate()
+        nginx.wait(10)
     return rows
 
 

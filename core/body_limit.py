@@ -6,7 +6,7 @@ checked at the server's edge: the declared Content-Length, and the bytes of a st
 writes), everything else VIGIL_MAX_BODY_BYTES.
 
 Three guards share `body_limit` and `refusal`:
-- BodyLimitASGI wraps the ASGI application (any ASGI server);
+- BodyLimitASGI wraps the ASGI application (any ASGI server: granian in the Procfile);
 - core.daphne_body_limit stops daphne itself, which otherwise buffers the whole body
   before the application sees the request;
 - BodyLimitWSGI wraps the WSGI application (gunicorn).

@@ -83,6 +83,14 @@ def drop_untrusted_forwarded_proto(request: HttpRequest) -> None:
                        "if it is your reverse proxy, add it (e.g. VIGIL_TRUSTED_PROXIES=%s)", proto[:16], peer, peer)
 
 
+def forwarded_https(peer: str, forwarded_proto: str | None) -> bool:
+    """True when a trusted proxy (VIGIL_TRUSTED_PROXIES) says the client's connection is HTTPS
+    (for code that runs before Django's request exists, e.g. an ASGI layer)."""
+    if forwarded_proto is None or forwarded_proto.strip().lower() != "https":
+        return False
+    return _peer_is_trusted(peer, _trusted(tuple(getattr(settings, "VIGIL_TRUSTED_PROXIES", ()))))
+
+
 def client_address(request: HttpRequest) -> str:
     """The client's IP address as text; REMOTE_ADDR unless a trusted proxy forwarded the request."""
     peer = request.META.get("REMOTE_ADDR", "") or ""

@@ -40,6 +40,18 @@ _tokens: dict[UUID, tuple[float, int | None, bool]] = {}
 _tokens_lock = threading.Lock()
 
 
+NOT_CACHED = object()
+
+
+def cached_lookup(token: UUID) -> tuple[int, bool] | object | None:
+    """lookup() from the in-process cache only: NOT_CACHED when it would need the database
+    (the ASGI ping layer then asks lookup() from a thread)."""
+    cached = _tokens.get(token)
+    if cached is None or cached[0] <= time.monotonic():
+        return NOT_CACHED
+    return None if cached[1] is None else (cached[1], cached[2])
+
+
 def lookup(token: UUID) -> tuple[int, bool] | None:
     """(monitor id, paused) of the heartbeat monitor with this ping token, or None."""
     now = time.monotonic()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -669,10 +669,18 @@ def record_pings(*, pings: Sequence[Ping], now: datetime) -> int:
     with transaction.atomic():
         ids = sorted({p.monitor_id for p in pings})
         monitors = {m.pk: m for m in Monitor.objects.select_for_update().filter(pk__in=ids, kind=Monitor.Kind.HEARTBEAT).order_by("pk")}
+        previous: dict[int, datetime] = {}
         for ping in sorted(pings, key=lambda p: (p.monitor_id, p.at)):
             monitor = monitors.get(ping.monitor_id)
             if monitor is None or monitor.paused:
                 continue
+            # Two pings of one check can carry the same microsecond (one server process answers
+            # thousands a second); a result is keyed by (monitor, time, region), so the second
+            # would be dropped. It is stored a microsecond later instead.
+            earlier = previous.get(ping.monitor_id)
+            if earlier is not None and ping.at <= earlier:
+                ping = replace(ping, at=earlier + timedelta(microseconds=1))
+            previous[ping.monitor_id] = ping.at
             if ping.signal == "start":
                 monitor.last_start_at = ping.at
                 continue

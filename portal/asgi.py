@@ -1,4 +1,4 @@
-"""ASGI entry point (daphne): HTTP and the authenticated websocket endpoint /ws/."""
+"""ASGI entry point (granian in the Procfile; daphne works too): HTTP and the authenticated websocket endpoint /ws/."""
 
 import sys
 
@@ -18,7 +18,13 @@ if "daphne.server" in sys.modules:  # served by daphne: refuse big bodies before
 
     install_daphne_body_limit()
 
-django_asgi_app = BodyLimitASGI(get_asgi_application())
+django_http_app = get_asgi_application()  # sets Django up: the imports below need the app registry
+
+from monitors.ping_asgi import PingASGI  # noqa: E402
+from statuspage.files import StatusFilesASGI  # noqa: E402
+
+# Public status page documents and heartbeat pings are answered before Django's handler runs.
+django_asgi_app = BodyLimitASGI(PingASGI(StatusFilesASGI(django_http_app)))
 
 from portal.routing import websocket_urlpatterns  # noqa: E402
 

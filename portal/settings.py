@@ -314,6 +314,10 @@ STORAGES = {
 # --- Observability -----------------------------------------------------------------
 VIGIL_LOG_FORMAT = env.choice("VIGIL_LOG_FORMAT", ("text", "json"), "text")
 VIGIL_LOG_LEVEL = env.choice("VIGIL_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
+# One access line per request costs a fifth of a status page's throughput: by default only server
+# errors (5xx) and slow requests are logged; "all" logs every request (request metrics count them all).
+VIGIL_ACCESS_LOG = env.choice("VIGIL_ACCESS_LOG", ("errors", "all"), "errors")
+VIGIL_SLOW_REQUEST_MS = env.int("VIGIL_SLOW_REQUEST_MS", 1000, minimum=1)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from html import escape
+from typing import Any
 
 from django.utils import feedgenerator
 from icalendar import Calendar, Event, vText
@@ -43,6 +45,27 @@ def _incident_feed(feed: feedgenerator.SyndicationFeed, data: v2.PageData) -> st
     return feed.writeString("utf-8")
 
 
+class _ContentDated:
+    """A feed dated by its content: with no items Django would print the time of the build (its
+    lastBuildDate / updated), changing the bytes and the ETag at every rebuild."""
+
+    items: list[dict[str, Any]]
+    content_date: datetime
+
+    def latest_post_date(self) -> datetime:
+        if self.items:
+            return super().latest_post_date()  # type: ignore[misc]
+        return self.content_date
+
+
+class RssFeed(_ContentDated, feedgenerator.Rss201rev2Feed):
+    pass
+
+
+class AtomFeed(_ContentDated, feedgenerator.Atom1Feed):
+    pass
+
+
 def builders(data: v2.PageData) -> dict[str, tuple[Callable[[], str], str]]:
     """Each feed's name, how to build it and its content type: built one by one, so a feed
     that fails (XML refuses a character) never takes the page or the other feeds with it."""
@@ -50,12 +73,14 @@ def builders(data: v2.PageData) -> dict[str, tuple[Callable[[], str], str]]:
     description = f"Incidents and their updates on {data.page.title}."
 
     def rss() -> str:
-        return _incident_feed(feedgenerator.Rss201rev2Feed(title=title, link=data.url, description=description, language="en",
-                                                           feed_url=f"{data.url}history.rss"), data)
+        feed = RssFeed(title=title, link=data.url, description=description, language="en", feed_url=f"{data.url}history.rss")
+        feed.content_date = data.updated_at
+        return _incident_feed(feed, data)
 
     def atom() -> str:
-        return _incident_feed(feedgenerator.Atom1Feed(title=title, link=data.url, description=description, language="en",
-                                                      feed_url=f"{data.url}history.atom"), data)
+        feed = AtomFeed(title=title, link=data.url, description=description, language="en", feed_url=f"{data.url}history.atom")
+        feed.content_date = data.updated_at
+        return _incident_feed(feed, data)
 
     return {
         "history.rss": (rss, "application/rss+xml; charset=utf-8"),

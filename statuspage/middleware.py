@@ -64,7 +64,7 @@ class StatusFastPathMiddleware:
                         response = match.func(request, *match.args, **match.kwargs)
                     except Exception:  # noqa: BLE001 - let the full chain produce the proper error page
                         return self.get_response(request)
-                    if not response.has_header("Content-Length"):
+                    if response.status_code != 304 and not response.has_header("Content-Length"):
                         response["Content-Length"] = str(len(response.content))  # as CommonMiddleware would
                     if self.csp_header is None:
                         response = self.csp.process_response(request, response)

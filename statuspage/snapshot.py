@@ -6,6 +6,12 @@ three ways: in the cache (what requests read), in a database row and in a file (
 last good copy, for a cache that was flushed or is down, and for a database that is
 down). Requests look documents up by (page slug, document name), in that order:
 process memory (a second), cache, file, database row.
+
+A public page's documents are also written as static files laid out like their URLs
+(public_dir(): status/index.html, status/api/v2/summary.json ...), each with .gz and .br
+siblings, atomically and only when their bytes change (so a file's mtime is its
+Last-Modified). statuspage.files serves them before Django, and nginx or Caddy can serve
+the directory directly (docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,24 +62,35 @@ class Document:
     body: bytes
     content_type: str
     etag: str
-    built_at: float  # unix time of the build
+    built_at: float  # unix time of the build (how fresh the page is: STALE_AFTER)
     # Compressed once at build time: a flood of visitors costs no compression work.
     gzipped: bytes | None = None
+    # Unix time these exact bytes were first built: Last-Modified. A rebuild that produces the
+    # same bytes keeps it, so If-Modified-Since (like the ETag) revalidates across rebuilds.
+    modified_at: float = 0.0
 
     @classmethod
-    def make(cls, body: str | bytes, content_type: str, built_at: float) -> Document:
+    def make(cls, body: str | bytes, content_type: str, built_at: float, modified_at: float | None = None) -> Document:
         raw = body.encode() if isinstance(body, str) else body
         packed = gzip.compress(raw, compresslevel=6, mtime=0) if len(raw) >= GZIP_MIN_BYTES else None
-        return cls(raw, content_type, hashlib.blake2b(raw, digest_size=12).hexdigest(), built_at, packed)
+        return cls(raw, content_type, hashlib.blake2b(raw, digest_size=12).hexdigest(), built_at, packed,
+                   built_at if modified_at is None else modified_at)
 
     def to_json(self) -> dict[str, Any]:
-        return {"body": self.body.decode(), "type": self.content_type, "etag": self.etag, "built_at": self.built_at}
+        return {"body": self.body.decode(), "type": self.content_type, "etag": self.etag, "built_at": self.built_at,
+                "modified_at": self.modified_at}
 
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> Document:
         raw = row["body"].encode()
         packed = gzip.compress(raw, compresslevel=6, mtime=0) if len(raw) >= GZIP_MIN_BYTES else None
-        return cls(raw, row["type"], row["etag"], row["built_at"], packed)
+        return cls(raw, row["type"], row["etag"], row["built_at"], packed, row.get("modified_at", row["built_at"]))
+
+    def unchanged_since(self, earlier: dict[str, Any] | None) -> Document:
+        """This document, dated when an earlier build first made the same bytes."""
+        if earlier and earlier.get("etag") == self.etag:
+            return replace(self, modified_at=earlier.get("modified_at", earlier["built_at"]))
+        return self
 
 
 def path_prefix(page: StatusPage) -> str:
@@ -346,6 +363,121 @@ def _write_file(path: Path, payload: dict[str, Any]) -> None:
     os.replace(temporary, path)  # atomic: a reader sees the old copy or the new one
 
 
+# --- Public files -------------------------------------------------------------------------------
+
+# First path segments under /status/ that are the default page's own routes: a page with such a
+# slug is not reachable at /status/<slug>/ (Django resolves the default page's route first).
+RESERVED_SEGMENTS = frozenset({"live", "history", "incidents", "badges", "subscribe", "unsubscribe", "api"})
+
+
+def public_dir() -> Path:
+    return snapshot_dir() / "public"
+
+
+def _built_marker(slug: str) -> Path:
+    return snapshot_dir() / "built" / slug
+
+
+def _manifest_path(slug: str) -> Path:
+    return snapshot_dir() / "manifests" / f"{slug}.json"
+
+
+def public_paths(name: str, *, slug: str, default: bool) -> list[str]:
+    """Where a document is served, as paths under public_dir() that equal its URL paths (a URL
+    ending in / is its index.html): "live.html" -> status/live/index.html, so a plain file
+    server maps the address to the file without rewrites. The default page is served at
+    /status/, /status/<slug>/ and its API at /api/v2/ as well."""
+    tail = name if name == "index.html" or not name.endswith(".html") else name.removesuffix(".html") + "/index.html"
+    prefixes = [] if slug in RESERVED_SEGMENTS else [f"status/{slug}/"]
+    if default:
+        prefixes.insert(0, "status/")
+    paths = [prefix + tail for prefix in prefixes]
+    if default and name.startswith("api/v2/"):
+        paths.append(name)
+    return paths
+
+
+def _write_bytes(path: Path, data: bytes, modified: float) -> None:
+    """Write then rename, dated `modified`: a reader sees the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(data)
+    os.chmod(temporary, 0o644)  # a web server running as another user reads them
+    os.utime(temporary, (modified, modified))
+    os.replace(temporary, path)
+
+
+def _unlink_file(relative: str) -> None:
+    root = public_dir()
+    for suffix in ("", ".gz", ".br"):
+        (root / (relative + suffix)).unlink(missing_ok=True)
+    # An empty directory left behind would make a file server answer 403 for its URL instead of
+    # handing the request to Vigil.
+    folder = (root / relative).parent
+    while folder != root and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+def _read_manifest(slug: str) -> dict[str, str]:
+    try:
+        return dict(json.loads(_manifest_path(slug).read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _claimed_by_other_pages(slug: str) -> set[str]:
+    folder = _manifest_path(slug).parent
+    claimed: set[str] = set()
+    for manifest in folder.glob("*.json") if folder.is_dir() else []:
+        if manifest.stem != slug:
+            claimed.update(_read_manifest(manifest.stem))
+    return claimed
+
+
+def write_public_files(page: StatusPage, docs: dict[str, Document], *, built_at: float) -> None:
+    """Write every document of a public page (none of a private one) under public_dir(), with
+    precompressed siblings, and remove the files of documents the page no longer has."""
+    import brotli  # Brotli's own binding: the .br siblings browsers prefer (smaller than gzip)
+
+    previous = _read_manifest(page.slug)
+    written: dict[str, str] = {}
+    if not page.is_private:
+        for name, doc in docs.items():
+            for relative in public_paths(name, slug=page.slug, default=page.is_default):
+                written[relative] = doc.etag
+                target = public_dir() / relative
+                if previous.get(relative) == doc.etag and target.exists():
+                    continue  # same bytes: the file, and its date, stay as they are
+                if doc.gzipped is not None:
+                    _write_bytes(target.with_name(target.name + ".br"), brotli.compress(doc.body, quality=11), doc.modified_at)
+                    _write_bytes(target.with_name(target.name + ".gz"), doc.gzipped, doc.modified_at)
+                else:
+                    for suffix in (".gz", ".br"):
+                        target.with_name(target.name + suffix).unlink(missing_ok=True)
+                _write_bytes(target, doc.body, doc.modified_at)
+    gone = set(previous) - set(written)
+    if gone:
+        others = _claimed_by_other_pages(page.slug)  # a new default page now owns status/...
+        for relative in gone - others:
+            _unlink_file(relative)
+    _write_file(_manifest_path(page.slug), written)
+    marker = _built_marker(page.slug)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    os.utime(marker, (built_at, built_at))  # how fresh the page is: statuspage.files falls back to Django when stale
+
+
+def remove_public_files(slug: str) -> None:
+    """A page that was deleted or turned private: its files go."""
+    others = _claimed_by_other_pages(slug)
+    for relative in set(_read_manifest(slug)) - others:
+        _unlink_file(relative)
+    _manifest_path(slug).unlink(missing_ok=True)
+    _built_marker(slug).unlink(missing_ok=True)
+
+
 def rebuild(page: StatusPage, *, now: datetime | None = None) -> dict[str, Document]:
     """Build and store one page; returns its documents.
 
@@ -368,6 +500,8 @@ def rebuild(page: StatusPage, *, now: datetime | None = None) -> dict[str, Docum
             StatusSnapshot.objects.create(page=page, built_at=now, documents={}, failures=failure)
         raise
     build_ms = int((time.monotonic() - started) * 1000)
+    earlier = previous.documents if previous else {}
+    docs = {name: doc.unchanged_since(earlier.get(name)) for name, doc in docs.items()}
     serial = {name: doc.to_json() for name, doc in docs.items()}
     kept = {name: previous.documents[name] for name in failed if previous and name in previous.documents}
     for name, row in kept.items():
@@ -376,6 +510,10 @@ def rebuild(page: StatusPage, *, now: datetime | None = None) -> dict[str, Docum
     failures = {name: {"error": error, "since": earlier_failures.get(name, {}).get("since", now.isoformat())} for name, error in failed.items()}
     StatusSnapshot.objects.update_or_create(page=page, defaults={"built_at": now, "build_ms": build_ms, "documents": serial, "failures": failures})
     _write_file(snapshot_dir() / f"{page.slug}.json", {"slug": page.slug, "built_at": now.timestamp(), "documents": serial})
+    try:
+        write_public_files(page, docs, built_at=now.timestamp())
+    except OSError as exc:  # a full disk: the cache, the row and the JSON file still serve
+        log.error("status page %s: public files not written (%s); Django serves the page meanwhile", page.slug, exc)
     try:
         cached = cache.get(_index_key(page.slug)) or []
         cache.set_many({_doc_key(page.slug, name): doc for name, doc in docs.items()}, timeout=None)
@@ -416,6 +554,11 @@ def routes_table() -> dict[str, Any]:
 
 def publish_routes() -> dict[str, Any]:
     table = routes_table()
+    manifests = _manifest_path("x").parent
+    for manifest in manifests.glob("*.json") if manifests.is_dir() else []:
+        meta = table["pages"].get(manifest.stem)
+        if meta is None or meta["private"]:
+            remove_public_files(manifest.stem)
     _write_file(snapshot_dir() / "routes.json", table)
     try:
         cache.set(ROUTES_KEY, table, timeout=None)

@@ -16,13 +16,14 @@ from typing import Any
 from django import forms
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from core.client_address import client_address
+from lib import http_conditional as conditional
 from statuspage import access, services
 from statuspage.models import StatusPage, Subscriber
 from statuspage.snapshot import STALE_MARK, Document, clock_formats, get_document, get_routes, is_stale, path_prefix, rebuild
@@ -102,18 +103,23 @@ def _respond(request: HttpRequest, doc: Document, slug: str, meta: dict[str, Any
     compress = body is doc.body and doc.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", "")
     if compress:
         etag = etag[:-1] + '-gz"'
-    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-        response = HttpResponse(status=304)
+    modified = doc.built_at if stale else doc.modified_at
+    if not_modified(request, etag, modified):
+        response = HttpResponseNotModified()
     elif compress:
         response = HttpResponse(doc.gzipped, content_type=doc.content_type)
         response["Content-Encoding"] = "gzip"
     else:
         response = HttpResponse(body, content_type=doc.content_type)
     response["ETag"] = etag
-    response["Last-Modified"] = formatdate(doc.built_at, usegmt=True)
+    response["Last-Modified"] = formatdate(modified, usegmt=True)
     response["Cache-Control"] = PRIVATE_CACHE if meta.get("private") else ("no-cache" if stale else PUBLIC_CACHE)
     response["Vary"] = "Host, Accept-Encoding, Cookie" if meta.get("private") else "Host, Accept-Encoding"
     return response
+
+
+def not_modified(request: HttpRequest, etag: str, modified: float) -> bool:
+    return conditional.not_modified(request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since"), etag, modified)
 
 
 def path_prefix_for(slug: str) -> str:

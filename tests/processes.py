@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import requests
 from django.conf import settings
 from django.db import connection
 
@@ -116,3 +118,31 @@ def wait_until(condition: Callable[[], bool], timeout: float, message: str) -> N
             return
         time.sleep(0.2)
     raise AssertionError(message)
+
+
+def start_procfile_web(log_dir: Path, **env: str) -> tuple[Process, str]:
+    """The web process exactly as the Procfile starts it in production."""
+    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    port = _free_port()
+    args = [arg.replace("${PORT:-8000}", str(port)) for arg in shlex.split(line.removeprefix("web:"))]
+    args[0] = str(BIN / Path(args[0]).name)
+    process = Process("web", args, process_env(**env), log_dir)
+    url = f"http://127.0.0.1:{port}"
+
+    def answering() -> bool:
+        try:
+            requests.get(f"{url}/ready", timeout=1)
+            return True
+        except requests.RequestException:
+            return False
+
+    wait_until(answering, 40, f"web did not start:\n{process.output()[-2000:]}")
+    return process, url
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

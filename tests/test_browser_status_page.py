@@ -3,6 +3,7 @@ change shows up live without a reload, and axe-core finds no serious accessibili
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -42,6 +43,9 @@ def test_the_page_renders_with_tooltips_and_passes_axe(live_app, browser, page_w
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(f"{live_app}/status/")
     expect(page.get_by_role("heading", level=1)).to_have_text("All Systems Operational")
+    # "Last updated" is a fixed instant in the bytes; the browser shows it in the reader's zone.
+    stamp = page.locator("footer time[data-local-time]")
+    expect(stamp).to_have_attribute("title", stamp.get_attribute("datetime") or "missing")
     bars = page.locator(f"#component-{page_with_history.pk} .uptime-bars .bar")
     expect(bars).to_have_count(90)
     # The day of the incident: hover shows date, uptime and the incident's title.
@@ -97,6 +101,7 @@ def test_the_page_works_without_javascript(live_app, browser, page_with_history)
     page = browser.new_context(java_script_enabled=False).new_page()
     page.goto(f"{live_app}/status/")
     expect(page.get_by_role("heading", level=1)).to_have_text("All Systems Operational")
+    expect(page.locator("footer time[data-local-time]")).to_have_text(re.compile(r"^\w{3} \d{1,2}, \d{4} \d{2}:\d{2} \w+$"))
     page.get_by_role("link", name="History").first.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Incident history")
     page.get_by_role("link", name="API errors").click()

@@ -7,8 +7,6 @@ subscribe rate limit or the audit log's record of where a change came from.
 from __future__ import annotations
 
 import re
-import shlex
-from pathlib import Path
 
 import pytest
 import requests
@@ -19,37 +17,9 @@ from core.client_address import client_address
 from core.env import ConfigError, Env
 from core.models import AuditLog
 from incidents.models import Component
-from tests.processes import BIN, ROOT, Process, process_env, wait_until
+from tests.processes import start_procfile_web
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def start_procfile_web(log_dir: Path) -> tuple[Process, str]:
-    """The web process exactly as the Procfile starts it in production."""
-    line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    port = _free_port()
-    args = [arg.replace("${PORT:-8000}", str(port)) for arg in shlex.split(line.removeprefix("web:"))]
-    args[0] = str(BIN / Path(args[0]).name)
-    process = Process("web", args, process_env(), log_dir)
-    url = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        try:
-            requests.get(f"{url}/ready", timeout=1)
-            return True
-        except requests.RequestException:
-            return False
-
-    wait_until(answering, 40, f"web did not start:\n{process.output()[-2000:]}")
-    return process, url
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _login(session: requests.Session, url: str, password: str, forwarded_for: str) -> requests.Response:

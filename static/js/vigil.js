@@ -31,6 +31,21 @@
     bars[next].focus();
   });
 
+  // <time data-local-time datetime="..."> carries a fixed instant (so a page's bytes do not change by
+  // the minute); show it in the reader's time zone.
+  function localTimes(scope) {
+    var stamps = scope.querySelectorAll("time[data-local-time]");
+    for (var i = 0; i < stamps.length; i++) {
+      var when = new Date(stamps[i].getAttribute("datetime"));
+      if (!isNaN(when.getTime())) {
+        stamps[i].textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+        stamps[i].title = stamps[i].getAttribute("datetime");
+      }
+    }
+  }
+  localTimes(document);
+  document.addEventListener("htmx:afterSwap", function (event) { localTimes(event.target); });
+
   var root = document.querySelector("[data-live-url]");
   if (!root) { return; }
   var pollSeconds = parseInt(root.getAttribute("data-live-poll") || "30", 10);
