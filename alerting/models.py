@@ -464,3 +464,24 @@ class Integration(models.Model):
         if self.kind == self.Kind.SENTRY and not self.signing_secret:
             raise ValidationError({"signing_secret": "Paste the Client Secret of your Sentry internal integration "
                                                      "(Settings > Custom Integrations > your integration > Credentials)."})
+
+
+class SeverityPaging(models.Model):
+    """Who is paged when an incident of this severity is declared (the severity policy's
+    alerting half; its targets are incidents.SeverityPolicy). Pages go through `rule`, a rule
+    this row manages (never matched against monitors), so acknowledgement, escalation,
+    grouping (one group per incident) and silences apply as to any alert."""
+
+    severity = models.CharField(max_length=10, unique=True, help_text="An incident impact: critical (SEV-1) .. none (SEV-4).")
+    # The rule's channels and escalation policy are who is paged; the rule is this row's own.
+    rule = models.OneToOneField(AlertRule, on_delete=models.CASCADE, related_name="severity_paging")
+
+    class Meta:
+        ordering = ["severity"]
+
+    def __str__(self) -> str:
+        return f"paging for {self.severity}"
+
+    @property
+    def pages_anyone(self) -> bool:
+        return self.rule.escalation_policy_id is not None or self.rule.channels.exists()

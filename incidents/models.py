@@ -95,6 +95,9 @@ class Incident(models.Model):
     auto_rule = models.ForeignKey("AutoIncidentRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents")
     # True while the incident is run by its auto rule; a person posting takes it over.
     auto_managed = models.BooleanField(default=False)
+    # The severity policy's acknowledge target stops here (the page acknowledged, or a responder on the console).
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -282,3 +285,33 @@ class AutoIncidentRule(models.Model):
 
     def __str__(self) -> str:
         return f"auto-incident for {self.component}"
+
+
+# The guides' response targets (docs/incidents.md cites them): SEV-1 pages at once and is
+# answered within 5 minutes, investigation starts within 15 minutes for SEV-2 and within
+# an hour for SEV-3, SEV-4 is a ticket; postmortems are written within 48 hours.
+SEVERITY_DEFAULTS: dict[str, dict[str, int | None]] = {
+    "critical": {"ack_within_seconds": 5 * 60, "first_update_within_seconds": 15 * 60, "postmortem_within_seconds": 48 * 3600},
+    "major": {"ack_within_seconds": 15 * 60, "first_update_within_seconds": 30 * 60, "postmortem_within_seconds": 48 * 3600},
+    "minor": {"ack_within_seconds": 3600, "first_update_within_seconds": None, "postmortem_within_seconds": None},
+    "none": {"ack_within_seconds": None, "first_update_within_seconds": None, "postmortem_within_seconds": None},
+}
+
+
+class SeverityPolicy(models.Model):
+    """One severity's response targets. A severity without a row keeps SEVERITY_DEFAULTS;
+    who is paged on declare lives in alerting (alerting.SeverityPaging), above this app."""
+
+    severity = models.CharField(max_length=10, choices=Incident.Impact.choices, unique=True)
+    ack_within_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Acknowledge within; empty: no target.")
+    first_update_within_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Post the first update after the declaration within; empty: no target.")
+    postmortem_within_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="A postmortem is due this long after resolution; empty: none required.")
+
+    class Meta:
+        ordering = ["severity"]
+        verbose_name_plural = "severity policies"
+
+    def __str__(self) -> str:
+        return f"{Incident.SEVERITY[self.severity]} policy"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from incidents.models import Component, ComponentImpact, Incident, Maintenance
+from incidents.models import SEVERITY_DEFAULTS, Component, ComponentImpact, Incident, Maintenance, SeverityPolicy
 
 
 def component_ids_under_maintenance(*, suppressing_alerts: bool = False) -> set[int]:
@@ -36,3 +37,55 @@ def maintenance_windows(*, start: datetime, end: datetime, excluded_from_slo: bo
 
 def components_with_monitor_states() -> list[Component]:
     return list(Component.objects.prefetch_related("monitors").all())
+
+
+def severity_policy(impact: str) -> SeverityPolicy:
+    """The severity's targets: its row, else the guides' defaults (unsaved)."""
+    return SeverityPolicy.objects.filter(severity=impact).first() or SeverityPolicy(severity=impact, **SEVERITY_DEFAULTS[impact])
+
+
+@dataclass(frozen=True)
+class Target:
+    """One response target of an open incident: due at `due_at`, met at `met_at` (or not yet)."""
+
+    name: str  # "ack", "first_update"
+    label: str
+    due_at: datetime
+    met_at: datetime | None
+
+    def breached(self, now: datetime) -> bool:
+        return (self.met_at or now) > self.due_at
+
+    def state(self, now: datetime) -> str:
+        if self.met_at is not None:
+            return "met" if self.met_at <= self.due_at else "met late"
+        return "breached" if now > self.due_at else "running"
+
+    def seconds_left(self, now: datetime) -> int:
+        return int((self.due_at - now).total_seconds())
+
+
+def first_update_at(incident: Incident) -> datetime | None:
+    """When the first update after the declaration was posted (the declaring message is not one)."""
+    later = incident.updates.order_by("created_at", "id").values_list("created_at", flat=True)[1:2]
+    return later[0] if later else None
+
+
+def incident_clock(incident: Incident, *, policy: SeverityPolicy | None = None) -> list[Target]:
+    """The incident's response targets from its severity's policy, each with when it was met."""
+    policy = policy or severity_policy(incident.impact)
+    targets = []
+    if policy.ack_within_seconds is not None:
+        targets.append(Target("ack", "Answered (acknowledged)", incident.started_at + timedelta(seconds=policy.ack_within_seconds),
+                              incident.acknowledged_at))
+    if policy.first_update_within_seconds is not None:
+        targets.append(Target("first_update", "First update posted", incident.started_at + timedelta(seconds=policy.first_update_within_seconds),
+                              first_update_at(incident)))
+    return targets
+
+
+def postmortem_due_at(incident: Incident, *, policy: SeverityPolicy | None = None) -> datetime | None:
+    policy = policy or severity_policy(incident.impact)
+    if policy.postmortem_within_seconds is None or incident.resolved_at is None:
+        return None
+    return incident.resolved_at + timedelta(seconds=policy.postmortem_within_seconds)

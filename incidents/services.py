@@ -33,6 +33,7 @@ from incidents.models import (
     IncidentUpdateRevision,
     Maintenance,
     Postmortem,
+    SeverityPolicy,
     worst_status,
 )
 from incidents.selectors import component_ids_under_maintenance, incident_overrides
@@ -299,6 +300,40 @@ def incident_set_details(*, incident_id: int, expected_version: int | None, by: 
     audit_record(actor=by, action="update", target=incident, changes=changes, source="console")
     _after_incident_write(incident, None, now)
     return incident
+
+
+@transaction.atomic
+def incident_acknowledge(*, incident_id: int, by: User, now: datetime) -> Incident:
+    """Someone answers for the incident: its acknowledge target is met (once; later calls keep the first).
+
+    The console's button and an acknowledged page (alerting) both end here; alerting reads the
+    incident.changed event and acknowledges the page, which stops its escalation."""
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if incident.acknowledged_at is not None:
+        return incident
+    incident.acknowledged_at, incident.acknowledged_by = now, _person(by)
+    incident.version += 1
+    incident.save(update_fields=["acknowledged_at", "acknowledged_by", "version", "updated_at"])
+    audit_record(actor=by, action="acknowledge", target=incident, changes={"acknowledged_at": now.isoformat()},
+                 source="system" if _person(by) is None else "console")
+    _after_incident_write(incident, None, now)
+    return incident
+
+
+@transaction.atomic
+def severity_policy_save(*, impact: str, ack_within_seconds: int | None, first_update_within_seconds: int | None,
+                         postmortem_within_seconds: int | None, by: User) -> SeverityPolicy:
+    """A severity's response targets (config as code and the admin call this)."""
+    policy = SeverityPolicy.objects.filter(severity=impact).first() or SeverityPolicy(severity=impact)
+    before = {name: getattr(policy, name) for name in ("ack_within_seconds", "first_update_within_seconds", "postmortem_within_seconds")}
+    policy.ack_within_seconds, policy.first_update_within_seconds = ack_within_seconds, first_update_within_seconds
+    policy.postmortem_within_seconds = postmortem_within_seconds
+    policy.full_clean()
+    policy.save()
+    after = {name: getattr(policy, name) for name in before}
+    if after != before:
+        audit_record(actor=by, action="update", target=policy, changes=after, source="system" if _person(by) is None else "console")
+    return policy
 
 
 # --- Auto incidents ---------------------------------------------------------------------------

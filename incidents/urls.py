@@ -8,6 +8,7 @@ urlpatterns = [
     path("incidents/<int:pk>/", views.incident_detail, name="incident-detail"),
     path("incidents/<int:pk>/timeline/", views.incident_timeline, name="incident-timeline"),
     path("incidents/<int:pk>/monitors/", views.incident_monitors, name="incident-monitors"),
+    path("incidents/<int:pk>/acknowledge/", views.incident_acknowledge, name="incident-acknowledge"),
     path("incidents/<int:pk>/updates/", views.incident_post_update, name="incident-post-update"),
     path("incidents/<int:pk>/template/", views.incident_template, name="incident-template"),
     path("incidents/<int:pk>/postmortem/", views.postmortem_edit, name="postmortem"),

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.roles import RESPONDER, VIEWER, has_role, role_required
-from incidents import services, update_templates
+from incidents import selectors, services, update_templates
 from incidents.forms import DeclareIncidentForm, EditUpdateForm, MaintenanceForm, PostmortemForm, UpdateIncidentForm
 from incidents.models import ActionItem, Component, Incident, IncidentUpdate, Maintenance, Postmortem
 
@@ -90,7 +90,31 @@ def _detail_context(request: HttpRequest, incident: Incident, form: UpdateIncide
         "can_respond": has_role(request.user, RESPONDER),
         "postmortem": Postmortem.objects.filter(incident=incident).first(),
         "template_statuses": list(update_templates.TEMPLATES),
+        **_clock_context(incident),
     }
+
+
+def _clock_context(incident: Incident) -> dict[str, object]:
+    """The severity policy's targets for the console's response clock."""
+    policy = selectors.severity_policy(incident.impact)
+    now = timezone.now()
+    return {"clock": [(target, target.state(now), _minutes_text(target.seconds_left(now)))
+                      for target in selectors.incident_clock(incident, policy=policy)],
+            "postmortem_due_at": selectors.postmortem_due_at(incident, policy=policy)}
+
+
+def _minutes_text(seconds: int) -> str:
+    minutes = abs(seconds) // 60
+    return f"{minutes} min left" if seconds >= 0 else f"{minutes} min over"
+
+
+@role_required(RESPONDER)
+@require_POST
+def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    services.incident_acknowledge(incident_id=incident.pk, by=request.user, now=timezone.now())
+    messages.success(request, f"Acknowledged {incident.severity}: {incident.title}")
+    return redirect(incident)
 
 
 @role_required(VIEWER)
