@@ -127,6 +127,11 @@ class AlertRule(models.Model):
     components = models.ManyToManyField("incidents.Component", blank=True, related_name="alert_rules")
     tags = models.ManyToManyField("monitors.Tag", blank=True, related_name="alert_rules")
     for_seconds = models.PositiveIntegerField(default=0, help_text="How long the state must hold before the alert fires.")
+    # The guides' "watch the first hour after a deployment": after a deploy of the monitor's
+    # component, this shorter duration applies instead of for_seconds.
+    deploy_watch_for_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="After a deploy of the monitor's component, fire after this long instead; empty: no watch.")
+    deploy_watch_minutes = models.PositiveIntegerField(default=60, help_text="How long the watch lasts after a deploy.")
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.CRITICAL)
     labels = models.JSONField(default=dict, blank=True, help_text='Extra labels, e.g. {"team": "payments"}.')
     runbook_url = models.URLField(blank=True)

@@ -80,6 +80,18 @@ def rules_for(monitor: Any) -> list[AlertRule]:
     return rules
 
 
+def for_seconds(rule: AlertRule, monitor: Any, at: datetime) -> int:
+    """How long the state must hold: the rule's watch duration within its watch window after a
+    deploy of the monitor's component (or of a service naming no component), else for_seconds."""
+    if rule.deploy_watch_for_seconds is None or monitor is None:
+        return rule.for_seconds
+    window = timedelta(minutes=rule.deploy_watch_minutes)
+    component_ids = [monitor.component_id] if monitor.component_id else []
+    if incident_selectors.deploys_between(at - window, at, component_ids=component_ids).exists():
+        return min(rule.for_seconds, rule.deploy_watch_for_seconds)
+    return rule.for_seconds
+
+
 def alert_labels(rule: AlertRule, monitor: Any) -> dict[str, str]:
     labels = {
         "rule": rule.name,
@@ -150,7 +162,7 @@ def alert_raise(*, rule: AlertRule, key: str, labels: dict[str, str], summary: s
             changed.append("annotations")
         alert.save(update_fields=changed)
         return alert
-    pending = monitor is not None and rule.for_seconds > 0
+    pending = monitor is not None and for_seconds(rule, monitor, now) > 0
     alert = Alert.objects.create(
         rule=rule, dedup_key=key, group_key=_group_key(rule, labels), status=Alert.Status.PENDING if pending else Alert.Status.FIRING,
         severity=severity or rule.severity, summary=summary[:300], labels=labels, monitor=monitor, value=value[:300],
@@ -244,7 +256,7 @@ def _promote_pending(now: datetime) -> int:
     pending = Alert.objects.select_for_update(skip_locked=True, of=("self",)).filter(status=Alert.Status.PENDING).select_related("rule", "monitor")
     for alert in pending:
         rule = alert.rule
-        if rule is None or alert.first_seen + timedelta(seconds=rule.for_seconds) > now:
+        if rule is None or alert.first_seen + timedelta(seconds=for_seconds(rule, alert.monitor, alert.first_seen)) > now:
             continue
         if alert.monitor is not None and alert.monitor.state not in rule.states:
             continue  # the change that clears it is on its way

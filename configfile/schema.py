@@ -199,6 +199,9 @@ class AlertRuleConfig(Strict):
     components: list[Name] = Field(default_factory=list)
     tags: list[Slug] = Field(default_factory=list)
     for_: Duration = Field(0, alias="for", description="How long the state must hold before it fires.")
+    deploy_watch_for: Duration | None = Field(None, description="Within deploy_watch after a deploy of the monitor's component, "
+                                                                "fire after this long instead of `for`.")
+    deploy_watch: Duration = Field(3600, description="How long the watch lasts after a deploy (whole minutes).")
     severity: Literal["critical", "warning", "info"] = "critical"
     labels: dict[str, str] = Field(default_factory=dict)
     runbook_url: str = ""

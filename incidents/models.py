@@ -315,3 +315,32 @@ class SeverityPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"{Incident.SEVERITY[self.severity]} policy"
+
+
+class Deploy(models.Model):
+    """A deploy marker: "v2.3.1 of checkout deployed at 14:02". CI posts it (POST /api/v1/deploys,
+    manage.py deploy); charts, the incident console's "what changed" and the dashboard show it,
+    and alert rules may watch the hour after it more closely."""
+
+    version = models.CharField(max_length=100, validators=[single_line])
+    service = models.CharField(max_length=100, blank=True, validators=[single_line], help_text="Free text, when no component fits.")
+    component = models.ForeignKey(Component, null=True, blank=True, on_delete=models.SET_NULL, related_name="deploys")
+    by = models.CharField(max_length=150, blank=True, validators=[single_line], help_text="Who or what deployed (a person, a CI job).")
+    url = models.URLField(max_length=500, blank=True, help_text="The release, pipeline or diff.")
+    at = models.DateTimeField(db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.version} of {self.target} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def target(self) -> str:
+        return self.component.name if self.component_id else self.service
+
+    def clean(self) -> None:
+        if not self.service and self.component_id is None:
+            raise ValidationError({"service": "Name the service deployed (service) or its component (component_id)."})

@@ -6,7 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from incidents.models import SEVERITY_DEFAULTS, Component, ComponentImpact, Incident, Maintenance, SeverityPolicy
+from django.db.models import Q, QuerySet
+
+from incidents.models import SEVERITY_DEFAULTS, Component, ComponentImpact, Deploy, Incident, Maintenance, SeverityPolicy
 
 
 def component_ids_under_maintenance(*, suppressing_alerts: bool = False) -> set[int]:
@@ -89,3 +91,22 @@ def postmortem_due_at(incident: Incident, *, policy: SeverityPolicy | None = Non
     if policy.postmortem_within_seconds is None or incident.resolved_at is None:
         return None
     return incident.resolved_at + timedelta(seconds=policy.postmortem_within_seconds)
+
+
+def deploys_between(start: datetime, end: datetime, *, component_ids: Iterable[int] | None = None) -> QuerySet[Deploy]:
+    """Deploys in [start, end], newest first; with component_ids, those of the components and those naming no component
+    (a free-text service may be any of them)."""
+    rows = Deploy.objects.filter(at__gte=start, at__lte=end).select_related("component")
+    if component_ids is not None:
+        rows = rows.filter(Q(component_id__in=list(component_ids)) | Q(component__isnull=True))
+    return rows.order_by("-at", "-id")
+
+
+# How far before an incident's start its console looks for what changed.
+WHAT_CHANGED_BEFORE = timedelta(hours=1)
+
+
+def what_changed(incident: Incident, now: datetime) -> list[Deploy]:
+    """The deploys of the incident's components from an hour before it started until it ended."""
+    component_ids = list(incident.impacts.values_list("component_id", flat=True))
+    return list(deploys_between(incident.started_at - WHAT_CHANGED_BEFORE, incident.resolved_at or now, component_ids=component_ids)[:20])

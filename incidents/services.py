@@ -28,6 +28,7 @@ from incidents.models import (
     Component,
     ComponentImpact,
     ComponentStatus,
+    Deploy,
     Incident,
     IncidentUpdate,
     IncidentUpdateRevision,
@@ -334,6 +335,23 @@ def severity_policy_save(*, impact: str, ack_within_seconds: int | None, first_u
     if after != before:
         audit_record(actor=by, action="update", target=policy, changes=after, source="system" if _person(by) is None else "console")
     return policy
+
+
+# --- Deploy markers -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def deploy_record(*, version: str, service: str = "", component: Component | None = None, deployed_by: str = "", url: str = "",
+                  at: datetime | None = None, by: User, now: datetime) -> Deploy:
+    """Record a deploy marker (the API, manage.py deploy and the admin call this)."""
+    deploy = Deploy(version=version.strip(), service=service.strip(), component=component, by=deployed_by.strip(), url=url.strip(),
+                    at=at or now, created_by=_person(by))
+    deploy.full_clean()
+    deploy.save()
+    audit_record(actor=by, action="deploy", target=deploy, changes={"version": deploy.version, "target": deploy.target},
+                 source="system" if _person(by) is None else "console")
+    publish_after_commit(OPS_GROUP, topics=["deploys"])
+    return deploy
 
 
 # --- Auto incidents ---------------------------------------------------------------------------

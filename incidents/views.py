@@ -100,7 +100,8 @@ def _clock_context(incident: Incident) -> dict[str, object]:
     now = timezone.now()
     return {"clock": [(target, target.state(now), _minutes_text(target.seconds_left(now)))
                       for target in selectors.incident_clock(incident, policy=policy)],
-            "postmortem_due_at": selectors.postmortem_due_at(incident, policy=policy)}
+            "postmortem_due_at": selectors.postmortem_due_at(incident, policy=policy),
+            "what_changed": selectors.what_changed(incident, now)}
 
 
 def _minutes_text(seconds: int) -> str:

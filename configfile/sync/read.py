@@ -85,7 +85,8 @@ def _rule(rule: AlertRule, _reveal: bool) -> AlertRuleConfig:
     return AlertRuleConfig(
         name=rule.name, enabled=rule.enabled, states=sorted(rule.states), monitor_kinds=sorted(rule.monitor_kinds),
         monitors=sorted(m.name for m in rule.monitors.all()), components=sorted(c.name for c in rule.components.all()),
-        tags=sorted(t.name for t in rule.tags.all()), for_=rule.for_seconds, severity=rule.severity, labels=dict(rule.labels or {}),
+        tags=sorted(t.name for t in rule.tags.all()), for_=rule.for_seconds, deploy_watch_for=rule.deploy_watch_for_seconds,
+        deploy_watch=rule.deploy_watch_minutes * 60, severity=rule.severity, labels=dict(rule.labels or {}),
         runbook_url=rule.runbook_url, runbook_text=rule.runbook_text, channels=sorted(c.name for c in rule.channels.all()),
         escalation_policy=rule.escalation_policy.name if rule.escalation_policy else None, group_by=list(rule.group_by or []),
         group_wait=rule.group_wait_seconds, group_interval=rule.group_interval_seconds, repeat_interval=rule.repeat_interval_seconds,

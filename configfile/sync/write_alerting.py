@@ -67,6 +67,10 @@ def write_alert_rule(writer: Writer, index: int, item: AlertRuleConfig, rule: Al
         setattr(rule, name, getattr(item, name))
     rule.for_seconds, rule.group_wait_seconds, rule.group_interval_seconds = round(item.for_), round(item.group_wait), round(item.group_interval)
     rule.repeat_interval_seconds, rule.resolve_after_seconds = round(item.repeat_interval), round(item.resolve_after)
+    rule.deploy_watch_for_seconds = _seconds(item.deploy_watch_for)
+    if item.deploy_watch % 60:
+        writer.source.problem((*path, "deploy_watch"), "the deploy watch is whole minutes, e.g. 30m or 1h")
+    rule.deploy_watch_minutes = round(item.deploy_watch) // 60
 
     def write() -> None:
         rule.full_clean()
