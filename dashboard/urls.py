@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import integration_views, monitor_views, ops_views, views
+from dashboard import incident_views, integration_views, monitor_views, ops_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -11,6 +11,7 @@ urlpatterns = [
     path("monitors/<int:pk>/check-result/", monitor_views.monitor_check_result, name="monitor-check-result"),
     path("dashboard/panels/", views.dashboard_panels, name="dashboard-panels"),
     path("dashboard/alerts/<int:pk>/acknowledge/", views.dashboard_acknowledge, name="dashboard-acknowledge"),
+    path("incidents/<int:pk>/commander/", incident_views.incident_commander, name="incident-commander"),
     path("ops/", ops_views.operations, name="operations"),
     path("ops/events/<int:pk>/retry/", ops_views.retry_event, name="event-retry"),
     path("checklist/", ops_views.checklist, name="checklist"),

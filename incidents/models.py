@@ -98,6 +98,7 @@ class Incident(models.Model):
     # The severity policy's acknowledge target stops here (the page acknowledged, or a responder on the console).
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    war_room_url = models.URLField(max_length=500, blank=True, help_text="Where responders meet: a chat channel or call link.")
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -344,3 +345,41 @@ class Deploy(models.Model):
     def clean(self) -> None:
         if not self.service and self.component_id is None:
             raise ValidationError({"service": "Name the service deployed (service) or its component (component_id)."})
+
+
+# The guides' incident response checklist (docs/incidents.md), phase by phase: the console
+# shows it as tick boxes and records each tick (IncidentStep) on the timeline.
+CHECKLIST: list[tuple[str, str, str]] = [
+    ("detection", "severity_assessed", "Severity assessed"),
+    ("detection", "commander_assigned", "Incident commander assigned"),
+    ("detection", "war_room_created", "War room created"),
+    ("investigation", "health_checked", "Health endpoints checked"),
+    ("investigation", "logs_reviewed", "Error logs reviewed"),
+    ("investigation", "deploys_checked", "Recent deployments checked"),
+    ("investigation", "root_cause", "Root cause identified"),
+    ("mitigation", "mitigated", "Fix applied, deployment rolled back, resources scaled or feature disabled"),
+    ("communication", "public_page_updated", "Public incident page updated"),
+    ("communication", "users_notified", "Affected users notified"),
+    ("communication", "stakeholders_updated", "Stakeholders updated"),
+    ("resolution", "fix_verified", "Fix verified deployed"),
+    ("resolution", "services_healthy", "Services confirmed healthy"),
+    ("post-incident", "postmortem_written", "Postmortem written, action items identified, runbooks updated"),
+]
+CHECKLIST_LABELS = {key: label for _phase, key, label in CHECKLIST}
+
+
+class IncidentStep(models.Model):
+    """A checklist step ticked on the console: who and when (shown on the timeline, never on public pages)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="steps")
+    step = models.CharField(max_length=40, choices=[(key, label) for _phase, key, label in CHECKLIST])
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    done_by_name = models.CharField(max_length=150, blank=True)
+    done_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["done_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["incident", "step"], name="incident_step_unique")]
+
+    def __str__(self) -> str:
+        return f"{CHECKLIST_LABELS.get(self.step, self.step)} by {self.done_by_name} at {self.done_at:%H:%M}"

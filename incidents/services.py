@@ -23,6 +23,7 @@ from core.live import OPS_GROUP, publish_after_commit
 from core.models import Event
 from core.services import audit_record
 from incidents.models import (
+    CHECKLIST_LABELS,
     STATUS_RANK,
     AutoIncidentRule,
     Component,
@@ -30,6 +31,7 @@ from incidents.models import (
     ComponentStatus,
     Deploy,
     Incident,
+    IncidentStep,
     IncidentUpdate,
     IncidentUpdateRevision,
     Maintenance,
@@ -287,7 +289,7 @@ def incident_set_details(*, incident_id: int, expected_version: int | None, by: 
     incident = Incident.objects.select_for_update().get(pk=incident_id)
     if expected_version is not None and incident.version != expected_version:
         raise IncidentConflict("Someone else changed this incident after you opened it. Reload, then try again.")
-    allowed = {"title", "impact", "is_public", "commander"}
+    allowed = {"title", "impact", "is_public", "commander", "war_room_url"}
     changes = {}
     for name, value in fields.items():
         if name not in allowed:
@@ -335,6 +337,29 @@ def severity_policy_save(*, impact: str, ack_within_seconds: int | None, first_u
     if after != before:
         audit_record(actor=by, action="update", target=policy, changes=after, source="system" if _person(by) is None else "console")
     return policy
+
+
+@transaction.atomic
+def incident_tick_steps(*, incident_id: int, steps: Iterable[str], by: User, now: datetime) -> list[IncidentStep]:
+    """Tick checklist steps (once each: a step ticked before keeps its first who and when)."""
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    person = _person(by)
+    done = set(incident.steps.values_list("step", flat=True))
+    ticked = []
+    for step in dict.fromkeys(steps):
+        if step not in CHECKLIST_LABELS:
+            raise ValueError(f"step: {step!r} is not a checklist step; the steps are {', '.join(CHECKLIST_LABELS)}")
+        if step in done:
+            continue
+        ticked.append(IncidentStep.objects.create(incident=incident, step=step, done_by=person,
+                                                  done_by_name=person.get_username() if person else "Vigil", done_at=now))
+    if ticked:
+        incident.version += 1
+        incident.save(update_fields=["version", "updated_at"])
+        audit_record(actor=by, action="tick_steps", target=incident, changes={"steps": [t.step for t in ticked]},
+                     source="system" if person is None else "console")
+        _after_incident_write(incident, None, now)
+    return ticked
 
 
 # --- Deploy markers -----------------------------------------------------------------------------

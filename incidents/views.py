@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.roles import RESPONDER, VIEWER, has_role, role_required
 from incidents import selectors, services, update_templates
 from incidents.forms import DeclareIncidentForm, EditUpdateForm, MaintenanceForm, PostmortemForm, UpdateIncidentForm
-from incidents.models import ActionItem, Component, Incident, IncidentUpdate, Maintenance, Postmortem
+from incidents.models import CHECKLIST, ActionItem, Component, Incident, IncidentUpdate, Maintenance, Postmortem
 
 
 def _errors_from(exc: Exception) -> str:
@@ -79,6 +79,8 @@ def _detail_context(request: HttpRequest, incident: Incident, form: UpdateIncide
         monitor for component in Component.objects.filter(pk__in=component_ids).order_by("name").prefetch_related("monitors")
         for monitor in sorted(component.monitors.all(), key=lambda m: m.name)
     ]
+    for monitor in monitors:
+        monitor.runbooks = _runbooks(monitor)  # type: ignore[attr-defined]
     end = incident.resolved_at or timezone.now()
     return {
         "incident": incident,
@@ -91,7 +93,25 @@ def _detail_context(request: HttpRequest, incident: Incident, form: UpdateIncide
         "postmortem": Postmortem.objects.filter(incident=incident).first(),
         "template_statuses": list(update_templates.TEMPLATES),
         **_clock_context(incident),
+        **_checklist_context(incident),
     }
+
+
+def _runbooks(monitor: object) -> list[tuple[str, str, str]]:
+    """The runbooks of the alert rules watching the monitor: (rule, url, text). Alerting sits above this
+    app, so its rules are read through the reverse sides of Alert.monitor and AlertRule.monitors."""
+    rules = {alert.rule for alert in monitor.alerts.filter(status__in=["pending", "firing", "acknowledged"])  # type: ignore[attr-defined]
+             .select_related("rule") if alert.rule is not None}
+    rules |= set(monitor.alert_rules.all())  # type: ignore[attr-defined]
+    return sorted({(rule.name, rule.runbook_url, rule.runbook_text) for rule in rules if rule.runbook_url or rule.runbook_text})
+
+
+def _checklist_context(incident: Incident) -> dict[str, object]:
+    done = {step.step: step for step in incident.steps.all()}
+    phases: dict[str, list[tuple[str, str, object]]] = {}
+    for phase, key, label in CHECKLIST:
+        phases.setdefault(phase, []).append((key, label, done.get(key)))
+    return {"checklist": list(phases.items()), "steps_log": sorted(done.values(), key=lambda s: (s.done_at, s.pk), reverse=True)}
 
 
 def _clock_context(incident: Incident) -> dict[str, object]:
@@ -107,6 +127,37 @@ def _clock_context(incident: Incident) -> dict[str, object]:
 def _minutes_text(seconds: int) -> str:
     minutes = abs(seconds) // 60
     return f"{minutes} min left" if seconds >= 0 else f"{minutes} min over"
+
+
+@role_required(RESPONDER)
+@require_POST
+def incident_tick_steps(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    steps = request.POST.getlist("step")
+    if not steps:
+        messages.error(request, "Tick at least one step, then press Record.")
+        return redirect(incident)
+    try:
+        ticked = services.incident_tick_steps(incident_id=incident.pk, steps=steps, by=request.user, now=timezone.now())
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Recorded {len(ticked)} step(s) on the timeline.")
+    return redirect(incident)
+
+
+@role_required(RESPONDER)
+@require_POST
+def incident_war_room(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    url = request.POST.get("war_room_url", "").strip()
+    try:
+        services.incident_set_details(incident_id=incident.pk, expected_version=None, by=request.user, now=timezone.now(), war_room_url=url)
+    except (ValueError, ValidationError) as exc:
+        messages.error(request, f"War room link: {_errors_from(exc)}")
+    else:
+        messages.success(request, "War room link saved." if url else "War room link removed.")
+    return redirect(incident)
 
 
 @role_required(RESPONDER)
