@@ -618,7 +618,37 @@ def incident_targets_check(*, now: datetime) -> int:
                     breaching += 1
                 elif target.met_at is not None:
                     alert_resolve(key=key, now=now)
+    breaching += postmortem_reminders(now=now)
     return breaching
+
+
+# A postmortem's reminder starts this long before it is due (and stays, saying "overdue", after).
+POSTMORTEM_REMINDER_BEFORE = timedelta(hours=24)
+
+
+def postmortem_reminders(*, now: datetime) -> int:
+    """Remind the severity's channels of each postmortem due within a day or overdue (not yet
+    published); resolve the reminder once it is published. Returns how many reminders are open."""
+    open_reminders = 0
+    recent = Incident.objects.filter(status__in=[Incident.Status.RESOLVED, Incident.Status.POSTMORTEM],
+                                     resolved_at__gte=now - timedelta(days=90)).select_related("postmortem").order_by("pk")
+    for incident in recent:
+        due = incident_selectors.postmortem_due_at(incident)
+        key = f"postmortem:{incident.pk}"
+        postmortem = getattr(incident, "postmortem", None)
+        published = postmortem is not None and postmortem.status == "published"
+        with transaction.atomic():
+            if due is None or published:
+                alert_resolve(key=key, now=now)
+            elif now >= due - POSTMORTEM_REMINDER_BEFORE:
+                paging = severity_paging(incident.impact)
+                when = f"overdue since {due:%Y-%m-%d %H:%M} UTC" if now > due else f"due {due:%Y-%m-%d %H:%M} UTC"
+                labels = {**_incident_labels(incident, paging, "postmortem_due"), "severity": Severity.WARNING}
+                alert_raise(rule=paging.rule, key=key, labels=labels, severity=Severity.WARNING,
+                            summary=f"Postmortem for {incident.severity} {incident.title}: {when}", value=when,
+                            links=[("Write the postmortem", f"{incident.get_absolute_url()}postmortem/")], now=now)
+                open_reminders += 1
+    return open_reminders
 
 
 # --- Delivery ---------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from alerting import services as alerting_services
 from core.roles import RESPONDER, VIEWER, role_required
 from core.services import audit_record
 from incidents.selectors import deploys_between
@@ -86,6 +87,7 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tls_days": (monitor.tls_expires_at - now).total_seconds() / 86400 if monitor.tls_expires_at else None,
         **_heartbeat(monitor, now),
         **_charts(monitor, now),
+        "runbooks": [rule for rule in alerting_services.rules_for(monitor) if rule.runbook_url or rule.runbook_text],
     }
     response = render(request, "dashboard/monitor_detail.html", context)
     response["Vary"] = "HX-Request"

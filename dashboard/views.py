@@ -42,7 +42,7 @@ def _overview(now: datetime) -> dict[str, object]:
         "down_count": counts.get(Monitor.State.DOWN, 0), "degraded_count": counts.get(Monitor.State.DEGRADED, 0),
         "changes": StateChange.objects.select_related("monitor").order_by("-at")[:15],
         "alerts": Alert.objects.filter(status__in=[Alert.Status.FIRING, Alert.Status.ACKNOWLEDGED])
-                               .select_related("acknowledged_by", "monitor").order_by("-status", "first_seen")[:50],
+                               .select_related("acknowledged_by", "monitor", "rule").order_by("-status", "first_seen")[:50],
         "incidents": _with_clocks(Incident.objects.filter(status__in=Incident.OPEN_STATUSES).order_by("-started_at")[:20], now),
         "on_call": [(schedule, schedule.on_call(now)) for schedule in OnCallSchedule.objects.order_by("name")[:20]],
         "maintenance_now": Maintenance.objects.filter(status__in=Maintenance.ACTIVE_STATUSES).prefetch_related("components")[:10],

@@ -339,4 +339,5 @@ def postmortem_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Postmortem saved.")
         return redirect("postmortem", pk=incident.pk)
     return render(request, "incidents/postmortem.html", {"incident": incident, "postmortem": postmortem, "can_edit": can_edit,
-                                                          "draft_timeline": services.timeline_text(incident)})
+                                                          "draft_timeline": services.timeline_text(incident),
+                                                          "postmortem_due_at": selectors.postmortem_due_at(incident)})

@@ -216,3 +216,48 @@ def test_config_as_code_sets_the_policy_and_exports_only_what_differs_from_the_g
     with pytest.raises(CommandError):
         call_command("import_config", str(path), stdout=io.StringIO(), stderr=err)
     assert "severity_policy.sev2.channels: no channel named 'nobody'" in err.getvalue()
+
+
+def test_a_postmortem_due_date_from_the_policy_with_reminders_until_it_is_published(client, responder, policy):
+    from incidents.models import Postmortem
+
+    incident = declare_in_console(client, responder)
+    resolved_at = NOW + timedelta(hours=1)
+    incident_services.incident_post_update(incident_id=incident.pk, expected_version=None, status="resolved", message="Fixed",
+                                           by=responder, now=resolved_at)
+    settle(resolved_at)
+    with time_machine.travel(resolved_at + timedelta(minutes=1), tick=False):
+        page = client.get(f"/incidents/{incident.pk}/postmortem/").content.decode()
+    assert "Due <time" in page and "2026-11-22 15:00 UTC" in page  # 48 hours after resolution
+    assert alerting_services.postmortem_reminders(now=resolved_at + timedelta(hours=23)) == 0
+    assert alerting_services.postmortem_reminders(now=resolved_at + timedelta(hours=25)) == 1
+    reminder = Alert.objects.get(dedup_key=f"postmortem:{incident.pk}")
+    assert reminder.summary == "Postmortem for SEV-1 Checkout down: due 2026-11-22 15:00 UTC" and reminder.severity == "warning"
+    settle(resolved_at + timedelta(hours=25))
+    reminders = [n for n in Notification.objects.filter(channel__name="leadership") if "Postmortem" in json.dumps(n.message)]
+    assert len(reminders) == 1
+    alerting_services.postmortem_reminders(now=resolved_at + timedelta(hours=49))
+    reminder.refresh_from_db()
+    assert reminder.summary.endswith("overdue since 2026-11-22 15:00 UTC")
+    postmortem = incident_services.postmortem_start(incident_id=incident.pk, by=responder, now=resolved_at + timedelta(hours=50))
+    Postmortem.objects.filter(pk=postmortem.pk).update(summary="Checkout was down.", root_cause="A bad deploy.")
+    incident_services.postmortem_publish(postmortem_id=postmortem.pk, by=responder, now=resolved_at + timedelta(hours=50))
+    assert Postmortem.objects.get().status == "published"
+    assert alerting_services.postmortem_reminders(now=resolved_at + timedelta(hours=51)) == 0
+    reminder.refresh_from_db()
+    assert reminder.status == "resolved"
+
+
+def test_the_dashboard_alert_list_and_the_monitor_page_show_runbooks(client, viewer):
+    from alerting.models import AlertRule
+    from monitors.models import Monitor
+
+    monitor = Monitor.objects.create(name="checkout-api", kind="tcp", target="127.0.0.1:1", state="down")
+    rule = AlertRule.objects.create(name="Checkout down", states=["down"], runbook_url="https://wiki.example.com/runbooks/checkout",
+                                    runbook_text="Roll back first.")
+    alerting_services.alert_raise(rule=rule, key="k", labels={}, summary="checkout-api is down", now=NOW)
+    client.force_login(viewer)
+    dashboard = client.get("/dashboard/").content.decode()
+    assert 'class="runbook" href="https://wiki.example.com/runbooks/checkout"' in dashboard and "Roll back first." in dashboard
+    page = client.get(f"/monitors/{monitor.pk}/").content.decode()
+    assert 'id="monitor-runbooks"' in page and "https://wiki.example.com/runbooks/checkout" in page and "Roll back first." in page
