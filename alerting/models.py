@@ -288,6 +288,7 @@ class Notification(OutboxRow):
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         ESCALATION = "escalation", "Escalation"
         TEST = "test", "Test"
+        STAKEHOLDER = "stakeholder", "Stakeholder update"
 
     # Someone is waiting on an alert: retry sooner and longer than subscriber mail does.
     max_attempts = 10

@@ -8,7 +8,7 @@ from datetime import datetime
 from alerting import services
 from core import events
 from core.models import Event
-from incidents.services import INCIDENT_CHANGED
+from incidents.services import INCIDENT_CHANGED, STAKEHOLDER_UPDATE
 from monitors.models import Monitor
 from monitors.services import MONITOR_STATE
 
@@ -17,6 +17,7 @@ def register() -> None:
     """Called from AlertingConfig.ready."""
     events.register("alerting", topics=[MONITOR_STATE], handle=on_monitor_state)
     events.register("incident-paging", topics=[INCIDENT_CHANGED], handle=on_incident_changed)
+    events.register("stakeholder-updates", topics=[STAKEHOLDER_UPDATE], handle=on_stakeholder_update)
 
 
 def on_monitor_state(event: Event, now: datetime) -> None:
@@ -28,3 +29,7 @@ def on_monitor_state(event: Event, now: datetime) -> None:
 
 def on_incident_changed(event: Event, now: datetime) -> None:
     services.incident_page(incident_id=event.payload["incident"], now=now)
+
+
+def on_stakeholder_update(event: Event, now: datetime) -> None:
+    services.stakeholder_notify(update_id=event.payload["stakeholder_update"], now=now)

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from alerting.apprise_urls import network_target as apprise_network_target
-from alerting.messages import ACK_SALT, AlertMessage, build_message, channel_test_message
+from alerting.messages import ACK_SALT, AlertMessage, build_message, channel_test_message, stakeholder_message
 from alerting.models import (
     Alert,
     AlertGroup,
@@ -51,7 +51,7 @@ from core.metrics import count_delivery
 from core.secrets import MissingSecret, is_env_reference
 from incidents import selectors as incident_selectors
 from incidents import services as incident_services
-from incidents.models import Incident
+from incidents.models import Incident, StakeholderUpdate
 from monitors.selectors import monitor_ids_under_maintenance
 
 log = logging.getLogger("vigil.alerting")
@@ -620,6 +620,22 @@ def incident_targets_check(*, now: datetime) -> int:
                     alert_resolve(key=key, now=now)
     breaching += postmortem_reminders(now=now)
     return breaching
+
+
+def stakeholder_notify(*, update_id: int, now: datetime) -> int:
+    """Send an internal stakeholder update to the channels its incident's severity pages. Idempotent."""
+    update = StakeholderUpdate.objects.select_related("incident").filter(pk=update_id).first()
+    if update is None:
+        return 0
+    message = stakeholder_message(update, now=now).to_dict()
+    if Notification.objects.filter(kind=Notification.Kind.STAKEHOLDER, message__dedup_key=message["dedup_key"]).exists():
+        return 0
+    channels = list(severity_paging(update.incident.impact).rule.channels.filter(enabled=True))
+    Notification.objects.bulk_create([Notification(channel=channel, kind=Notification.Kind.STAKEHOLDER, message=message,
+                                                   next_attempt_at=now, created_at=now) for channel in channels])
+    if channels:
+        transaction.on_commit(_deliver_soon)
+    return len(channels)
 
 
 # A postmortem's reminder starts this long before it is due (and stays, saying "overdue", after).

@@ -383,3 +383,20 @@ class IncidentStep(models.Model):
 
     def __str__(self) -> str:
         return f"{CHECKLIST_LABELS.get(self.step, self.step)} by {self.done_by_name} at {self.done_at:%H:%M}"
+
+
+class StakeholderUpdate(models.Model):
+    """An internal update for stakeholders (leadership, support): sent to the severity's channels
+    by alerting, shown on the console's log, never on public pages."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="stakeholder_updates")
+    message = models.TextField(validators=[multi_line])
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"stakeholder update on {self.incident_id} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -37,6 +37,7 @@ from incidents.models import (
     Maintenance,
     Postmortem,
     SeverityPolicy,
+    StakeholderUpdate,
     worst_status,
 )
 from incidents.selectors import component_ids_under_maintenance, incident_overrides
@@ -50,6 +51,7 @@ User = Person | AnonymousUser | None
 INCIDENT_CHANGED = "incident.changed"
 MAINTENANCE_CHANGED = "maintenance.changed"
 COMPONENT_STATUS = "component.status"
+STAKEHOLDER_UPDATE = "incident.stakeholder_update"
 
 
 class IncidentConflict(Exception):
@@ -360,6 +362,25 @@ def incident_tick_steps(*, incident_id: int, steps: Iterable[str], by: User, now
                      source="system" if person is None else "console")
         _after_incident_write(incident, None, now)
     return ticked
+
+
+@transaction.atomic
+def incident_post_stakeholder_update(*, incident_id: int, message: str, by: User, now: datetime) -> StakeholderUpdate:
+    """An internal update: alerting sends it to the severity's channels (it reads the event)."""
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if not message.strip():
+        raise ValueError("message: write what stakeholders should know")
+    person = _person(by)
+    update = StakeholderUpdate(incident=incident, message=message.strip(), author=person,
+                               author_name=person.get_username() if person else "Vigil", created_at=now)
+    update.full_clean()
+    update.save()
+    incident_tick_steps(incident_id=incident.pk, steps=["stakeholders_updated"], by=by, now=now)
+    audit_record(actor=by, action="stakeholder_update", target=incident, changes={"update": update.pk},
+                 source="system" if person is None else "console")
+    events.record(STAKEHOLDER_UPDATE, key=f"incident:{incident.pk}", at=now, payload={"incident": incident.pk, "stakeholder_update": update.pk})
+    publish_after_commit(OPS_GROUP, topics=[f"incident-{incident.pk}"])
+    return update
 
 
 # --- Deploy markers -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ urlpatterns = [
     path("incidents/<int:pk>/acknowledge/", views.incident_acknowledge, name="incident-acknowledge"),
     path("incidents/<int:pk>/steps/", views.incident_tick_steps, name="incident-tick-steps"),
     path("incidents/<int:pk>/war-room/", views.incident_war_room, name="incident-war-room"),
+    path("incidents/<int:pk>/stakeholders/", views.incident_stakeholder_update, name="incident-stakeholder-update"),
     path("incidents/<int:pk>/updates/", views.incident_post_update, name="incident-post-update"),
     path("incidents/<int:pk>/template/", views.incident_template, name="incident-template"),
     path("incidents/<int:pk>/postmortem/", views.postmortem_edit, name="postmortem"),

@@ -111,7 +111,8 @@ def _checklist_context(incident: Incident) -> dict[str, object]:
     phases: dict[str, list[tuple[str, str, object]]] = {}
     for phase, key, label in CHECKLIST:
         phases.setdefault(phase, []).append((key, label, done.get(key)))
-    return {"checklist": list(phases.items()), "steps_log": sorted(done.values(), key=lambda s: (s.done_at, s.pk), reverse=True)}
+    return {"checklist": list(phases.items()), "steps_log": sorted(done.values(), key=lambda s: (s.done_at, s.pk), reverse=True),
+            "stakeholder_updates": list(incident.stakeholder_updates.order_by("-created_at", "-id"))}
 
 
 def _clock_context(incident: Incident) -> dict[str, object]:
@@ -143,6 +144,20 @@ def incident_tick_steps(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Recorded {len(ticked)} step(s) on the timeline.")
+    return redirect(incident)
+
+
+@role_required(RESPONDER)
+@require_POST
+def incident_stakeholder_update(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    try:
+        services.incident_post_stakeholder_update(incident_id=incident.pk, message=request.POST.get("stakeholder_message", ""),
+                                                  by=request.user, now=timezone.now())
+    except (ValueError, ValidationError) as exc:
+        messages.error(request, f"Stakeholder update: {_errors_from(exc)}")
+    else:
+        messages.success(request, "Stakeholder update sent to the severity's internal channels.")
     return redirect(incident)
 
 

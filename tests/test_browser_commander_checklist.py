@@ -1,6 +1,6 @@
 """In a real browser: the commander picks a commander (the person on call first), opens a war
-room, ticks the checklist (the steps appear on the timeline with who and when), and reads the
-affected monitors' runbooks and what changed."""
+room, ticks the checklist (the steps appear on the timeline with who and when), updates the
+stakeholders internally, and reads the affected monitors' runbooks and what changed."""
 
 from __future__ import annotations
 
@@ -62,8 +62,12 @@ def test_the_commander_picks_a_commander_opens_a_war_room_and_ticks_the_checklis
     expect(log).to_contain_text("rory-responder ticked Incident commander assigned")
     expect(page.get_by_label("Recent deployments checked")).to_be_disabled()
     expect(page.get_by_label("Recent deployments checked")).to_be_checked()
+    page.get_by_label("Stakeholder update (internal)").fill("Checkout down for 10% of users; rollback under way.")
+    page.get_by_role("button", name="Send to stakeholders").click()
+    expect(log).to_contain_text("rory-responder told stakeholders: Checkout down for 10% of users; rollback under way.")
+    expect(page.get_by_label("Stakeholders updated")).to_be_checked()
     assert sorted(IncidentStep.objects.filter(incident=incident).values_list("step", flat=True)) == [
-        "commander_assigned", "deploys_checked", "root_cause"]
+        "commander_assigned", "deploys_checked", "root_cause", "stakeholders_updated"]
     assert not [e for e in errors if "Content Security Policy" in e], errors
 
     # Nothing of the checklist reaches the public page.
@@ -73,4 +77,4 @@ def test_the_commander_picks_a_commander_opens_a_war_room_and_ticks_the_checklis
     public = browser.new_context().new_page()
     public.goto(f"{live_app}/status/incidents/{incident.pk}/")
     expect(public.locator(".public-timeline")).to_contain_text("Investigating.")
-    assert "ticked" not in public.content() and "chat.example.com" not in public.content()
+    assert "ticked" not in public.content() and "chat.example.com" not in public.content() and "rollback under way" not in public.content()

@@ -261,3 +261,25 @@ def test_the_dashboard_alert_list_and_the_monitor_page_show_runbooks(client, vie
     assert 'class="runbook" href="https://wiki.example.com/runbooks/checkout"' in dashboard and "Roll back first." in dashboard
     page = client.get(f"/monitors/{monitor.pk}/").content.decode()
     assert 'id="monitor-runbooks"' in page and "https://wiki.example.com/runbooks/checkout" in page and "Roll back first." in page
+
+
+def test_a_stakeholder_update_goes_to_the_severitys_channels_once_and_never_to_public_pages(client, responder, policy):
+    from statuspage.models import StatusPage
+
+    StatusPage.objects.get_or_create(slug="public", defaults={"title": "Status", "is_default": True})
+    incident = declare_in_console(client, responder)
+    settle(NOW)
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        response = client.post(f"/incidents/{incident.pk}/stakeholders/", {"stakeholder_message": "Revenue impact ~2%; CTO informed."})
+    assert response.status_code == 302
+    settle(NOW + timedelta(minutes=5))
+    settle(NOW + timedelta(minutes=6))
+    [sent] = Notification.objects.filter(kind="stakeholder")
+    assert sent.channel.name == "leadership" and sent.message["text"] == "Revenue impact ~2%; CTO informed."
+    assert sent.message["title"] == "SEV-1 Checkout down: stakeholder update"
+    console = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert "rory-responder told stakeholders" in console and "ticked <strong>Stakeholders updated</strong>" in console
+    public = client.get(f"/status/incidents/{incident.pk}/").content.decode()
+    assert "We are investigating." in public and "Revenue impact" not in public
+    empty = client.post(f"/incidents/{incident.pk}/stakeholders/", {"stakeholder_message": "  "}, follow=True).content.decode()
+    assert "Stakeholder update: message: write what stakeholders should know" in empty
