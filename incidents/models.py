@@ -400,3 +400,24 @@ class StakeholderUpdate(models.Model):
 
     def __str__(self) -> str:
         return f"stakeholder update on {self.incident_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class CommunicationTemplate(models.Model):
+    """A team's own starting text for an update, per audience and status; without a row the
+    built-in text (incidents.update_templates.DEFAULTS) is used."""
+
+    class Audience(models.TextChoices):
+        PUBLIC = "public", "Public (status page)"
+        INTERNAL = "internal", "Internal (stakeholders)"
+
+    audience = models.CharField(max_length=8, choices=Audience.choices)
+    status = models.CharField(max_length=14, choices=[c for c in Incident.Status.choices if c[0] != "postmortem"])
+    text = models.TextField(validators=[multi_line], help_text="Placeholders: {components}, {duration}, {title}, {severity}, {commander}.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["audience", "status"]
+        constraints = [models.UniqueConstraint(fields=["audience", "status"], name="communication_template_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.audience} {self.status} template"

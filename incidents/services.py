@@ -26,6 +26,7 @@ from incidents.models import (
     CHECKLIST_LABELS,
     STATUS_RANK,
     AutoIncidentRule,
+    CommunicationTemplate,
     Component,
     ComponentImpact,
     ComponentStatus,
@@ -41,6 +42,7 @@ from incidents.models import (
     worst_status,
 )
 from incidents.selectors import component_ids_under_maintenance, incident_overrides
+from incidents.update_templates import DEFAULTS, placeholder_problem
 from lib import text as plain_text
 from lib.markdown_render import render as render_markdown
 
@@ -381,6 +383,28 @@ def incident_post_stakeholder_update(*, incident_id: int, message: str, by: User
     events.record(STAKEHOLDER_UPDATE, key=f"incident:{incident.pk}", at=now, payload={"incident": incident.pk, "stakeholder_update": update.pk})
     publish_after_commit(OPS_GROUP, topics=[f"incident-{incident.pk}"])
     return update
+
+
+@transaction.atomic
+def communication_template_save(*, audience: str, status: str, text: str, by: User) -> CommunicationTemplate | None:
+    """A team's text for one audience and status; an empty text goes back to the built-in one."""
+    if audience not in DEFAULTS or status not in DEFAULTS[audience]:
+        raise ValueError(f"template: audience is public or internal and status one of {', '.join(DEFAULTS['public'])}")
+    text = text.strip()
+    if not text:
+        CommunicationTemplate.objects.filter(audience=audience, status=status).delete()
+        audit_record(actor=by, action="reset_template", object_type="incidents.communicationtemplate",
+                     changes={"audience": audience, "status": status}, source="console")
+        return None
+    problem = placeholder_problem(text)
+    if problem:
+        raise ValueError(problem)
+    template, _ = CommunicationTemplate.objects.get_or_create(audience=audience, status=status, defaults={"text": text})
+    template.text = text
+    template.full_clean()
+    template.save()
+    audit_record(actor=by, action="update", target=template, changes={"text": text}, source="console")
+    return template
 
 
 # --- Deploy markers -----------------------------------------------------------------------------

@@ -111,8 +111,10 @@ def _checklist_context(incident: Incident) -> dict[str, object]:
     phases: dict[str, list[tuple[str, str, object]]] = {}
     for phase, key, label in CHECKLIST:
         phases.setdefault(phase, []).append((key, label, done.get(key)))
+    status = incident.status if incident.is_open else Incident.Status.RESOLVED
     return {"checklist": list(phases.items()), "steps_log": sorted(done.values(), key=lambda s: (s.done_at, s.pk), reverse=True),
-            "stakeholder_updates": list(incident.stakeholder_updates.order_by("-created_at", "-id"))}
+            "stakeholder_updates": list(incident.stakeholder_updates.order_by("-created_at", "-id")),
+            "stakeholder_draft": update_templates.fill(status, incident, timezone.now(), audience="internal")}
 
 
 def _clock_context(incident: Incident) -> dict[str, object]:
@@ -145,6 +147,26 @@ def incident_tick_steps(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Recorded {len(ticked)} step(s) on the timeline.")
     return redirect(incident)
+
+
+@role_required(RESPONDER)
+@require_http_methods(["GET", "POST"])
+def communication_templates(request: HttpRequest) -> HttpResponse:
+    """The team's starting texts, public and internal, per status (empty: the built-in text)."""
+    status_code = 200
+    if request.method == "POST":
+        audience, status = request.POST.get("audience", ""), request.POST.get("status", "")
+        try:
+            services.communication_template_save(audience=audience, status=status, text=request.POST.get("text", ""), by=request.user)
+        except (ValueError, ValidationError) as exc:
+            messages.error(request, f"{audience} {status} template: {_errors_from(exc)}")
+            status_code = 400
+        else:
+            messages.success(request, f"Saved the {audience} {status} template.")
+            return redirect("communication-templates")
+    rows = [(audience, status, update_templates.template_text(audience, status), default)
+            for audience, texts in update_templates.DEFAULTS.items() for status, default in texts.items()]
+    return render(request, "incidents/templates.html", {"rows": rows, "placeholders": update_templates.PLACEHOLDERS}, status=status_code)
 
 
 @role_required(RESPONDER)

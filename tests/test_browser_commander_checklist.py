@@ -78,3 +78,29 @@ def test_the_commander_picks_a_commander_opens_a_war_room_and_ticks_the_checklis
     public.goto(f"{live_app}/status/incidents/{incident.pk}/")
     expect(public.locator(".public-timeline")).to_contain_text("Investigating.")
     assert "ticked" not in public.content() and "chat.example.com" not in public.content() and "rollback under way" not in public.content()
+
+
+def test_public_and_internal_updates_start_from_the_edited_templates(live_app, browser, responder):
+    checkout = Component.objects.create(name="Checkout")
+    incident = incident_services.incident_open(title="Checkout failing", impact="critical", message="Investigating.",
+                                               components={checkout.pk: "major_outage"}, by=responder, now=timezone.now())
+    page = browser.new_context().new_page()
+    login(page, live_app, "rory-responder")
+    page.goto(f"{live_app}/incidents/")
+    page.get_by_role("link", name="Communication templates").click()
+    page.get_by_label("Public · Identified").fill("Found the fault in {components}; a fix is on its way.")
+    page.get_by_role("button", name="Save the public identified template").click()
+    expect(page.locator(".messages")).to_contain_text("Saved the public identified template.")
+    page.get_by_label("Internal · Investigating").fill("{severity} {title}: all hands, commander {commander}.")
+    page.get_by_role("button", name="Save the internal investigating template").click()
+
+    page.goto(f"{live_app}/incidents/{incident.pk}/")
+    expect(page.get_by_label("Stakeholder update (internal)")).to_have_value("SEV-1 Checkout failing: all hands, commander rory-responder.")
+    page.get_by_role("button", name="Send to stakeholders").click()
+    expect(page.locator("#timeline .steps-log")).to_contain_text("told stakeholders: SEV-1 Checkout failing: all hands")
+
+    page.get_by_label("Template").select_option("identified")
+    expect(page.get_by_label("Message")).to_have_value("Found the fault in Checkout; a fix is on its way.")
+    page.get_by_label("Status", exact=True).select_option("identified")
+    page.get_by_role("button", name="Post update").click()
+    expect(page.locator("#timeline li").first).to_contain_text("Found the fault in Checkout; a fix is on its way.")
