@@ -291,6 +291,25 @@ class SeverityPolicyConfig(Strict):
     sev4: Sev4Config = Field(default_factory=Sev4Config)
 
 
+TemplateText = Annotated[str, Field(min_length=1, max_length=10_000, pattern=r"^[^\x00]*$")]
+
+
+class AudienceTemplatesConfig(Strict):
+    """Starting texts per status; a status left out keeps the built-in text."""
+
+    investigating: TemplateText | None = None
+    identified: TemplateText | None = None
+    monitoring: TemplateText | None = None
+    resolved: TemplateText | None = None
+
+
+class CommunicationTemplatesConfig(Strict):
+    """Placeholders: {components}, {duration}, {title}, {severity}, {commander}."""
+
+    public: AudienceTemplatesConfig = Field(default_factory=AudienceTemplatesConfig)
+    internal: AudienceTemplatesConfig = Field(default_factory=AudienceTemplatesConfig)
+
+
 # sev1..sev4 in the file, the incident impact they mean.
 SEVERITY_KEYS = {"sev1": "critical", "sev2": "major", "sev3": "minor", "sev4": "none"}
 
@@ -313,6 +332,8 @@ class VigilConfig(Strict):
     slos: list[SLOConfig] = Field(default_factory=list)
     severity_policy: SeverityPolicyConfig | None = Field(None, description="Paging and response targets per incident severity; "
                                                                            "left out, the stored policy stays as it is.")
+    communication_templates: CommunicationTemplatesConfig | None = Field(
+        None, description="Update texts, public and internal, per status; left out, the stored templates stay as they are.")
 
 
 # The sections in the order they are applied (a section refers only to those before it).

@@ -50,3 +50,29 @@ def test_a_bad_placeholder_is_refused_naming_the_fix(client, responder):
 def test_a_viewer_cannot_edit_templates(client, viewer):
     client.force_login(viewer)
     assert client.get("/incidents/templates/").status_code == 403
+
+
+def test_config_as_code_manages_the_templates(tmp_path):
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from incidents.update_templates import template_text
+
+    path = tmp_path / "vigil.yaml"
+    path.write_text("communication_templates:\n  public: {identified: 'Found it in {components}.'}\n"
+                    "  internal: {resolved: '{severity} over after {duration}.'}\n")
+    call_command("import_config", str(path), stdout=io.StringIO())
+    assert template_text("public", "identified") == "Found it in {components}."
+    assert template_text("internal", "resolved") == "{severity} over after {duration}."
+    assert template_text("public", "investigating").startswith("We are investigating")
+    out = io.StringIO()
+    call_command("export_config", stdout=out)
+    assert "communication_templates:\n  public:\n    identified: Found it in {components}.\n" in out.getvalue()
+    path.write_text("communication_templates:\n  public: {resolved: 'Done {when}.'}\n")
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_config", str(path), stdout=io.StringIO(), stderr=err)
+    assert "communication_templates.public.resolved: text: unknown placeholder {when}" in err.getvalue()
+    assert template_text("public", "identified") == "Found it in {components}."  # all or nothing

@@ -17,6 +17,7 @@ from configfile.sync.read import key_of
 from configfile.sync.write_alerting import (
     write_alert_rule,
     write_channel,
+    write_communication_templates,
     write_escalation_policy,
     write_integration,
     write_severity_policy,
@@ -86,6 +87,8 @@ def apply(config: VigilConfig, source: Source, *, prune: bool, dry_run: bool, by
             _write_changed(writer, config, result)
             if config.severity_policy is not None:
                 write_severity_policy(writer, config.severity_policy)
+            if config.communication_templates is not None:
+                write_communication_templates(writer, config.communication_templates)
             if prune:
                 _prune(result)
             if source.problems:

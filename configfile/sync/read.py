@@ -15,7 +15,9 @@ from configfile.schema import (
     EXPECT_SETTINGS,
     SEVERITY_KEYS,
     AlertRuleConfig,
+    AudienceTemplatesConfig,
     ChannelConfig,
+    CommunicationTemplatesConfig,
     ComponentConfig,
     ComponentGroupConfig,
     EscalationPolicyConfig,
@@ -31,7 +33,7 @@ from configfile.schema import (
 )
 from configfile.source import ConfigError
 from core.secrets import SECRET_MASK, is_env_reference, mask_secrets
-from incidents.models import Component, ComponentGroup, SeverityPolicy
+from incidents.models import CommunicationTemplate, Component, ComponentGroup, SeverityPolicy
 from monitors.bounds import default_retry_interval
 from monitors.models import Monitor
 from slo.models import SLO
@@ -176,6 +178,17 @@ def severity_policy() -> SeverityPolicyConfig | None:
     return None if config == SeverityPolicyConfig() else config
 
 
+def communication_templates() -> CommunicationTemplatesConfig | None:
+    """The edited templates, or None while every one is the built-in text."""
+    rows = list(CommunicationTemplate.objects.all())
+    if not rows:
+        return None
+    texts: dict[str, dict[str, str]] = {"public": {}, "internal": {}}
+    for row in rows:
+        texts[row.audience][row.status] = row.text
+    return CommunicationTemplatesConfig(**{audience: AudienceTemplatesConfig(**items) for audience, items in texts.items()})
+
+
 def export(*, reveal: bool = False) -> VigilConfig:
     """The database as a config; secrets masked unless they are env:NAME references (reveal: for comparing only)."""
     problems: list[str] = []
@@ -183,7 +196,7 @@ def export(*, reveal: bool = False) -> VigilConfig:
                 for section, (rows, reader) in READERS.items()}
     if problems:
         raise ConfigError(problems)
-    return VigilConfig(**sections, severity_policy=severity_policy())
+    return VigilConfig(**sections, severity_policy=severity_policy(), communication_templates=communication_templates())
 
 
 def _read(section: str, obj: Any, reader: Callable[[Any, bool], Any], reveal: bool, problems: list[str]) -> Any:

@@ -9,6 +9,7 @@ from configfile.schema import (
     SEVERITY_KEYS,
     AlertRuleConfig,
     ChannelConfig,
+    CommunicationTemplatesConfig,
     EscalationPolicyConfig,
     IntegrationConfig,
     SeverityPolicyConfig,
@@ -116,3 +117,14 @@ def write_severity_policy(writer: Writer, policy: SeverityPolicyConfig) -> None:
             alerting_services.severity_paging_save(impact=impact, channels=channels, escalation_policy=escalation)
         writer.save(None, path, write, {"ack_within_seconds": "ack_within", "first_update_within_seconds": "first_update_within",
                                         "postmortem_within_seconds": "postmortem_within"})
+
+
+def write_communication_templates(writer: Writer, templates: CommunicationTemplatesConfig) -> None:
+    """Every template as the file says: a status left out goes back to the built-in text."""
+    for audience in ("public", "internal"):
+        texts = getattr(templates, audience)
+        for status in ("investigating", "identified", "monitoring", "resolved"):
+            text = getattr(texts, status) or ""
+            writer.save(None, ("communication_templates", audience, status),
+                        lambda audience=audience, status=status, text=text: incident_services.communication_template_save(  # type: ignore[misc]
+                            audience=audience, status=status, text=text, by=writer.by))
