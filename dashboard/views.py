@@ -48,6 +48,7 @@ def _overview(now: datetime) -> dict[str, object]:
         "maintenance_now": Maintenance.objects.filter(status__in=Maintenance.ACTIVE_STATUSES).prefetch_related("components")[:10],
         "maintenance_next": Maintenance.objects.filter(status=Maintenance.Status.SCHEDULED, starts_at__gte=now)
                                                .prefetch_related("components").order_by("starts_at")[:3],
+        "overdue_checklists": [state for state in incident_selectors.checklist_states(now) if state.overdue],
         "deploys": list(incident_selectors.deploys_between(now - timedelta(hours=24), now)[:10]),
         "slos_at_risk": [slo for slo in slos if slo.latest_status in ("at risk", "exhausted")],  # type: ignore[attr-defined]
     }

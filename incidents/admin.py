@@ -16,6 +16,8 @@ from incidents.models import (
     Incident,
     IncidentUpdate,
     Maintenance,
+    OpsChecklist,
+    OpsChecklistItem,
     Postmortem,
     SeverityPolicy,
 )
@@ -114,3 +116,16 @@ class SeverityPolicyAdmin(admin.ModelAdmin):
                                      first_update_within_seconds=obj.first_update_within_seconds,
                                      postmortem_within_seconds=obj.postmortem_within_seconds, by=request.user)
         obj.pk = saved.pk
+
+
+class OpsChecklistItemInline(admin.TabularInline):
+    model = OpsChecklistItem
+    extra = 1
+
+
+@admin.register(OpsChecklist)
+class OpsChecklistAdmin(AuditedModelAdmin):
+    """The team's recurring checklists; sign-offs happen on /checklists/."""
+
+    list_display = ["name", "cadence", "team", "position"]
+    inlines = [OpsChecklistItemInline]

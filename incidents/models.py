@@ -421,3 +421,53 @@ class CommunicationTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.audience} {self.status} template"
+
+
+class OpsChecklist(models.Model):
+    """A team's recurring checklist (the guides' daily, weekly and monthly checks), signed off once per period."""
+
+    class Cadence(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        MONTHLY = "monthly", "Monthly"
+
+    name = models.CharField(max_length=100, unique=True, validators=[single_line])
+    cadence = models.CharField(max_length=8, choices=Cadence.choices)
+    team = models.CharField(max_length=100, blank=True, validators=[single_line])
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OpsChecklistItem(models.Model):
+    checklist = models.ForeignKey(OpsChecklist, on_delete=models.CASCADE, related_name="items")
+    text = models.CharField(max_length=300, validators=[single_line])
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class OpsChecklistSignOff(models.Model):
+    """Who signed a checklist off for one period (a day, an ISO week, a month), and when."""
+
+    checklist = models.ForeignKey(OpsChecklist, on_delete=models.CASCADE, related_name="sign_offs")
+    period_start = models.DateField()
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    signed_by_name = models.CharField(max_length=150)
+    signed_at = models.DateTimeField()
+    note = models.CharField(max_length=300, blank=True, validators=[single_line])
+
+    class Meta:
+        ordering = ["-period_start"]
+        constraints = [models.UniqueConstraint(fields=["checklist", "period_start"], name="checklist_signoff_period_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.checklist} {self.period_start} by {self.signed_by_name}"

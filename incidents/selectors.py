@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 
 from django.db.models import Q, QuerySet
 
-from incidents.models import SEVERITY_DEFAULTS, Component, ComponentImpact, Deploy, Incident, Maintenance, SeverityPolicy
+from incidents.models import SEVERITY_DEFAULTS, Component, ComponentImpact, Deploy, Incident, Maintenance, OpsChecklist, SeverityPolicy
+from lib import periods
 
 
 def component_ids_under_maintenance(*, suppressing_alerts: bool = False) -> set[int]:
@@ -110,3 +111,23 @@ def what_changed(incident: Incident, now: datetime) -> list[Deploy]:
     """The deploys of the incident's components from an hour before it started until it ended."""
     component_ids = list(incident.impacts.values_list("component_id", flat=True))
     return list(deploys_between(incident.started_at - WHAT_CHANGED_BEFORE, incident.resolved_at or now, component_ids=component_ids)[:20])
+
+
+@dataclass
+class ChecklistState:
+    checklist: OpsChecklist
+    period_start: object  # date
+    signed: object  # OpsChecklistSignOff | None, this period
+    overdue: bool  # signed off before, but neither the previous period nor this one
+
+
+def checklist_states(now: datetime) -> list[ChecklistState]:
+    states = []
+    for checklist in OpsChecklist.objects.prefetch_related("items", "sign_offs"):
+        start = periods.period_start(checklist.cadence, now.date())
+        previous = periods.previous_period_start(checklist.cadence, now.date())
+        by_period = {s.period_start: s for s in checklist.sign_offs.all()}
+        # Overdue once a team has started signing a list off: a list never signed off is not yet in use.
+        overdue = bool(by_period) and previous not in by_period and start not in by_period
+        states.append(ChecklistState(checklist, start, by_period.get(start), overdue))
+    return states

@@ -36,6 +36,8 @@ from incidents.models import (
     IncidentUpdate,
     IncidentUpdateRevision,
     Maintenance,
+    OpsChecklist,
+    OpsChecklistSignOff,
     Postmortem,
     SeverityPolicy,
     StakeholderUpdate,
@@ -43,6 +45,7 @@ from incidents.models import (
 )
 from incidents.selectors import component_ids_under_maintenance, incident_overrides
 from incidents.update_templates import DEFAULTS, placeholder_problem
+from lib import periods
 from lib import text as plain_text
 from lib.markdown_render import render as render_markdown
 
@@ -405,6 +408,28 @@ def communication_template_save(*, audience: str, status: str, text: str, by: Us
     template.save()
     audit_record(actor=by, action="update", target=template, changes={"text": text}, source="console")
     return template
+
+
+@transaction.atomic
+def checklist_sign_off(*, checklist_id: int, ticked: Iterable[int], note: str = "", by: User, now: datetime) -> OpsChecklistSignOff:
+    """Sign a checklist off for the period `now` falls in: every item must be ticked."""
+    checklist = OpsChecklist.objects.select_for_update().get(pk=checklist_id)
+    item_ids = set(checklist.items.values_list("pk", flat=True))
+    missing = item_ids - set(ticked)
+    if missing:
+        texts = list(checklist.items.filter(pk__in=missing).values_list("text", flat=True))
+        raise ValueError(f"items: tick every item before signing off; not ticked: {', '.join(texts)}")
+    start = periods.period_start(checklist.cadence, now.date())
+    if checklist.sign_offs.filter(period_start=start).exists():
+        raise ValueError(f"{checklist.name} is already signed off for the period from {start:%Y-%m-%d}")
+    person = _person(by)
+    sign_off = OpsChecklistSignOff(checklist=checklist, period_start=start, signed_by=person, note=note.strip()[:300],
+                                   signed_by_name=person.get_username() if person else "Vigil", signed_at=now)
+    sign_off.full_clean()
+    sign_off.save()
+    audit_record(actor=by, action="sign_off", target=checklist, changes={"period_start": start.isoformat()},
+                 source="system" if person is None else "console")
+    return sign_off
 
 
 # --- Deploy markers -----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ urlpatterns = [
     path("incidents/", views.incident_list, name="incident-list"),
     path("incidents/declare/", views.incident_declare, name="incident-declare"),
     path("incidents/templates/", views.communication_templates, name="communication-templates"),
+    path("checklists/", views.ops_checklists, name="ops-checklists"),
     path("incidents/<int:pk>/", views.incident_detail, name="incident-detail"),
     path("incidents/<int:pk>/timeline/", views.incident_timeline, name="incident-timeline"),
     path("incidents/<int:pk>/monitors/", views.incident_monitors, name="incident-monitors"),

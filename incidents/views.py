@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from core.roles import RESPONDER, VIEWER, has_role, role_required
 from incidents import selectors, services, update_templates
 from incidents.forms import DeclareIncidentForm, EditUpdateForm, MaintenanceForm, PostmortemForm, UpdateIncidentForm
-from incidents.models import CHECKLIST, ActionItem, Component, Incident, IncidentUpdate, Maintenance, Postmortem
+from incidents.models import CHECKLIST, ActionItem, Component, Incident, IncidentUpdate, Maintenance, OpsChecklist, Postmortem
 
 
 def _errors_from(exc: Exception) -> str:
@@ -147,6 +147,32 @@ def incident_tick_steps(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Recorded {len(ticked)} step(s) on the timeline.")
     return redirect(incident)
+
+
+@role_required(VIEWER)
+@require_http_methods(["GET", "POST"])
+def ops_checklists(request: HttpRequest) -> HttpResponse:
+    """The team's daily, weekly and monthly checklists: tick every item, then sign off (responders)."""
+    now = timezone.now()
+    status_code = 200
+    if request.method == "POST":
+        if not has_role(request.user, RESPONDER):
+            return render(request, "403.html", {"message": "Signing off a checklist needs the responder role."}, status=403)
+        try:
+            ticked = [int(value) for value in request.POST.getlist("item") if value.isdigit()]
+            sign_off = services.checklist_sign_off(checklist_id=int(request.POST.get("checklist", "0") or 0), ticked=ticked,
+                                                   note=request.POST.get("note", ""), by=request.user, now=now)
+        except (ValueError, ValidationError) as exc:
+            messages.error(request, _errors_from(exc))
+            status_code = 400
+        except OpsChecklist.DoesNotExist:
+            messages.error(request, "checklist: no such checklist; reload the page")
+            status_code = 400
+        else:
+            messages.success(request, f"Signed off {sign_off.checklist.name}.")
+            return redirect("ops-checklists")
+    return render(request, "incidents/ops_checklists.html", {"states": selectors.checklist_states(now), "can_respond": has_role(request.user, RESPONDER)},
+                  status=status_code)
 
 
 @role_required(RESPONDER)
