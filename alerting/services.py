@@ -566,7 +566,8 @@ def severity_paging_save(*, impact: str, channels: list[Channel], escalation_pol
 def _incident_labels(incident: Incident, paging: SeverityPaging, kind: str) -> dict[str, str]:
     return {"rule": paging.rule.name, "incident": str(incident.pk), "severity": INCIDENT_ALERT_SEVERITY[incident.impact],
             "sev": incident.severity, "kind": kind,
-            "component": ", ".join(sorted(incident.impacts.values_list("component__name", flat=True)))}
+            # "components", not "component": an incident's page must not inhibit the warnings of the monitors it is about.
+            "components": ", ".join(sorted(incident.impacts.values_list("component__name", flat=True)))}
 
 
 def _incident_links(incident: Incident) -> list[tuple[str, str]]:

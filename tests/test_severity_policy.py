@@ -283,3 +283,20 @@ def test_a_stakeholder_update_goes_to_the_severitys_channels_once_and_never_to_p
     assert "We are investigating." in public and "Revenue impact" not in public
     empty = client.post(f"/incidents/{incident.pk}/stakeholders/", {"stakeholder_message": "  "}, follow=True).content.decode()
     assert "Stakeholder update: message: write what stakeholders should know" in empty
+
+
+def test_a_sev1_page_does_not_inhibit_the_warnings_of_its_components_monitors(responder, policy):
+    from alerting.models import AlertRule
+
+    checkout = Component.objects.create(name="Checkout")
+    incident = incident_services.incident_open(title="Checkout down", impact="critical", message="Looking.", by=responder, now=NOW,
+                                               components={checkout.pk: "major_outage"})
+    settle(NOW)
+    page = Alert.objects.get(dedup_key__contains=":declared")
+    assert page.labels["components"] == "Checkout" and "component" not in page.labels and page.labels["incident"] == str(incident.pk)
+    warning_rule = AlertRule.objects.create(name="slow", states=["degraded"], severity="warning", group_wait_seconds=0)
+    warning_rule.channels.add(policy["oncall"])
+    alerting_services.alert_raise(rule=warning_rule, key="warn", labels={"component": "Checkout"}, summary="checkout is slow",
+                                  severity="warning", now=NOW + timedelta(seconds=1))
+    alerting_services.tick(now=NOW + timedelta(seconds=2))
+    assert Notification.objects.filter(group__rule=warning_rule).count() == 1
