@@ -300,3 +300,15 @@ def test_a_sev1_page_does_not_inhibit_the_warnings_of_its_components_monitors(re
                                   severity="warning", now=NOW + timedelta(seconds=1))
     alerting_services.tick(now=NOW + timedelta(seconds=2))
     assert Notification.objects.filter(group__rule=warning_rule).count() == 1
+
+
+def test_acknowledging_through_the_api_stops_the_escalation(client, responder, policy):
+    incident = declare_through_the_api(client, responder)
+    settle(NOW)
+    _token, clear = token_issue(user=responder, name="pager", scope="write")
+    with time_machine.travel(NOW + timedelta(minutes=1), tick=False):
+        answer = client.post(f"/api/v1/incidents/{incident.pk}/acknowledge", HTTP_AUTHORIZATION=f"Bearer {clear}")
+    assert answer.status_code == 200 and answer.json()["acknowledged_at"].startswith("2026-11-20T14:01")
+    settle(NOW + timedelta(minutes=1))
+    settle(NOW + timedelta(minutes=10))
+    assert paged() == {"leadership": 1, "oncall": 1}
