@@ -124,6 +124,19 @@ def channel_test_message(channel: Any, *, now: datetime) -> AlertMessage:
     )
 
 
+def stakeholder_message(update: Any, *, now: datetime) -> AlertMessage:
+    """An internal stakeholder update about an incident (incidents.StakeholderUpdate)."""
+    incident = update.incident
+    url = f"{_base_url()}{incident.get_absolute_url()}"
+    return AlertMessage(
+        title=f"{incident.severity} {incident.title}: stakeholder update", text=update.message, severity="info", resolved=False, rule="",
+        fields=(("Severity", incident.severity), ("Status", incident.get_status_display()), ("From", update.author_name)),
+        links=(("Incident console", url),), runbook_text="", dedup_key=f"vigil-stakeholder-{update.pk}", group_key=f"incident={incident.pk}",
+        component="", source="vigil", event_class="stakeholder_update", at=update.created_at.isoformat(), url=url,
+        footer="Vigil · internal stakeholder update",
+    )
+
+
 def _base_url() -> str:
     return str(settings.VIGIL_BASE_URL).rstrip("/")
 

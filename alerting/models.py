@@ -127,6 +127,11 @@ class AlertRule(models.Model):
     components = models.ManyToManyField("incidents.Component", blank=True, related_name="alert_rules")
     tags = models.ManyToManyField("monitors.Tag", blank=True, related_name="alert_rules")
     for_seconds = models.PositiveIntegerField(default=0, help_text="How long the state must hold before the alert fires.")
+    # The guides' "watch the first hour after a deployment": after a deploy of the monitor's
+    # component, this shorter duration applies instead of for_seconds.
+    deploy_watch_for_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="After a deploy of the monitor's component, fire after this long instead; empty: no watch.")
+    deploy_watch_minutes = models.PositiveIntegerField(default=60, help_text="How long the watch lasts after a deploy.")
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.CRITICAL)
     labels = models.JSONField(default=dict, blank=True, help_text='Extra labels, e.g. {"team": "payments"}.')
     runbook_url = models.URLField(blank=True)
@@ -283,6 +288,7 @@ class Notification(OutboxRow):
         ACKNOWLEDGED = "acknowledged", "Acknowledged"
         ESCALATION = "escalation", "Escalation"
         TEST = "test", "Test"
+        STAKEHOLDER = "stakeholder", "Stakeholder update"
 
     # Someone is waiting on an alert: retry sooner and longer than subscriber mail does.
     max_attempts = 10
@@ -464,3 +470,24 @@ class Integration(models.Model):
         if self.kind == self.Kind.SENTRY and not self.signing_secret:
             raise ValidationError({"signing_secret": "Paste the Client Secret of your Sentry internal integration "
                                                      "(Settings > Custom Integrations > your integration > Credentials)."})
+
+
+class SeverityPaging(models.Model):
+    """Who is paged when an incident of this severity is declared (the severity policy's
+    alerting half; its targets are incidents.SeverityPolicy). Pages go through `rule`, a rule
+    this row manages (never matched against monitors), so acknowledgement, escalation,
+    grouping (one group per incident) and silences apply as to any alert."""
+
+    severity = models.CharField(max_length=10, unique=True, help_text="An incident impact: critical (SEV-1) .. none (SEV-4).")
+    # The rule's channels and escalation policy are who is paged; the rule is this row's own.
+    rule = models.OneToOneField(AlertRule, on_delete=models.CASCADE, related_name="severity_paging")
+
+    class Meta:
+        ordering = ["severity"]
+
+    def __str__(self) -> str:
+        return f"paging for {self.severity}"
+
+    @property
+    def pages_anyone(self) -> bool:
+        return self.rule.escalation_policy_id is not None or self.rule.channels.exists()

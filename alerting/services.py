@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from alerting.apprise_urls import network_target as apprise_network_target
-from alerting.messages import ACK_SALT, AlertMessage, build_message, channel_test_message
+from alerting.messages import ACK_SALT, AlertMessage, build_message, channel_test_message, stakeholder_message
 from alerting.models import (
     Alert,
     AlertGroup,
@@ -38,6 +38,7 @@ from alerting.models import (
     Notification,
     OnCallSchedule,
     Severity,
+    SeverityPaging,
     Silence,
 )
 from alerting.transports import TransportError
@@ -49,6 +50,9 @@ from core.live import OPS_GROUP, publish_after_commit
 from core.metrics import count_delivery
 from core.secrets import MissingSecret, is_env_reference
 from core.services import audit_record
+from incidents import selectors as incident_selectors
+from incidents import services as incident_services
+from incidents.models import Incident, StakeholderUpdate
 from monitors.selectors import monitor_ids_under_maintenance
 
 log = logging.getLogger("vigil.alerting")
@@ -59,15 +63,17 @@ log = logging.getLogger("vigil.alerting")
 
 def enabled_rules() -> list[AlertRule]:
     """Every enabled rule with what rules_for and rule_notifies read, loaded once."""
-    return list(AlertRule.objects.filter(enabled=True).prefetch_related("monitors", "components", "tags", "channels",
-                                                                          "escalation_policy__steps"))
+    return list(AlertRule.objects.filter(enabled=True, severity_paging__isnull=True).prefetch_related(
+        "monitors", "components", "tags", "channels", "escalation_policy__steps"))
 
 
 def rules_for(monitor: Any, rules: list[AlertRule] | None = None) -> list[AlertRule]:
     """The enabled rules that cover the monitor (pass enabled_rules() to match many monitors with one read)."""
     matched = []
     tag_ids = {t.pk for t in monitor.tags.all()}
-    for rule in (rules if rules is not None else AlertRule.objects.filter(enabled=True).prefetch_related("monitors", "components", "tags")):
+    # A severity policy's rule pages for incidents only, never for a monitor (enabled_rules() leaves them out too).
+    for rule in (rules if rules is not None else AlertRule.objects.filter(enabled=True, severity_paging__isnull=True)
+                 .prefetch_related("monitors", "components", "tags")):
         if rule.monitor_kinds and monitor.kind not in rule.monitor_kinds:
             continue
         chosen = {m.pk for m in rule.monitors.all()}
@@ -148,6 +154,18 @@ def default_rule_create(*, channel: Channel, by: AbstractBaseUser | AnonymousUse
     return rule
 
 
+def for_seconds(rule: AlertRule, monitor: Any, at: datetime) -> int:
+    """How long the state must hold: the rule's watch duration within its watch window after a
+    deploy of the monitor's component (or of a service naming no component), else for_seconds."""
+    if rule.deploy_watch_for_seconds is None or monitor is None:
+        return rule.for_seconds
+    window = timedelta(minutes=rule.deploy_watch_minutes)
+    component_ids = [monitor.component_id] if monitor.component_id else []
+    if incident_selectors.deploys_between(at - window, at, component_ids=component_ids).exists():
+        return min(rule.for_seconds, rule.deploy_watch_for_seconds)
+    return rule.for_seconds
+
+
 def alert_labels(rule: AlertRule, monitor: Any) -> dict[str, str]:
     labels = {
         "rule": rule.name,
@@ -218,7 +236,7 @@ def alert_raise(*, rule: AlertRule, key: str, labels: dict[str, str], summary: s
             changed.append("annotations")
         alert.save(update_fields=changed)
         return alert
-    pending = monitor is not None and rule.for_seconds > 0
+    pending = monitor is not None and for_seconds(rule, monitor, now) > 0
     alert = Alert.objects.create(
         rule=rule, dedup_key=key, group_key=_group_key(rule, labels), status=Alert.Status.PENDING if pending else Alert.Status.FIRING,
         severity=severity or rule.severity, summary=summary[:300], labels=labels, monitor=monitor, value=value[:300],
@@ -312,7 +330,7 @@ def _promote_pending(now: datetime) -> int:
     pending = Alert.objects.select_for_update(skip_locked=True, of=("self",)).filter(status=Alert.Status.PENDING).select_related("rule", "monitor")
     for alert in pending:
         rule = alert.rule
-        if rule is None or alert.first_seen + timedelta(seconds=rule.for_seconds) > now:
+        if rule is None or alert.first_seen + timedelta(seconds=for_seconds(rule, alert.monitor, alert.first_seen)) > now:
             continue
         if alert.monitor is not None and alert.monitor.state not in rule.states:
             continue  # the change that clears it is on its way
@@ -552,10 +570,17 @@ def acknowledge(*, alerts: Any, by: Any, now: datetime) -> int:
     user = by if by is not None and getattr(by, "is_authenticated", False) else None
     count = 0
     ids = list(alerts.values_list("pk", flat=True))
+    incidents = set()
     for alert in Alert.objects.select_for_update(of=("self",)).filter(pk__in=ids, status=Alert.Status.FIRING):
         alert.status, alert.acknowledged_at, alert.acknowledged_by = Alert.Status.ACKNOWLEDGED, now, user
         alert.save(update_fields=["status", "acknowledged_at", "acknowledged_by"])
         count += 1
+        if alert.labels.get("kind") == "incident_declared" and str(alert.labels.get("incident", "")).isdigit():
+            incidents.add(int(alert.labels["incident"]))
+    # An acknowledged page answers for its incident: the incident's acknowledge target is met.
+    for incident_id in sorted(incidents):
+        if Incident.objects.filter(pk=incident_id, acknowledged_at__isnull=True).exists():
+            incident_services.incident_acknowledge(incident_id=incident_id, by=user, now=now)
     if count:
         publish_after_commit(OPS_GROUP, topics=["alerts"])
     return count
@@ -574,6 +599,147 @@ def resolve(*, alerts: Any, by: Any, now: datetime) -> int:
     if count:
         publish_after_commit(OPS_GROUP, topics=["alerts"])
     return count
+
+
+# --- Severity policy: paging on declare, and breached response targets ------------------------
+#
+# Incidents sit below alerting, so they never call in here: alerting consumes their
+# incident.changed events (alerting/reactions.py) and checks their targets on beat.
+
+INCIDENT_KEY_PREFIX = "incident:"
+TARGET_NAMES = {"ack": "acknowledge", "first_update": "first update"}
+INCIDENT_ALERT_SEVERITY = {"critical": Severity.CRITICAL, "major": Severity.CRITICAL, "minor": Severity.WARNING, "none": Severity.INFO}
+
+
+def severity_paging(impact: str) -> SeverityPaging:
+    """The severity's paging row and its own rule (made on first use: it pages nobody until given channels)."""
+    paging = SeverityPaging.objects.select_related("rule").filter(severity=impact).first()
+    if paging is not None:
+        return paging
+    if impact not in Incident.SEVERITY:
+        raise ValueError(f"severity must be one of {', '.join(Incident.SEVERITY)}, not {impact!r}")
+    name = f"Incidents declared {Incident.SEVERITY[impact]} (severity policy)"
+    rule, _ = AlertRule.objects.get_or_create(name=name, defaults={
+        "states": ["down"], "severity": INCIDENT_ALERT_SEVERITY[impact], "group_by": ["incident"], "group_wait_seconds": 0,
+        "runbook_text": "Open the incident console, take command, acknowledge and post the first update."})
+    return SeverityPaging.objects.create(severity=impact, rule=rule)
+
+
+@transaction.atomic
+def severity_paging_save(*, impact: str, channels: list[Channel], escalation_policy: Any) -> SeverityPaging:
+    """Who is paged on declaring an incident of this severity (config as code and the admin call this)."""
+    paging = severity_paging(impact)
+    rule = paging.rule
+    rule.escalation_policy = escalation_policy
+    rule.full_clean()
+    rule.save()
+    rule.channels.set(channels)
+    return paging
+
+
+def _incident_labels(incident: Incident, paging: SeverityPaging, kind: str) -> dict[str, str]:
+    return {"rule": paging.rule.name, "incident": str(incident.pk), "severity": INCIDENT_ALERT_SEVERITY[incident.impact],
+            "sev": incident.severity, "kind": kind,
+            # "components", not "component": an incident's page must not inhibit the warnings of the monitors it is about.
+            "components": ", ".join(sorted(incident.impacts.values_list("component__name", flat=True)))}
+
+
+def _incident_links(incident: Incident) -> list[tuple[str, str]]:
+    return [("Incident console", incident.get_absolute_url())]
+
+
+@transaction.atomic
+def incident_page(*, incident_id: int, now: datetime) -> Alert | None:
+    """An incident changed: page its severity's channels once when it is declared (or raised to a
+    severity that pages), acknowledge the page when the incident is acknowledged, resolve its
+    alerts when it resolves. Idempotent: an event read twice pages once."""
+    incident = Incident.objects.filter(pk=incident_id).first()
+    if incident is None:
+        return None
+    prefix = f"{INCIDENT_KEY_PREFIX}{incident.pk}:"
+    open_alerts = Alert.objects.filter(dedup_key__startswith=prefix, status__in=Alert.OPEN)
+    if not incident.is_open:
+        for key in list(open_alerts.values_list("dedup_key", flat=True)):
+            alert_resolve(key=key, now=now)
+        return None
+    paging = severity_paging(incident.impact)
+    key = f"{prefix}declared:{incident.impact}"
+    alert = None
+    if paging.pages_anyone and not Alert.objects.filter(dedup_key=key).exists():
+        alert = alert_raise(rule=paging.rule, key=key, labels=_incident_labels(incident, paging, "incident_declared"),
+                            summary=f"{incident.severity} declared: {incident.title}", value=incident.get_status_display(),
+                            links=_incident_links(incident), first_seen=incident.started_at, now=now)
+    if incident.acknowledged_at is not None:
+        # Only the page: a breach alert says a target was missed and stays until it is met.
+        acknowledge(alerts=open_alerts.filter(status=Alert.Status.FIRING, dedup_key__startswith=f"{prefix}declared:"),
+                    by=incident.acknowledged_by, now=now)
+    return alert
+
+
+def incident_targets_check(*, now: datetime) -> int:
+    """Raise an alert for each open incident past a response target it has not met; resolve it once met.
+    Returns how many breaches are open."""
+    breaching = 0
+    for incident in Incident.objects.filter(status__in=Incident.OPEN_STATUSES).order_by("pk"):
+        for target in incident_selectors.incident_clock(incident):
+            key = f"{INCIDENT_KEY_PREFIX}{incident.pk}:breach:{target.name}"
+            with transaction.atomic():
+                if target.met_at is None and now > target.due_at:
+                    paging = severity_paging(incident.impact)
+                    minutes = round((target.due_at - incident.started_at).total_seconds() / 60)
+                    alert_raise(rule=paging.rule, key=key, labels=_incident_labels(incident, paging, f"incident_target_{target.name}"),
+                                summary=f"{incident.severity} {incident.title}: {TARGET_NAMES[target.name]} target of {minutes} min missed",
+                                value=f"due {target.due_at:%H:%M} UTC", links=_incident_links(incident), now=now)
+                    breaching += 1
+                elif target.met_at is not None:
+                    alert_resolve(key=key, now=now)
+    breaching += postmortem_reminders(now=now)
+    return breaching
+
+
+def stakeholder_notify(*, update_id: int, now: datetime) -> int:
+    """Send an internal stakeholder update to the channels its incident's severity pages. Idempotent."""
+    update = StakeholderUpdate.objects.select_related("incident").filter(pk=update_id).first()
+    if update is None:
+        return 0
+    message = stakeholder_message(update, now=now).to_dict()
+    if Notification.objects.filter(kind=Notification.Kind.STAKEHOLDER, message__dedup_key=message["dedup_key"]).exists():
+        return 0
+    channels = list(severity_paging(update.incident.impact).rule.channels.filter(enabled=True))
+    Notification.objects.bulk_create([Notification(channel=channel, kind=Notification.Kind.STAKEHOLDER, message=message,
+                                                   next_attempt_at=now, created_at=now) for channel in channels])
+    if channels:
+        transaction.on_commit(_deliver_soon)
+    return len(channels)
+
+
+# A postmortem's reminder starts this long before it is due (and stays, saying "overdue", after).
+POSTMORTEM_REMINDER_BEFORE = timedelta(hours=24)
+
+
+def postmortem_reminders(*, now: datetime) -> int:
+    """Remind the severity's channels of each postmortem due within a day or overdue (not yet
+    published); resolve the reminder once it is published. Returns how many reminders are open."""
+    open_reminders = 0
+    recent = Incident.objects.filter(status__in=[Incident.Status.RESOLVED, Incident.Status.POSTMORTEM],
+                                     resolved_at__gte=now - timedelta(days=90)).select_related("postmortem").order_by("pk")
+    for incident in recent:
+        due = incident_selectors.postmortem_due_at(incident)
+        key = f"postmortem:{incident.pk}"
+        postmortem = getattr(incident, "postmortem", None)
+        published = postmortem is not None and postmortem.status == "published"
+        with transaction.atomic():
+            if due is None or published:
+                alert_resolve(key=key, now=now)
+            elif now >= due - POSTMORTEM_REMINDER_BEFORE:
+                paging = severity_paging(incident.impact)
+                when = f"overdue since {due:%Y-%m-%d %H:%M} UTC" if now > due else f"due {due:%Y-%m-%d %H:%M} UTC"
+                labels = {**_incident_labels(incident, paging, "postmortem_due"), "severity": Severity.WARNING}
+                alert_raise(rule=paging.rule, key=key, labels=labels, severity=Severity.WARNING,
+                            summary=f"Postmortem for {incident.severity} {incident.title}: {when}", value=when,
+                            links=[("Write the postmortem", f"{incident.get_absolute_url()}postmortem/")], now=now)
+                open_reminders += 1
+    return open_reminders
 
 
 # --- Delivery ---------------------------------------------------------------------------------

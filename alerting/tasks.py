@@ -18,3 +18,8 @@ def deliver_notifications() -> int:
         services.deliver(notification_id=notification_id, now=timezone.now())
         sent += 1
     return sent
+
+
+@shared_task(name="alerting.incident_targets")
+def incident_targets() -> int:
+    return services.incident_targets_check(now=timezone.now())

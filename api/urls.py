@@ -4,7 +4,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
 from api.core import api
-from api.endpoints import alerting, components, incidents, monitors, pages, slos
+from api.endpoints import alerting, components, deploys, incidents, monitors, pages, slos
 
 
 def api_index(request: HttpRequest) -> JsonResponse:
@@ -19,7 +19,7 @@ def api_index(request: HttpRequest) -> JsonResponse:
     })
 
 
-for module in (monitors, components, incidents, pages, alerting, slos):
+for module in (monitors, components, incidents, deploys, pages, alerting, slos):
     api.add_router("/", module.router)
 
 # Ninja's own root route (it reverses "api-root" for its prefix) answers 404 when no operation

@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
+from incidents.models import SEVERITY_DEFAULTS
 from monitors import bounds
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
@@ -199,6 +200,9 @@ class AlertRuleConfig(Strict):
     components: list[Name] = Field(default_factory=list)
     tags: list[Slug] = Field(default_factory=list)
     for_: Duration = Field(0, alias="for", description="How long the state must hold before it fires.")
+    deploy_watch_for: Duration | None = Field(None, description="Within deploy_watch after a deploy of the monitor's component, "
+                                                                "fire after this long instead of `for`.")
+    deploy_watch: Duration = Field(3600, description="How long the watch lasts after a deploy (whole minutes).")
     severity: Literal["critical", "warning", "info"] = "critical"
     labels: dict[str, str] = Field(default_factory=dict)
     runbook_url: str = ""
@@ -243,6 +247,74 @@ class IntegrationConfig(Strict):
     enabled: bool = True
 
 
+class SeverityConfig(Strict):
+    """One severity: who is paged on declare and its response targets (null: no target)."""
+
+    channels: list[Name] = Field(default_factory=list, description="Channels paged when an incident of this severity is declared.")
+    escalation_policy: Name | None = Field(None, description="Escalate the page until someone acknowledges.")
+    ack_within: Duration | None = None
+    first_update_within: Duration | None = None
+    postmortem_within: Duration | None = Field(None, description="After resolution; null: no postmortem required.")
+
+
+# Each severity's defaults are the guides' (incidents.models.SEVERITY_DEFAULTS, docs/incidents.md):
+# left out, a target keeps them, so an exported file names only what a team changed.
+class Sev1Config(SeverityConfig):
+    ack_within: Duration | None = SEVERITY_DEFAULTS["critical"]["ack_within_seconds"]
+    first_update_within: Duration | None = SEVERITY_DEFAULTS["critical"]["first_update_within_seconds"]
+    postmortem_within: Duration | None = SEVERITY_DEFAULTS["critical"]["postmortem_within_seconds"]
+
+
+class Sev2Config(SeverityConfig):
+    ack_within: Duration | None = SEVERITY_DEFAULTS["major"]["ack_within_seconds"]
+    first_update_within: Duration | None = SEVERITY_DEFAULTS["major"]["first_update_within_seconds"]
+    postmortem_within: Duration | None = SEVERITY_DEFAULTS["major"]["postmortem_within_seconds"]
+
+
+class Sev3Config(SeverityConfig):
+    ack_within: Duration | None = SEVERITY_DEFAULTS["minor"]["ack_within_seconds"]
+    first_update_within: Duration | None = SEVERITY_DEFAULTS["minor"]["first_update_within_seconds"]
+    postmortem_within: Duration | None = SEVERITY_DEFAULTS["minor"]["postmortem_within_seconds"]
+
+
+class Sev4Config(SeverityConfig):
+    ack_within: Duration | None = SEVERITY_DEFAULTS["none"]["ack_within_seconds"]
+    first_update_within: Duration | None = SEVERITY_DEFAULTS["none"]["first_update_within_seconds"]
+    postmortem_within: Duration | None = SEVERITY_DEFAULTS["none"]["postmortem_within_seconds"]
+
+
+class SeverityPolicyConfig(Strict):
+    """sev1 (critical) .. sev4 (none); a severity left out keeps the guides' defaults and pages nobody."""
+
+    sev1: Sev1Config = Field(default_factory=Sev1Config)
+    sev2: Sev2Config = Field(default_factory=Sev2Config)
+    sev3: Sev3Config = Field(default_factory=Sev3Config)
+    sev4: Sev4Config = Field(default_factory=Sev4Config)
+
+
+TemplateText = Annotated[str, Field(min_length=1, max_length=10_000, pattern=r"^[^\x00]*$")]
+
+
+class AudienceTemplatesConfig(Strict):
+    """Starting texts per status; a status left out keeps the built-in text."""
+
+    investigating: TemplateText | None = None
+    identified: TemplateText | None = None
+    monitoring: TemplateText | None = None
+    resolved: TemplateText | None = None
+
+
+class CommunicationTemplatesConfig(Strict):
+    """Placeholders: {components}, {duration}, {title}, {severity}, {commander}."""
+
+    public: AudienceTemplatesConfig = Field(default_factory=AudienceTemplatesConfig)
+    internal: AudienceTemplatesConfig = Field(default_factory=AudienceTemplatesConfig)
+
+
+# sev1..sev4 in the file, the incident impact they mean.
+SEVERITY_KEYS = {"sev1": "critical", "sev2": "major", "sev3": "minor", "sev4": "none"}
+
+
 class VigilConfig(Strict):
     """vigil.yaml: what `manage.py import_config` applies and `export_config` writes."""
 
@@ -259,6 +331,10 @@ class VigilConfig(Strict):
     alert_rules: list[AlertRuleConfig] = Field(default_factory=list)
     integrations: list[IntegrationConfig] = Field(default_factory=list)
     slos: list[SLOConfig] = Field(default_factory=list)
+    severity_policy: SeverityPolicyConfig | None = Field(None, description="Paging and response targets per incident severity; "
+                                                                           "left out, the stored policy stays as it is.")
+    communication_templates: CommunicationTemplatesConfig | None = Field(
+        None, description="Update texts, public and internal, per status; left out, the stored templates stay as they are.")
 
 
 # The sections in the order they are applied (a section refers only to those before it).

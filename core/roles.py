@@ -23,7 +23,7 @@ _RANK = {VIEWER: 1, RESPONDER: 2, ADMIN: 3}
 VIGIL_APPS = ("core", "monitors", "incidents", "statuspage", "alerting", "slo")
 # Incident commanders write these; everything else they only read.
 RESPONDER_WRITES = {
-    "incidents": ("incident", "incidentupdate", "maintenance", "postmortem", "componentimpact"),
+    "incidents": ("incident", "incidentupdate", "maintenance", "postmortem", "componentimpact", "deploy"),
     "alerting": ("alert", "silence"),
 }
 

@@ -12,8 +12,10 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from alerting import services as alerting_services
 from core.roles import RESPONDER, VIEWER, has_role, role_required
 from core.services import audit_record
+from incidents.selectors import deploys_between
 from lib import charts
 from monitors import selectors, services
 from monitors.models import CheckResult, Monitor, StateChange
@@ -28,19 +30,36 @@ def _charts(monitor: Monitor, now: datetime) -> dict[str, object]:
     days = selectors.series(monitor, period="day", start=now - timedelta(days=89), end=end, now=now)
     hour_labels = [f"{point.start:%H:%M}" for point in hours]
     day_labels = [f"{point.start:%b %d}" for point in days]
+    deploys = _deploy_markers(monitor, days[0].start if days else now - timedelta(days=90), now)
     return {
-        "hours": hours, "days": days,
+        "hours": hours, "days": days, "deploys": [deploy for deploy, _label in deploys][:20],
         "latency_24h": mark_safe(charts.line_chart(
             [("p50", [p.p50_ms for p in hours]), ("p95", [p.p95_ms for p in hours]), ("p99", [p.p99_ms for p in hours])],
-            hour_labels, unit=" ms", chart_id="latency-24h", title=f"{monitor.name}: latency p50, p95 and p99 per hour over 24 hours")),
+            hour_labels, unit=" ms", chart_id="latency-24h", title=f"{monitor.name}: latency p50, p95 and p99 per hour over 24 hours",
+            markers=_positions(deploys, hours, timedelta(hours=1)))),
         "uptime_24h": mark_safe(charts.uptime_bars([p.uptime for p in hours], [f"{p.start:%b %d %H:%M} UTC" for p in hours],
                                                    chart_id="uptime-24h", title=f"{monitor.name}: uptime per hour over 24 hours")),
         "latency_90d": mark_safe(charts.line_chart(
             [("p50", [p.p50_ms for p in days]), ("p95", [p.p95_ms for p in days]), ("p99", [p.p99_ms for p in days])],
-            day_labels, unit=" ms", chart_id="latency-90d", title=f"{monitor.name}: latency p50, p95 and p99 per day over 90 days")),
+            day_labels, unit=" ms", chart_id="latency-90d", title=f"{monitor.name}: latency p50, p95 and p99 per day over 90 days",
+            markers=_positions(deploys, days, timedelta(days=1)))),
         "uptime_90d": mark_safe(charts.uptime_bars([p.uptime for p in days], day_labels, chart_id="uptime-90d",
                                                    title=f"{monitor.name}: uptime per day over 90 days")),
     }
+
+
+def _deploy_markers(monitor: Monitor, start: datetime, now: datetime) -> list[tuple[object, str]]:
+    """Deploys of the monitor's component (and those naming none) since `start`, each with its marker's label."""
+    rows = deploys_between(start, now, component_ids=[monitor.component_id] if monitor.component_id else [])
+    return [(deploy, f"{deploy.version} deployed {deploy.at:%b %d %H:%M} UTC ({deploy.target})") for deploy in rows[:200]]
+
+
+def _positions(deploys: list[tuple[object, str]], points: list, bucket: timedelta) -> list[tuple[float, str]]:
+    """Where each deploy falls on a chart of `points` (one per bucket): a fractional bucket index."""
+    if not points:
+        return []
+    first = points[0].start
+    return [((deploy.at - first) / bucket, label) for deploy, label in deploys]  # type: ignore[attr-defined]
 
 
 def _heartbeat(monitor: Monitor, now: datetime) -> dict[str, object]:
@@ -69,6 +88,7 @@ def monitor_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tls_days": (monitor.tls_expires_at - now).total_seconds() / 86400 if monitor.tls_expires_at else None,
         **_heartbeat(monitor, now),
         **_charts(monitor, now),
+        "runbooks": [rule for rule in alerting_services.rules_for(monitor) if rule.runbook_url or rule.runbook_text],
     }
     response = render(request, "dashboard/monitor_detail.html", context)
     response["Vary"] = "HX-Request"

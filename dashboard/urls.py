@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import docs_views, integration_views, monitor_form, monitor_views, ops_views, setup_views, views
+from dashboard import docs_views, incident_views, integration_views, monitor_form, monitor_views, ops_views, setup_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("monitors/<int:pk>/check-result/", monitor_views.monitor_check_result, name="monitor-check-result"),
     path("dashboard/panels/", views.dashboard_panels, name="dashboard-panels"),
     path("dashboard/alerts/<int:pk>/acknowledge/", views.dashboard_acknowledge, name="dashboard-acknowledge"),
+    path("incidents/<int:pk>/commander/", incident_views.incident_commander, name="incident-commander"),
     path("ops/", ops_views.operations, name="operations"),
     path("ops/events/<int:pk>/retry/", ops_views.retry_event, name="event-retry"),
     path("checklist/", ops_views.checklist, name="checklist"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
@@ -14,6 +14,7 @@ from alerting import services as alerting_services
 from alerting.models import Alert, OnCallSchedule
 from core.roles import RESPONDER, VIEWER, has_role, role_required
 from core.services import audit_record
+from incidents import selectors as incident_selectors
 from incidents.models import Incident, Maintenance
 from monitors.models import Monitor, StateChange
 from slo.models import SLO, SLOSnapshot
@@ -46,17 +47,27 @@ def _overview(now: datetime) -> dict[str, object]:
         "down_count": counts.get(Monitor.State.DOWN, 0), "degraded_count": counts.get(Monitor.State.DEGRADED, 0),
         "changes": StateChange.objects.select_related("monitor").order_by("-at")[:15],
         "alerts": Alert.objects.filter(status__in=[Alert.Status.FIRING, Alert.Status.ACKNOWLEDGED])
-                               .select_related("acknowledged_by", "monitor").order_by("-status", "first_seen")[:50],
-        "incidents": Incident.objects.filter(status__in=Incident.OPEN_STATUSES).order_by("-started_at")[:20],
+                               .select_related("acknowledged_by", "monitor", "rule").order_by("-status", "first_seen")[:50],
+        "incidents": _with_clocks(Incident.objects.filter(status__in=Incident.OPEN_STATUSES).order_by("-started_at")[:20], now),
         "on_call": [(schedule, schedule.on_call(now)) for schedule in OnCallSchedule.objects.order_by("name")[:20]],
         "maintenance_now": Maintenance.objects.filter(status__in=Maintenance.ACTIVE_STATUSES).prefetch_related("components")[:10],
         "maintenance_next": Maintenance.objects.filter(status=Maintenance.Status.SCHEDULED, starts_at__gte=now)
                                                .prefetch_related("components").order_by("starts_at")[:3],
+        "overdue_checklists": [state for state in incident_selectors.checklist_states(now) if state.overdue],
+        "deploys": list(incident_selectors.deploys_between(now - timedelta(hours=24), now)[:10]),
         "slos_at_risk": [slo for slo in slos if slo.latest_status in ("at risk", "exhausted")],  # type: ignore[attr-defined]
         # The set-up checklist stays on the overview until a down monitor would notify someone.
         "needs_setup": not any("down" in rule.states and alerting_services.rule_notifies(rule) for rule in rules),
         "nobody_notified_count": sum(1 for monitor in attention if monitor.nobody_notified),  # type: ignore[attr-defined]
     }
+
+
+def _with_clocks(incidents: object, now: datetime) -> list[Incident]:
+    """Each open incident with its severity policy's targets: (target, state), for the clock on its card."""
+    rows = list(incidents)  # type: ignore[call-overload]
+    for incident in rows:
+        incident.response_clock = [(target, target.state(now)) for target in incident_selectors.incident_clock(incident)]
+    return rows
 
 
 @role_required(VIEWER)

@@ -16,8 +16,12 @@ from incidents.models import (
     Incident,
     IncidentUpdate,
     Maintenance,
+    OpsChecklist,
+    OpsChecklistItem,
     Postmortem,
+    SeverityPolicy,
 )
+from incidents.services import severity_policy_save
 
 
 @admin.register(ComponentGroup)
@@ -99,3 +103,29 @@ class AutoIncidentRuleAdmin(AuditedModelAdmin):
     list_display = ["component", "enabled", "trigger_status", "impact", "on_recovery", "is_public"]
     list_filter = ["enabled", "impact", "on_recovery"]
     autocomplete_fields = ["component"]
+
+
+@admin.register(SeverityPolicy)
+class SeverityPolicyAdmin(admin.ModelAdmin):
+    """Response targets per severity; who is paged is the alert rule "Incidents declared SEV-n (severity policy)"."""
+
+    list_display = ["severity", "ack_within_seconds", "first_update_within_seconds", "postmortem_within_seconds"]
+
+    def save_model(self, request: HttpRequest, obj: SeverityPolicy, form: Any, change: bool) -> None:
+        saved = severity_policy_save(impact=obj.severity, ack_within_seconds=obj.ack_within_seconds,
+                                     first_update_within_seconds=obj.first_update_within_seconds,
+                                     postmortem_within_seconds=obj.postmortem_within_seconds, by=request.user)
+        obj.pk = saved.pk
+
+
+class OpsChecklistItemInline(admin.TabularInline):
+    model = OpsChecklistItem
+    extra = 1
+
+
+@admin.register(OpsChecklist)
+class OpsChecklistAdmin(AuditedModelAdmin):
+    """The team's recurring checklists; sign-offs happen on /checklists/."""
+
+    list_display = ["name", "cadence", "team", "position"]
+    inlines = [OpsChecklistItemInline]

@@ -98,6 +98,10 @@ class Incident(models.Model):
     auto_rule = models.ForeignKey("AutoIncidentRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="incidents")
     # True while the incident is run by its auto rule; a person posting takes it over.
     auto_managed = models.BooleanField(default=False)
+    # The severity policy's acknowledge target stops here (the page acknowledged, or a responder on the console).
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    war_room_url = models.URLField(max_length=500, blank=True, help_text="Where responders meet: a chat channel or call link.")
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -287,3 +291,188 @@ class AutoIncidentRule(models.Model):
 
     def __str__(self) -> str:
         return f"auto-incident for {self.component}"
+
+
+# The guides' response targets (docs/incidents.md cites them): SEV-1 pages at once and is
+# answered within 5 minutes, investigation starts within 15 minutes for SEV-2 and within
+# an hour for SEV-3, SEV-4 is a ticket; postmortems are written within 48 hours.
+SEVERITY_DEFAULTS: dict[str, dict[str, int | None]] = {
+    "critical": {"ack_within_seconds": 5 * 60, "first_update_within_seconds": 15 * 60, "postmortem_within_seconds": 48 * 3600},
+    "major": {"ack_within_seconds": 15 * 60, "first_update_within_seconds": 30 * 60, "postmortem_within_seconds": 48 * 3600},
+    "minor": {"ack_within_seconds": 3600, "first_update_within_seconds": None, "postmortem_within_seconds": None},
+    "none": {"ack_within_seconds": None, "first_update_within_seconds": None, "postmortem_within_seconds": None},
+}
+
+
+class SeverityPolicy(models.Model):
+    """One severity's response targets. A severity without a row keeps SEVERITY_DEFAULTS;
+    who is paged on declare lives in alerting (alerting.SeverityPaging), above this app."""
+
+    severity = models.CharField(max_length=10, choices=Incident.Impact.choices, unique=True)
+    ack_within_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Acknowledge within; empty: no target.")
+    first_update_within_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Post the first update after the declaration within; empty: no target.")
+    postmortem_within_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="A postmortem is due this long after resolution; empty: none required.")
+
+    class Meta:
+        ordering = ["severity"]
+        verbose_name_plural = "severity policies"
+
+    def __str__(self) -> str:
+        return f"{Incident.SEVERITY[self.severity]} policy"
+
+
+class Deploy(models.Model):
+    """A deploy marker: "v2.3.1 of checkout deployed at 14:02". CI posts it (POST /api/v1/deploys,
+    manage.py deploy); charts, the incident console's "what changed" and the dashboard show it,
+    and alert rules may watch the hour after it more closely."""
+
+    version = models.CharField(max_length=100, validators=[single_line])
+    service = models.CharField(max_length=100, blank=True, validators=[single_line], help_text="Free text, when no component fits.")
+    component = models.ForeignKey(Component, null=True, blank=True, on_delete=models.SET_NULL, related_name="deploys")
+    by = models.CharField(max_length=150, blank=True, validators=[single_line], help_text="Who or what deployed (a person, a CI job).")
+    url = models.URLField(max_length=500, blank=True, help_text="The release, pipeline or diff.")
+    at = models.DateTimeField(db_index=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.version} of {self.target} at {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def target(self) -> str:
+        return self.component.name if self.component_id else self.service
+
+    def clean(self) -> None:
+        if not self.service and self.component_id is None:
+            raise ValidationError({"service": "Name the service deployed (service) or its component (component_id)."})
+
+
+# The guides' incident response checklist (docs/incidents.md), phase by phase: the console
+# shows it as tick boxes and records each tick (IncidentStep) on the timeline.
+CHECKLIST: list[tuple[str, str, str]] = [
+    ("detection", "severity_assessed", "Severity assessed"),
+    ("detection", "commander_assigned", "Incident commander assigned"),
+    ("detection", "war_room_created", "War room created"),
+    ("investigation", "health_checked", "Health endpoints checked"),
+    ("investigation", "logs_reviewed", "Error logs reviewed"),
+    ("investigation", "deploys_checked", "Recent deployments checked"),
+    ("investigation", "root_cause", "Root cause identified"),
+    ("mitigation", "mitigated", "Fix applied, deployment rolled back, resources scaled or feature disabled"),
+    ("communication", "public_page_updated", "Public incident page updated"),
+    ("communication", "users_notified", "Affected users notified"),
+    ("communication", "stakeholders_updated", "Stakeholders updated"),
+    ("resolution", "fix_verified", "Fix verified deployed"),
+    ("resolution", "services_healthy", "Services confirmed healthy"),
+    ("post-incident", "postmortem_written", "Postmortem written, action items identified, runbooks updated"),
+]
+CHECKLIST_LABELS = {key: label for _phase, key, label in CHECKLIST}
+
+
+class IncidentStep(models.Model):
+    """A checklist step ticked on the console: who and when (shown on the timeline, never on public pages)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="steps")
+    step = models.CharField(max_length=40, choices=[(key, label) for _phase, key, label in CHECKLIST])
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    done_by_name = models.CharField(max_length=150, blank=True)
+    done_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["done_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["incident", "step"], name="incident_step_unique")]
+
+    def __str__(self) -> str:
+        return f"{CHECKLIST_LABELS.get(self.step, self.step)} by {self.done_by_name} at {self.done_at:%H:%M}"
+
+
+class StakeholderUpdate(models.Model):
+    """An internal update for stakeholders (leadership, support): sent to the severity's channels
+    by alerting, shown on the console's log, never on public pages."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="stakeholder_updates")
+    message = models.TextField(validators=[multi_line])
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    author_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"stakeholder update on {self.incident_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class CommunicationTemplate(models.Model):
+    """A team's own starting text for an update, per audience and status; without a row the
+    built-in text (incidents.update_templates.DEFAULTS) is used."""
+
+    class Audience(models.TextChoices):
+        PUBLIC = "public", "Public (status page)"
+        INTERNAL = "internal", "Internal (stakeholders)"
+
+    audience = models.CharField(max_length=8, choices=Audience.choices)
+    status = models.CharField(max_length=14, choices=[c for c in Incident.Status.choices if c[0] != "postmortem"])
+    text = models.TextField(validators=[multi_line], help_text="Placeholders: {components}, {duration}, {title}, {severity}, {commander}.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["audience", "status"]
+        constraints = [models.UniqueConstraint(fields=["audience", "status"], name="communication_template_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.audience} {self.status} template"
+
+
+class OpsChecklist(models.Model):
+    """A team's recurring checklist (the guides' daily, weekly and monthly checks), signed off once per period."""
+
+    class Cadence(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        MONTHLY = "monthly", "Monthly"
+
+    name = models.CharField(max_length=100, unique=True, validators=[single_line])
+    cadence = models.CharField(max_length=8, choices=Cadence.choices)
+    team = models.CharField(max_length=100, blank=True, validators=[single_line])
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OpsChecklistItem(models.Model):
+    checklist = models.ForeignKey(OpsChecklist, on_delete=models.CASCADE, related_name="items")
+    text = models.CharField(max_length=300, validators=[single_line])
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class OpsChecklistSignOff(models.Model):
+    """Who signed a checklist off for one period (a day, an ISO week, a month), and when."""
+
+    checklist = models.ForeignKey(OpsChecklist, on_delete=models.CASCADE, related_name="sign_offs")
+    period_start = models.DateField()
+    signed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    signed_by_name = models.CharField(max_length=150)
+    signed_at = models.DateTimeField()
+    note = models.CharField(max_length=300, blank=True, validators=[single_line])
+
+    class Meta:
+        ordering = ["-period_start"]
+        constraints = [models.UniqueConstraint(fields=["checklist", "period_start"], name="checklist_signoff_period_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.checklist} {self.period_start} by {self.signed_by_name}"

@@ -23,19 +23,29 @@ from core.live import OPS_GROUP, publish_after_commit
 from core.models import Event
 from core.services import audit_record
 from incidents.models import (
+    CHECKLIST_LABELS,
     STATUS_RANK,
     AutoIncidentRule,
+    CommunicationTemplate,
     Component,
     ComponentImpact,
     ComponentStatus,
+    Deploy,
     Incident,
+    IncidentStep,
     IncidentUpdate,
     IncidentUpdateRevision,
     Maintenance,
+    OpsChecklist,
+    OpsChecklistSignOff,
     Postmortem,
+    SeverityPolicy,
+    StakeholderUpdate,
     worst_status,
 )
 from incidents.selectors import component_ids_under_maintenance, incident_overrides
+from incidents.update_templates import DEFAULTS, placeholder_problem
+from lib import periods
 from lib import text as plain_text
 from lib.markdown_render import render as render_markdown
 
@@ -46,6 +56,7 @@ User = Person | AnonymousUser | None
 INCIDENT_CHANGED = "incident.changed"
 MAINTENANCE_CHANGED = "maintenance.changed"
 COMPONENT_STATUS = "component.status"
+STAKEHOLDER_UPDATE = "incident.stakeholder_update"
 
 
 class IncidentConflict(Exception):
@@ -285,7 +296,7 @@ def incident_set_details(*, incident_id: int, expected_version: int | None, by: 
     incident = Incident.objects.select_for_update().get(pk=incident_id)
     if expected_version is not None and incident.version != expected_version:
         raise IncidentConflict("Someone else changed this incident after you opened it. Reload, then try again.")
-    allowed = {"title", "impact", "is_public", "commander"}
+    allowed = {"title", "impact", "is_public", "commander", "war_room_url"}
     changes = {}
     for name, value in fields.items():
         if name not in allowed:
@@ -299,6 +310,143 @@ def incident_set_details(*, incident_id: int, expected_version: int | None, by: 
     audit_record(actor=by, action="update", target=incident, changes=changes, source="console")
     _after_incident_write(incident, None, now)
     return incident
+
+
+@transaction.atomic
+def incident_acknowledge(*, incident_id: int, by: User, now: datetime) -> Incident:
+    """Someone answers for the incident: its acknowledge target is met (once; later calls keep the first).
+
+    The console's button and an acknowledged page (alerting) both end here; alerting reads the
+    incident.changed event and acknowledges the page, which stops its escalation."""
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if incident.acknowledged_at is not None:
+        return incident
+    incident.acknowledged_at, incident.acknowledged_by = now, _person(by)
+    incident.version += 1
+    incident.save(update_fields=["acknowledged_at", "acknowledged_by", "version", "updated_at"])
+    audit_record(actor=by, action="acknowledge", target=incident, changes={"acknowledged_at": now.isoformat()},
+                 source="system" if _person(by) is None else "console")
+    _after_incident_write(incident, None, now)
+    return incident
+
+
+@transaction.atomic
+def severity_policy_save(*, impact: str, ack_within_seconds: int | None, first_update_within_seconds: int | None,
+                         postmortem_within_seconds: int | None, by: User) -> SeverityPolicy:
+    """A severity's response targets (config as code and the admin call this)."""
+    policy = SeverityPolicy.objects.filter(severity=impact).first() or SeverityPolicy(severity=impact)
+    before = {name: getattr(policy, name) for name in ("ack_within_seconds", "first_update_within_seconds", "postmortem_within_seconds")}
+    policy.ack_within_seconds, policy.first_update_within_seconds = ack_within_seconds, first_update_within_seconds
+    policy.postmortem_within_seconds = postmortem_within_seconds
+    policy.full_clean()
+    policy.save()
+    after = {name: getattr(policy, name) for name in before}
+    if after != before:
+        audit_record(actor=by, action="update", target=policy, changes=after, source="system" if _person(by) is None else "console")
+    return policy
+
+
+@transaction.atomic
+def incident_tick_steps(*, incident_id: int, steps: Iterable[str], by: User, now: datetime) -> list[IncidentStep]:
+    """Tick checklist steps (once each: a step ticked before keeps its first who and when)."""
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    person = _person(by)
+    done = set(incident.steps.values_list("step", flat=True))
+    ticked = []
+    for step in dict.fromkeys(steps):
+        if step not in CHECKLIST_LABELS:
+            raise ValueError(f"step: {step!r} is not a checklist step; the steps are {', '.join(CHECKLIST_LABELS)}")
+        if step in done:
+            continue
+        ticked.append(IncidentStep.objects.create(incident=incident, step=step, done_by=person,
+                                                  done_by_name=person.get_username() if person else "Vigil", done_at=now))
+    if ticked:
+        incident.version += 1
+        incident.save(update_fields=["version", "updated_at"])
+        audit_record(actor=by, action="tick_steps", target=incident, changes={"steps": [t.step for t in ticked]},
+                     source="system" if person is None else "console")
+        _after_incident_write(incident, None, now)
+    return ticked
+
+
+@transaction.atomic
+def incident_post_stakeholder_update(*, incident_id: int, message: str, by: User, now: datetime) -> StakeholderUpdate:
+    """An internal update: alerting sends it to the severity's channels (it reads the event)."""
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if not message.strip():
+        raise ValueError("message: write what stakeholders should know")
+    person = _person(by)
+    update = StakeholderUpdate(incident=incident, message=message.strip(), author=person,
+                               author_name=person.get_username() if person else "Vigil", created_at=now)
+    update.full_clean()
+    update.save()
+    incident_tick_steps(incident_id=incident.pk, steps=["stakeholders_updated"], by=by, now=now)
+    audit_record(actor=by, action="stakeholder_update", target=incident, changes={"update": update.pk},
+                 source="system" if person is None else "console")
+    events.record(STAKEHOLDER_UPDATE, key=f"incident:{incident.pk}", at=now, payload={"incident": incident.pk, "stakeholder_update": update.pk})
+    publish_after_commit(OPS_GROUP, topics=[f"incident-{incident.pk}"])
+    return update
+
+
+@transaction.atomic
+def communication_template_save(*, audience: str, status: str, text: str, by: User) -> CommunicationTemplate | None:
+    """A team's text for one audience and status; an empty text goes back to the built-in one."""
+    if audience not in DEFAULTS or status not in DEFAULTS[audience]:
+        raise ValueError(f"template: audience is public or internal and status one of {', '.join(DEFAULTS['public'])}")
+    text = text.strip()
+    if not text:
+        CommunicationTemplate.objects.filter(audience=audience, status=status).delete()
+        audit_record(actor=by, action="reset_template", object_type="incidents.communicationtemplate",
+                     changes={"audience": audience, "status": status}, source="console")
+        return None
+    problem = placeholder_problem(text)
+    if problem:
+        raise ValueError(problem)
+    template, _ = CommunicationTemplate.objects.get_or_create(audience=audience, status=status, defaults={"text": text})
+    template.text = text
+    template.full_clean()
+    template.save()
+    audit_record(actor=by, action="update", target=template, changes={"text": text}, source="console")
+    return template
+
+
+@transaction.atomic
+def checklist_sign_off(*, checklist_id: int, ticked: Iterable[int], note: str = "", by: User, now: datetime) -> OpsChecklistSignOff:
+    """Sign a checklist off for the period `now` falls in: every item must be ticked."""
+    checklist = OpsChecklist.objects.select_for_update().get(pk=checklist_id)
+    item_ids = set(checklist.items.values_list("pk", flat=True))
+    missing = item_ids - set(ticked)
+    if missing:
+        texts = list(checklist.items.filter(pk__in=missing).values_list("text", flat=True))
+        raise ValueError(f"items: tick every item before signing off; not ticked: {', '.join(texts)}")
+    start = periods.period_start(checklist.cadence, now.date())
+    if checklist.sign_offs.filter(period_start=start).exists():
+        raise ValueError(f"{checklist.name} is already signed off for the period from {start:%Y-%m-%d}")
+    person = _person(by)
+    sign_off = OpsChecklistSignOff(checklist=checklist, period_start=start, signed_by=person, note=note.strip()[:300],
+                                   signed_by_name=person.get_username() if person else "Vigil", signed_at=now)
+    sign_off.full_clean()
+    sign_off.save()
+    audit_record(actor=by, action="sign_off", target=checklist, changes={"period_start": start.isoformat()},
+                 source="system" if person is None else "console")
+    return sign_off
+
+
+# --- Deploy markers -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def deploy_record(*, version: str, service: str = "", component: Component | None = None, deployed_by: str = "", url: str = "",
+                  at: datetime | None = None, by: User, now: datetime) -> Deploy:
+    """Record a deploy marker (the API, manage.py deploy and the admin call this)."""
+    deploy = Deploy(version=version.strip(), service=service.strip(), component=component, by=deployed_by.strip(), url=url.strip(),
+                    at=at or now, created_by=_person(by))
+    deploy.full_clean()
+    deploy.save()
+    audit_record(actor=by, action="deploy", target=deploy, changes={"version": deploy.version, "target": deploy.target},
+                 source="system" if _person(by) is None else "console")
+    publish_after_commit(OPS_GROUP, topics=["deploys"])
+    return deploy
 
 
 # --- Auto incidents ---------------------------------------------------------------------------

@@ -1,19 +1,35 @@
-"""Starting texts for incident updates, one per status; placeholders are filled in."""
+"""Starting texts for incident updates, per audience (public, internal) and status; placeholders
+are filled in. Teams edit them on /incidents/templates/ (CommunicationTemplate rows); the
+built-in texts below are the defaults."""
 
 from __future__ import annotations
 
+import string
 from datetime import datetime
 
-from incidents.models import Incident
+from incidents.models import CommunicationTemplate, Incident
 from lib.durations import format_duration
 from lib.text import clean
 
-TEMPLATES = {
-    "investigating": "We are investigating reports of problems with {components}. Next update within 30 minutes.",
-    "identified": "We have identified the cause of the problems with {components} and are working on a fix.",
-    "monitoring": "A fix has been applied for {components}. We are monitoring the results.",
-    "resolved": "This incident has been resolved. {components} are operating normally. It lasted {duration}.",
+PLACEHOLDERS = ("components", "duration", "title", "severity", "commander")
+
+DEFAULTS = {
+    "public": {
+        "investigating": "We are investigating reports of problems with {components}. Next update within 30 minutes.",
+        "identified": "We have identified the cause of the problems with {components} and are working on a fix.",
+        "monitoring": "A fix has been applied for {components}. We are monitoring the results.",
+        "resolved": "This incident has been resolved. {components} are operating normally. It lasted {duration}.",
+    },
+    "internal": {
+        "investigating": "{severity} {title}: investigating. Affected: {components}. Commander: {commander}. "
+                         "Next internal update within 30 minutes.",
+        "identified": "{severity} {title}: cause identified, fix in progress. Affected: {components}. Commander: {commander}.",
+        "monitoring": "{severity} {title}: fix applied, monitoring. Running for {duration}.",
+        "resolved": "{severity} {title}: resolved after {duration}. A postmortem follows.",
+    },
 }
+# The public texts by status (the console's template picker lists these statuses).
+TEMPLATES = DEFAULTS["public"]
 
 
 def with_template(typed: str, filled: str) -> str:
@@ -27,12 +43,35 @@ def with_template(typed: str, filled: str) -> str:
     return f"{typed}\n\n{filled}"
 
 
-def fill(status: str, incident: Incident | None, now: datetime) -> str:
-    template = TEMPLATES.get(status, "")
+def placeholder_problem(text: str) -> str | None:
+    """A sentence naming what is wrong with a template's placeholders, or None."""
+    try:
+        names = {name for _literal, name, _spec, _conversion in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        return f"text: {exc}; write placeholders as {{components}} and a literal brace as {{{{ or }}}}"
+    unknown = sorted(names - set(PLACEHOLDERS))
+    if unknown:
+        return f"text: unknown placeholder {{{unknown[0]}}}; use {', '.join('{' + p + '}' for p in PLACEHOLDERS)}"
+    return None
+
+
+def template_text(audience: str, status: str) -> str:
+    row = CommunicationTemplate.objects.filter(audience=audience, status=status).values_list("text", flat=True).first()
+    return row if row is not None else DEFAULTS.get(audience, {}).get(status, "")
+
+
+def fill(status: str, incident: Incident | None, now: datetime, *, audience: str = "public") -> str:
+    template = template_text(audience, status)
     if incident is None:
-        names, duration, title = "the affected services", "", ""
+        values = {"components": "the affected services", "duration": "", "title": "", "severity": "", "commander": "nobody yet"}
     else:
-        names = ", ".join(incident.impacts.values_list("component__name", flat=True)) or "the affected services"
-        duration = format_duration((now - incident.started_at).total_seconds())
-        title = incident.title
-    return clean(template.format(components=names, duration=duration, title=title), multiline=True)
+        values = {
+            "components": ", ".join(incident.impacts.values_list("component__name", flat=True)) or "the affected services",
+            "duration": format_duration((now - incident.started_at).total_seconds()), "title": incident.title,
+            "severity": incident.severity, "commander": incident.commander.get_username() if incident.commander else "nobody yet",
+        }
+    try:
+        text = template.format(**values)
+    except (KeyError, IndexError, ValueError):
+        text = template  # a template saved before a placeholder was renamed: shown as written
+    return clean(text, multiline=True)

@@ -18,9 +18,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.roles import RESPONDER, VIEWER, has_role, role_required
-from incidents import services, update_templates
+from incidents import selectors, services, update_templates
 from incidents.forms import DeclareIncidentForm, EditUpdateForm, MaintenanceForm, PostmortemForm, UpdateIncidentForm
-from incidents.models import ActionItem, Component, Incident, IncidentUpdate, Maintenance, Postmortem
+from incidents.models import CHECKLIST, ActionItem, Component, Incident, IncidentUpdate, Maintenance, OpsChecklist, Postmortem
 
 
 def _errors_from(exc: Exception) -> str:
@@ -93,6 +93,8 @@ def _detail_context(request: HttpRequest, incident: Incident, form: UpdateIncide
         monitor for component in Component.objects.filter(pk__in=component_ids).order_by("name").prefetch_related("monitors")
         for monitor in sorted(component.monitors.all(), key=lambda m: m.name)
     ]
+    for monitor in monitors:
+        monitor.runbooks = _runbooks(monitor)  # type: ignore[attr-defined]
     end = incident.resolved_at or timezone.now()
     return {
         "incident": incident,
@@ -104,7 +106,144 @@ def _detail_context(request: HttpRequest, incident: Incident, form: UpdateIncide
         "can_respond": has_role(request.user, RESPONDER),
         "postmortem": Postmortem.objects.filter(incident=incident).first(),
         "template_statuses": list(update_templates.TEMPLATES),
+        **_clock_context(incident),
+        **_checklist_context(incident),
     }
+
+
+def _runbooks(monitor: object) -> list[tuple[str, str, str]]:
+    """The runbooks of the alert rules watching the monitor: (rule, url, text). Alerting sits above this
+    app, so its rules are read through the reverse sides of Alert.monitor and AlertRule.monitors."""
+    rules = {alert.rule for alert in monitor.alerts.filter(status__in=["pending", "firing", "acknowledged"])  # type: ignore[attr-defined]
+             .select_related("rule") if alert.rule is not None}
+    rules |= set(monitor.alert_rules.all())  # type: ignore[attr-defined]
+    return sorted({(rule.name, rule.runbook_url, rule.runbook_text) for rule in rules if rule.runbook_url or rule.runbook_text})
+
+
+def _checklist_context(incident: Incident) -> dict[str, object]:
+    done = {step.step: step for step in incident.steps.all()}
+    phases: dict[str, list[tuple[str, str, object]]] = {}
+    for phase, key, label in CHECKLIST:
+        phases.setdefault(phase, []).append((key, label, done.get(key)))
+    status = incident.status if incident.is_open else Incident.Status.RESOLVED
+    return {"checklist": list(phases.items()), "steps_log": sorted(done.values(), key=lambda s: (s.done_at, s.pk), reverse=True),
+            "stakeholder_updates": list(incident.stakeholder_updates.order_by("-created_at", "-id")),
+            "stakeholder_draft": update_templates.fill(status, incident, timezone.now(), audience="internal")}
+
+
+def _clock_context(incident: Incident) -> dict[str, object]:
+    """The severity policy's targets for the console's response clock."""
+    policy = selectors.severity_policy(incident.impact)
+    now = timezone.now()
+    return {"clock": [(target, target.state(now), _minutes_text(target.seconds_left(now)))
+                      for target in selectors.incident_clock(incident, policy=policy)],
+            "postmortem_due_at": selectors.postmortem_due_at(incident, policy=policy),
+            "what_changed": selectors.what_changed(incident, now)}
+
+
+def _minutes_text(seconds: int) -> str:
+    minutes = abs(seconds) // 60
+    return f"{minutes} min left" if seconds >= 0 else f"{minutes} min over"
+
+
+@role_required(RESPONDER)
+@require_POST
+def incident_tick_steps(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    steps = request.POST.getlist("step")
+    if not steps:
+        messages.error(request, "Tick at least one step, then press Record.")
+        return redirect(incident)
+    try:
+        ticked = services.incident_tick_steps(incident_id=incident.pk, steps=steps, by=request.user, now=timezone.now())
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Recorded {len(ticked)} step(s) on the timeline.")
+    return redirect(incident)
+
+
+@role_required(VIEWER)
+@require_http_methods(["GET", "POST"])
+def ops_checklists(request: HttpRequest) -> HttpResponse:
+    """The team's daily, weekly and monthly checklists: tick every item, then sign off (responders)."""
+    now = timezone.now()
+    status_code = 200
+    if request.method == "POST":
+        if not has_role(request.user, RESPONDER):
+            return render(request, "403.html", {"message": "Signing off a checklist needs the responder role."}, status=403)
+        try:
+            ticked = [int(value) for value in request.POST.getlist("item") if value.isdigit()]
+            sign_off = services.checklist_sign_off(checklist_id=int(request.POST.get("checklist", "0") or 0), ticked=ticked,
+                                                   note=request.POST.get("note", ""), by=request.user, now=now)
+        except (ValueError, ValidationError) as exc:
+            messages.error(request, _errors_from(exc))
+            status_code = 400
+        except OpsChecklist.DoesNotExist:
+            messages.error(request, "checklist: no such checklist; reload the page")
+            status_code = 400
+        else:
+            messages.success(request, f"Signed off {sign_off.checklist.name}.")
+            return redirect("ops-checklists")
+    return render(request, "incidents/ops_checklists.html", {"states": selectors.checklist_states(now), "can_respond": has_role(request.user, RESPONDER)},
+                  status=status_code)
+
+
+@role_required(RESPONDER)
+@require_http_methods(["GET", "POST"])
+def communication_templates(request: HttpRequest) -> HttpResponse:
+    """The team's starting texts, public and internal, per status (empty: the built-in text)."""
+    status_code = 200
+    if request.method == "POST":
+        audience, status = request.POST.get("audience", ""), request.POST.get("status", "")
+        try:
+            services.communication_template_save(audience=audience, status=status, text=request.POST.get("text", ""), by=request.user)
+        except (ValueError, ValidationError) as exc:
+            messages.error(request, f"{audience} {status} template: {_errors_from(exc)}")
+            status_code = 400
+        else:
+            messages.success(request, f"Saved the {audience} {status} template.")
+            return redirect("communication-templates")
+    rows = [(audience, status, update_templates.template_text(audience, status), default)
+            for audience, texts in update_templates.DEFAULTS.items() for status, default in texts.items()]
+    return render(request, "incidents/templates.html", {"rows": rows, "placeholders": update_templates.PLACEHOLDERS}, status=status_code)
+
+
+@role_required(RESPONDER)
+@require_POST
+def incident_stakeholder_update(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    try:
+        services.incident_post_stakeholder_update(incident_id=incident.pk, message=request.POST.get("stakeholder_message", ""),
+                                                  by=request.user, now=timezone.now())
+    except (ValueError, ValidationError) as exc:
+        messages.error(request, f"Stakeholder update: {_errors_from(exc)}")
+    else:
+        messages.success(request, "Stakeholder update sent to the severity's internal channels.")
+    return redirect(incident)
+
+
+@role_required(RESPONDER)
+@require_POST
+def incident_war_room(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    url = request.POST.get("war_room_url", "").strip()
+    try:
+        services.incident_set_details(incident_id=incident.pk, expected_version=None, by=request.user, now=timezone.now(), war_room_url=url)
+    except (ValueError, ValidationError) as exc:
+        messages.error(request, f"War room link: {_errors_from(exc)}")
+    else:
+        messages.success(request, "War room link saved." if url else "War room link removed.")
+    return redirect(incident)
+
+
+@role_required(RESPONDER)
+@require_POST
+def incident_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+    incident = get_object_or_404(Incident, pk=pk)
+    services.incident_acknowledge(incident_id=incident.pk, by=request.user, now=timezone.now())
+    messages.success(request, f"Acknowledged {incident.severity}: {incident.title}")
+    return redirect(incident)
 
 
 @role_required(VIEWER)
@@ -279,4 +418,5 @@ def postmortem_edit(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, "Postmortem saved.")
         return redirect("postmortem", pk=incident.pk)
     return render(request, "incidents/postmortem.html", {"incident": incident, "postmortem": postmortem, "can_edit": can_edit,
-                                                          "draft_timeline": services.timeline_text(incident)})
+                                                          "draft_timeline": services.timeline_text(incident),
+                                                          "postmortem_due_at": selectors.postmortem_due_at(incident)})

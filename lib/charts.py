@@ -37,7 +37,10 @@ def _segments(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[f
 
 
 def line_chart(series: Sequence[tuple[str, Sequence[float | None]]], x_labels: Sequence[str], *, title: str, unit: str = "",
-               chart_id: str = "chart", width: int = 720, height: int = 220) -> str:
+               chart_id: str = "chart", width: int = 720, height: int = 220,
+               markers: Sequence[tuple[float, str]] = ()) -> str:
+    """Lines over buckets; `markers` are (position in buckets, label) pairs drawn as dashed verticals
+    with the label as their tooltip (deploy markers: position 3.5 is halfway through the fourth bucket)."""
     left, right, top, bottom = 56, width - 12, 12, height - 44
     count = max((len(values) for _name, values in series), default=0)
     peak = max((v for _name, values in series for v in values if v is not None), default=0.0)
@@ -77,6 +80,13 @@ def line_chart(series: Sequence[tuple[str, Sequence[float | None]]], x_labels: S
         parts.append(f'<line x1="{legend_x}" x2="{legend_x + 22}" y1="{height - 10}" y2="{height - 10}" stroke="{colour}" '
                      f'stroke-width="2"{dash_attr}/><text x="{legend_x + 28}" y="{height - 6}" font-size="12" fill="{TEXT}">'
                      f'{escape(name)}</text>')
+    for position, label in markers:
+        # A point stands for its bucket's start: a deploy within the last bucket is drawn at the right edge.
+        if count and 0 <= position < count:
+            at = min(right, x(0) + position * ((x(1) - x(0)) if count > 1 else 0))
+            parts.append(f'<g class="marker deploy-marker"><title>{escape(label)}</title>'
+                         f'<line x1="{at:.1f}" x2="{at:.1f}" y1="{top}" y2="{bottom}" stroke="{TEXT}" stroke-width="1.5" stroke-dasharray="2 3"/>'
+                         f'<text x="{at + 3:.1f}" y="{top + 10}" font-size="10" fill="{TEXT}">{escape(label.split(" ")[0])}</text></g>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -392,6 +392,8 @@ CELERY_BEAT_SCHEDULE = {
     # Alerts: promote held conditions, auto-resolve, flush groups; then deliver the outbox.
     "alerting-tick": {"task": "alerting.tick", "schedule": 1.0},
     "alerting-deliver": {"task": "alerting.deliver_notifications", "schedule": 5.0},
+    "incident-targets": {"task": "alerting.incident_targets", "schedule": 15.0},
+    "daily-digest": {"task": "slo.mail_daily_digest", "schedule": 3600.0},
     "slo-refresh": {"task": "slo.refresh_all", "schedule": 60.0},
     # Checks hourly; mails last month's report once, on the 1st (ReportMailing guards repeats).
     "slo-monthly-report": {"task": "slo.mail_monthly_report", "schedule": 3600.0},

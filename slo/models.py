@@ -113,3 +113,24 @@ class ReportMailing(models.Model):
 
     def __str__(self) -> str:
         return f"SLO report {self.month}"
+
+
+class DigestSubscription(models.Model):
+    """A person who opted in to the daily digest email (yesterday's incidents, alerts, SLO burn, overdue checklists)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="digest_subscription")
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"daily digest to {self.user}"
+
+
+class DigestMailing(models.Model):
+    """One row per day mailed: the beat task claims it first, so a restart never mails twice."""
+
+    day = models.DateField(unique=True, help_text="The day the digest reports on.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"digest for {self.day}"

@@ -16,3 +16,10 @@ def mail_monthly_report() -> int:
     from slo.reports import mail_last_month
 
     return mail_last_month(now=timezone.now())
+
+
+@shared_task(name="slo.mail_daily_digest")
+def mail_daily_digest() -> int:
+    from slo.digest import mail_daily_digest as mail
+
+    return mail(now=timezone.now())

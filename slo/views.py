@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
 
 from alerting.models import Alert
 from core.roles import VIEWER, role_required
 from monitors.models import StateChange
 from slo import charts, services
-from slo.models import SLO, SLOSnapshot
+from slo.models import SLO, DigestSubscription, SLOSnapshot
 
 
 @role_required(VIEWER)
@@ -84,3 +86,16 @@ def monthly_report(request: HttpRequest, month: str, fmt: str = "html") -> HttpR
     previous, following = f"{before[0]:04d}-{before[1]:02d}", f"{after[0]:04d}-{after[1]:02d}"
     return render(request, "slo/report.html", {"reports": rows, "month": month, "start": datetime(year, number, 1),
                                                "previous": previous, "following": following})
+
+
+@role_required(VIEWER)
+@require_POST
+def digest_subscription(request: HttpRequest) -> HttpResponse:
+    """Opt in to (or out of) the daily digest email."""
+    wanted = request.POST.get("active") == "1"
+    if wanted and not request.user.email:  # type: ignore[union-attr]
+        messages.error(request, "Daily digest: your account has no email address; an admin sets it in the admin (Users).")
+    else:
+        DigestSubscription.objects.update_or_create(user=request.user, defaults={"active": wanted})
+        messages.success(request, "You get the daily digest by email." if wanted else "You no longer get the daily digest.")
+    return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/") else "ops-checklists")

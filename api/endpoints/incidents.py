@@ -80,6 +80,8 @@ class IncidentOut(Schema):
     identified_at: datetime | None
     monitoring_at: datetime | None
     resolved_at: datetime | None
+    acknowledged_at: datetime | None = Field(None, description="When someone answered (the severity policy's acknowledge target).")
+    war_room_url: str = ""
     version: int
     components: list[dict[str, Any]]
     updates: list[UpdateOut]
@@ -169,6 +171,15 @@ def update_incident(request: HttpRequest, incident_id: Id, payload: IncidentDeta
             raise FieldErrors({"commander": f"There is no user named {username!r}."})
     _incident_call(lambda: services.incident_set_details(incident_id=incident.pk, expected_version=expected, by=request.user,  # type: ignore[arg-type]
                                                          now=timezone.now(), **changes))
+    return _incidents().get(pk=incident.pk)
+
+
+@router.post("/incidents/{incident_id}/acknowledge", response=responses(200, IncidentOut),
+             summary="Acknowledge: meets the acknowledge target and stops the page's escalation")
+def acknowledge_incident(request: HttpRequest, incident_id: Id) -> Any:
+    require(request, "change", Incident)
+    incident = get_or_404(Incident, incident_id)
+    services.incident_acknowledge(incident_id=incident.pk, by=request.user, now=timezone.now())  # type: ignore[arg-type]
     return _incidents().get(pk=incident.pk)
 
 

@@ -14,7 +14,14 @@ from configfile.schema import SECTIONS, VigilConfig
 from configfile.source import ConfigError, Source
 from configfile.sync.compare import Plan, plan, with_implied_groups
 from configfile.sync.read import key_of
-from configfile.sync.write_alerting import write_alert_rule, write_channel, write_escalation_policy, write_integration
+from configfile.sync.write_alerting import (
+    write_alert_rule,
+    write_channel,
+    write_communication_templates,
+    write_escalation_policy,
+    write_integration,
+    write_severity_policy,
+)
 from configfile.sync.write_incidents import write_component, write_component_group
 from configfile.sync.write_monitors import write_monitor
 from configfile.sync.write_pages import write_slo, write_status_page
@@ -78,6 +85,10 @@ def apply(config: VigilConfig, source: Source, *, prune: bool, dry_run: bool, by
     try:
         with transaction.atomic():
             _write_changed(writer, config, result)
+            if config.severity_policy is not None:
+                write_severity_policy(writer, config.severity_policy)
+            if config.communication_templates is not None:
+                write_communication_templates(writer, config.communication_templates)
             if prune:
                 _prune(result)
             if source.problems:

@@ -9,12 +9,15 @@ import yaml
 from django.conf import settings as django_settings
 from pydantic import ValidationError
 
-from alerting.models import AlertRule, Channel, EscalationPolicy, Integration
+from alerting.models import AlertRule, Channel, EscalationPolicy, Integration, SeverityPaging
 from configfile.schema import (
     CHANNEL_KEYS,
     EXPECT_SETTINGS,
+    SEVERITY_KEYS,
     AlertRuleConfig,
+    AudienceTemplatesConfig,
     ChannelConfig,
+    CommunicationTemplatesConfig,
     ComponentConfig,
     ComponentGroupConfig,
     EscalationPolicyConfig,
@@ -23,13 +26,14 @@ from configfile.schema import (
     HeartbeatConfig,
     IntegrationConfig,
     MonitorConfig,
+    SeverityPolicyConfig,
     SLOConfig,
     StatusPageConfig,
     VigilConfig,
 )
 from configfile.source import ConfigError
 from core.secrets import SECRET_MASK, is_env_reference, mask_secrets
-from incidents.models import Component, ComponentGroup
+from incidents.models import CommunicationTemplate, Component, ComponentGroup, SeverityPolicy
 from monitors.bounds import default_retry_interval
 from monitors.models import Monitor
 from slo.models import SLO
@@ -83,7 +87,8 @@ def _rule(rule: AlertRule, _reveal: bool) -> AlertRuleConfig:
     return AlertRuleConfig(
         name=rule.name, enabled=rule.enabled, states=sorted(rule.states), monitor_kinds=sorted(rule.monitor_kinds),
         monitors=sorted(m.name for m in rule.monitors.all()), components=sorted(c.name for c in rule.components.all()),
-        tags=sorted(t.name for t in rule.tags.all()), for_=rule.for_seconds, severity=rule.severity, labels=dict(rule.labels or {}),
+        tags=sorted(t.name for t in rule.tags.all()), for_=rule.for_seconds, deploy_watch_for=rule.deploy_watch_for_seconds,
+        deploy_watch=rule.deploy_watch_minutes * 60, severity=rule.severity, labels=dict(rule.labels or {}),
         runbook_url=rule.runbook_url, runbook_text=rule.runbook_text, channels=sorted(c.name for c in rule.channels.all()),
         escalation_policy=rule.escalation_policy.name if rule.escalation_policy else None, group_by=list(rule.group_by or []),
         group_wait=rule.group_wait_seconds, group_interval=rule.group_interval_seconds, repeat_interval=rule.repeat_interval_seconds,
@@ -140,7 +145,8 @@ READERS: dict[str, tuple[Callable[[], Any], Callable[[Any, bool], Any]]] = {
     "monitors": (lambda: Monitor.objects.select_related("component").prefetch_related("regions", "tags").order_by("name"), _monitor),
     "channels": (lambda: Channel.objects.order_by("name"), _channel),
     "escalation_policies": (lambda: EscalationPolicy.objects.prefetch_related("steps__channels", "steps__schedule").order_by("name"), _policy),
-    "alert_rules": (lambda: AlertRule.objects.select_related("escalation_policy")
+    # A severity policy's own rule is written under severity_policy, not as a rule.
+    "alert_rules": (lambda: AlertRule.objects.filter(severity_paging__isnull=True).select_related("escalation_policy")
                     .prefetch_related("monitors", "components", "tags", "channels").order_by("name"), _rule),
     "integrations": (lambda: Integration.objects.select_related("rule").order_by("name"), _integration),
     "status_pages": (lambda: StatusPage.objects.order_by("slug"), _page),
@@ -152,6 +158,37 @@ def key_of(item: Any) -> str:
     return getattr(item, "slug", None) or item.name
 
 
+def severity_policy() -> SeverityPolicyConfig | None:
+    """The stored severity policy, or None while it is the guides' defaults paging nobody (the file then leaves it out)."""
+    targets = {row.severity: row for row in SeverityPolicy.objects.all()}
+    paging = {row.severity: row.rule for row in SeverityPaging.objects.select_related("rule__escalation_policy").prefetch_related("rule__channels")}
+    items = {}
+    for key, impact in SEVERITY_KEYS.items():
+        fields: dict[str, Any] = {}
+        if impact in targets:
+            row = targets[impact]
+            fields.update(ack_within=row.ack_within_seconds, first_update_within=row.first_update_within_seconds,
+                          postmortem_within=row.postmortem_within_seconds)
+        if impact in paging:
+            rule = paging[impact]
+            fields.update(channels=sorted(c.name for c in rule.channels.all()),
+                          escalation_policy=rule.escalation_policy.name if rule.escalation_policy else None)
+        items[key] = fields
+    config = SeverityPolicyConfig(**items)
+    return None if config == SeverityPolicyConfig() else config
+
+
+def communication_templates() -> CommunicationTemplatesConfig | None:
+    """The edited templates, or None while every one is the built-in text."""
+    rows = list(CommunicationTemplate.objects.all())
+    if not rows:
+        return None
+    texts: dict[str, dict[str, str]] = {"public": {}, "internal": {}}
+    for row in rows:
+        texts[row.audience][row.status] = row.text
+    return CommunicationTemplatesConfig(**{audience: AudienceTemplatesConfig(**items) for audience, items in texts.items()})
+
+
 def export(*, reveal: bool = False) -> VigilConfig:
     """The database as a config; secrets masked unless they are env:NAME references (reveal: for comparing only)."""
     problems: list[str] = []
@@ -159,7 +196,7 @@ def export(*, reveal: bool = False) -> VigilConfig:
                 for section, (rows, reader) in READERS.items()}
     if problems:
         raise ConfigError(problems)
-    return VigilConfig(**sections)
+    return VigilConfig(**sections, severity_policy=severity_policy(), communication_templates=communication_templates())
 
 
 def _read(section: str, obj: Any, reader: Callable[[Any, bool], Any], reveal: bool, problems: list[str]) -> Any:

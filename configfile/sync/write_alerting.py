@@ -1,12 +1,22 @@
-"""Writing channels, escalation policies and alert rules."""
+"""Writing channels, escalation policies, alert rules, integrations and the severity policy."""
 
 from __future__ import annotations
 
 from alerting import services as alerting_services
 from alerting.models import AlertRule, Channel, EscalationPolicy, EscalationStep, Integration, OnCallSchedule
-from configfile.schema import CHANNEL_KEYS, AlertRuleConfig, ChannelConfig, EscalationPolicyConfig, IntegrationConfig
+from configfile.schema import (
+    CHANNEL_KEYS,
+    SEVERITY_KEYS,
+    AlertRuleConfig,
+    ChannelConfig,
+    CommunicationTemplatesConfig,
+    EscalationPolicyConfig,
+    IntegrationConfig,
+    SeverityPolicyConfig,
+)
 from configfile.sync.read import STORED_TOKEN_PREFIX
 from configfile.sync.writer import Writer
+from incidents import services as incident_services
 from incidents.models import Component
 from monitors.models import Monitor, Tag
 
@@ -58,6 +68,10 @@ def write_alert_rule(writer: Writer, index: int, item: AlertRuleConfig, rule: Al
         setattr(rule, name, getattr(item, name))
     rule.for_seconds, rule.group_wait_seconds, rule.group_interval_seconds = round(item.for_), round(item.group_wait), round(item.group_interval)
     rule.repeat_interval_seconds, rule.resolve_after_seconds = round(item.repeat_interval), round(item.resolve_after)
+    rule.deploy_watch_for_seconds = _seconds(item.deploy_watch_for)
+    if item.deploy_watch % 60:
+        writer.source.problem((*path, "deploy_watch"), "the deploy watch is whole minutes, e.g. 30m or 1h")
+    rule.deploy_watch_minutes = round(item.deploy_watch) // 60
 
     def write() -> None:
         rule.full_clean()
@@ -82,3 +96,35 @@ def write_integration(writer: Writer, index: int, item: IntegrationConfig, integ
             token = None  # masked in the file: the stored token stays
     writer.save(integration, path, lambda: alerting_services.integration_save(integration=integration, token=token, by=writer.by),
                 {"signing_secret": "token", "token": "token", "rule": "rule"})
+
+
+def _seconds(value: float | None) -> int | None:
+    return None if value is None else round(value)
+
+
+def write_severity_policy(writer: Writer, policy: SeverityPolicyConfig) -> None:
+    """Every severity, as the file says (a severity left out: the guides' defaults, paging nobody)."""
+    for key, impact in SEVERITY_KEYS.items():
+        item = getattr(policy, key)
+        path = ("severity_policy", key)
+        channels = writer.lookup(Channel, item.channels, (*path, "channels"))
+        escalation = writer.one(EscalationPolicy, item.escalation_policy, (*path, "escalation_policy"))
+
+        def write(item=item, impact=impact, channels=channels, escalation=escalation) -> None:  # type: ignore[no-untyped-def]
+            incident_services.severity_policy_save(
+                impact=impact, ack_within_seconds=_seconds(item.ack_within), first_update_within_seconds=_seconds(item.first_update_within),
+                postmortem_within_seconds=_seconds(item.postmortem_within), by=writer.by)
+            alerting_services.severity_paging_save(impact=impact, channels=channels, escalation_policy=escalation)
+        writer.save(None, path, write, {"ack_within_seconds": "ack_within", "first_update_within_seconds": "first_update_within",
+                                        "postmortem_within_seconds": "postmortem_within"})
+
+
+def write_communication_templates(writer: Writer, templates: CommunicationTemplatesConfig) -> None:
+    """Every template as the file says: a status left out goes back to the built-in text."""
+    for audience in ("public", "internal"):
+        texts = getattr(templates, audience)
+        for status in ("investigating", "identified", "monitoring", "resolved"):
+            text = getattr(texts, status) or ""
+            writer.save(None, ("communication_templates", audience, status),
+                        lambda audience=audience, status=status, text=text: incident_services.communication_template_save(  # type: ignore[misc]
+                            audience=audience, status=status, text=text, by=writer.by))
