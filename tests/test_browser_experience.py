@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from core import events
 from incidents import services as incident_services
 from incidents.models import Component, Maintenance, Postmortem
+from portal.management.commands.seed_demo import SAMPLE_INCIDENT_TITLE
 from statuspage.models import StatusPage
 from statuspage.tasks import rebuild_all
 from tests.conftest import login
@@ -342,7 +343,7 @@ def test_the_demo_is_healthy_with_a_postmortem_and_the_screenshots_come_from_the
     page = browser.new_context().new_page()
     page.goto(f"{live_app}/status/")
     expect(page.get_by_role("heading", level=1)).to_have_text("All Systems Operational")
-    incident = Incident.objects.get(title="Demo API returned errors")
+    incident = Incident.objects.get(title=SAMPLE_INCIDENT_TITLE)
     page.goto(f"{live_app}/status/incidents/{incident.pk}/")
     expect(page.locator("section.postmortem")).to_contain_text("Root cause")
     from monitors.models import Monitor

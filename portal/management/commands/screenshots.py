@@ -25,6 +25,7 @@ from django.utils import timezone
 from core.services import assign_role
 from incidents.models import Incident
 from portal.embedded_redis import ensure_running
+from portal.management.commands.seed_demo import SAMPLE_INCIDENT_TITLE
 from statuspage.tasks import rebuild_all
 
 CHROMIUM = "/usr/bin/chromium"
@@ -51,7 +52,7 @@ class Command(BaseCommand):
 
     def _run(self, out: Path) -> None:
         call_command("seed_demo", stdout=self.stdout)
-        incident = Incident.objects.filter(title="Demo API returned errors").first()
+        incident = Incident.objects.filter(title=SAMPLE_INCIDENT_TITLE).first()
         if incident is None:
             raise CommandError("the demo's past incident is missing; run this against a fresh database (make screenshots does)")
         rebuild_all()

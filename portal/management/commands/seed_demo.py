@@ -18,6 +18,10 @@ from statuspage.models import StatusPage
 MARKER_COMPONENT = "Vigil portal"
 
 
+# The demo's past incident, marked as sample data (make screenshots photographs it).
+SAMPLE_INCIDENT_TITLE = "Sample incident (demo data): Demo API returned errors"
+
+
 class Command(BaseCommand):
     help = ("Load demo data once: components, monitors against this portal and a local demo target. "
             "Not in production (VIGIL_ENV=production) unless VIGIL_DEMO=1 or --force.")
@@ -75,7 +79,7 @@ class Command(BaseCommand):
             # component's creation and show no data until its first check).
             started = now - timedelta(days=3, hours=2)
             incident = incident_services.incident_open(
-                title="Sample incident (demo data): Demo API returned errors", impact="major",
+                title=SAMPLE_INCIDENT_TITLE, impact="major",
                 message="Sample data written by `seed_demo`: we are investigating errors from the Demo API.",
                 components={api.pk: Component.Status.PARTIAL_OUTAGE}, by=None, now=started,
             )
