@@ -7,7 +7,8 @@ import ipaddress
 
 from django.conf import settings
 from django.db import connections
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client.exposition import choose_encoder
@@ -109,3 +110,10 @@ def demo_target(request: HttpRequest) -> JsonResponse:
     time.sleep(delay / 1000)
     checks = {"database": {"status": "healthy" if wanted == "healthy" else wanted}}
     return JsonResponse({"status": wanted, "checks": checks}, status=503 if wanted == "unhealthy" else 200)
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    # The static URL is looked up per request, not when the URLs are imported: in production the
+    # manifest storage only knows it after collectstatic, and migrate (which imports the URLs) runs first.
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
