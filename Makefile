@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
+# pytest-xdist workers for `make test` (each has its own database, data dir and Redis db; see
+# portal/settings_test.py); TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 export PORT
 # Links in the demo's status page, feeds and emails follow the port it runs on.
 VIGIL_BASE_URL ?= http://127.0.0.1:$(PORT)
@@ -56,7 +59,7 @@ run: prepare
 # The fast suite; the fault scenarios (real outages of Redis and PostgreSQL, restarts)
 # run with `make test-faults`, and CI runs both.
 test: install browser prometheus
-	$(BIN)/pytest --ignore=tests/faults
+	$(BIN)/pytest --ignore=tests/faults -n $(TEST_WORKERS) --dist loadfile
 
 test-faults: install
 	$(BIN)/pytest tests/faults
