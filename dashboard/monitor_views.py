@@ -38,13 +38,15 @@ def _charts(monitor: Monitor, now: datetime) -> dict[str, object]:
             hour_labels, unit=" ms", chart_id="latency-24h", title=f"{monitor.name}: latency p50, p95 and p99 per hour over 24 hours",
             markers=_positions(deploys, hours, timedelta(hours=1)))),
         "uptime_24h": mark_safe(charts.uptime_bars([p.uptime for p in hours], [f"{p.start:%b %d %H:%M} UTC" for p in hours],
-                                                   chart_id="uptime-24h", title=f"{monitor.name}: uptime per hour over 24 hours")),
+                                                   chart_id="uptime-24h", title=f"{monitor.name}: uptime per hour over 24 hours",
+                                                   markers=_positions(deploys, hours, timedelta(hours=1)))),
         "latency_90d": mark_safe(charts.line_chart(
             [("p50", [p.p50_ms for p in days]), ("p95", [p.p95_ms for p in days]), ("p99", [p.p99_ms for p in days])],
             day_labels, unit=" ms", chart_id="latency-90d", title=f"{monitor.name}: latency p50, p95 and p99 per day over 90 days",
             markers=_positions(deploys, days, timedelta(days=1)))),
         "uptime_90d": mark_safe(charts.uptime_bars([p.uptime for p in days], day_labels, chart_id="uptime-90d",
-                                                   title=f"{monitor.name}: uptime per day over 90 days")),
+                                                   title=f"{monitor.name}: uptime per day over 90 days",
+                                                   markers=_positions(deploys, days, timedelta(days=1)))),
     }
 
 

@@ -98,8 +98,9 @@ def uptime_colour(percent: float | None) -> str:
 
 
 def uptime_bars(values: Sequence[float | None], labels: Sequence[str], *, title: str, chart_id: str = "bars",
-                width: int = 720, height: int = 48) -> str:
-    """One bar per bucket coloured by uptime; each bar's tooltip says the bucket and the figure."""
+                width: int = 720, height: int = 48, markers: Sequence[tuple[float, str]] = ()) -> str:
+    """One bar per bucket coloured by uptime; each bar's tooltip says the bucket and the figure.
+    `markers` as in line_chart: (position in buckets, label), drawn as dashed verticals."""
     count = len(values) or 1
     slot = width / count
     parts = [f'<svg class="chart uptime-bars" width="100%" viewBox="0 0 {width} {height}" role="img" aria-labelledby="{chart_id}-title">'
@@ -109,5 +110,11 @@ def uptime_bars(values: Sequence[float | None], labels: Sequence[str], *, title:
         figure = "no data" if value is None else f"{value:.2f}% up"
         parts.append(f'<rect x="{index * slot + 1:.1f}" y="2" width="{max(slot - 2, 1):.1f}" height="{height - 4}" rx="1.5" '
                      f'fill="{uptime_colour(value)}"><title>{escape(label)}: {figure}</title></rect>')
+    for position, label in markers:
+        if 0 <= position < count:
+            at = position * slot
+            parts.append(f'<g class="marker deploy-marker"><title>{escape(label)}</title>'
+                         f'<line x1="{at:.1f}" x2="{at:.1f}" y1="0" y2="{height}" stroke="{TEXT}" stroke-width="1.5" '
+                         f'stroke-dasharray="2 3"/></g>')
     parts.append("</svg>")
     return "".join(parts)

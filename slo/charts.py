@@ -41,8 +41,10 @@ def _budget_ticks(low: float) -> list[float]:
     return ticks
 
 
-def burn_down(points: Sequence[tuple[datetime, float]], *, start: datetime, end: datetime, width: int = 720, height: int = 240) -> str:
-    """Remaining error budget (1 = all of it) over the window, with the ideal straight line.
+def burn_down(points: Sequence[tuple[datetime, float]], *, start: datetime, end: datetime, width: int = 720, height: int = 240,
+              markers: Sequence[tuple[datetime, str]] = ()) -> str:
+    """Remaining error budget (1 = all of it) over the window, with the ideal straight line; `markers`
+    (when, label) are drawn as dashed verticals with the label as their tooltip (deploys).
 
     A budget spent beyond zero (the SLO is missed) goes below the 0% line: the axis
     extends down to a round figure under the lowest point, and that area is shaded."""
@@ -76,7 +78,10 @@ def burn_down(points: Sequence[tuple[datetime, float]], *, start: datetime, end:
         line = f'<polyline fill="none" stroke="#0a58ca" stroke-width="2" points="{path}"/>'
     labels = (f'<text x="{left}" y="{height - 8}" font-size="11" fill="#57606a">{start:%b %d}</text>'
               f'<text x="{width - 10}" y="{height - 8}" font-size="11" fill="#57606a" text-anchor="end">{end:%b %d}</text>')
+    marks = "".join(f'<g class="marker deploy-marker"><title>{escape(label)}</title><line x1="{x(at):.1f}" x2="{x(at):.1f}" '
+                    f'y1="{top}" y2="{bottom}" stroke="#57606a" stroke-width="1.5" stroke-dasharray="2 3"/></g>'
+                    for at, label in markers if start <= at <= end)
     now_left = f"; now {drawn[-1][1]:.0%} left" if drawn else ""
     return (f'<svg class="burn-down" width="100%" viewBox="0 0 {width} {height}" role="img" '
             f'aria-labelledby="burn-down-title"><title id="burn-down-title">Error budget remaining over the window{now_left}; '
-            f'the dashed line spends it evenly</title>{overspent}{grid}{ideal}{line}{labels}</svg>')
+            f'the dashed line spends it evenly</title>{overspent}{grid}{ideal}{line}{marks}{labels}</svg>')

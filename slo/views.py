@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from alerting.models import Alert
 from core.roles import VIEWER, role_required
+from incidents.selectors import deploys_between
 from monitors.models import StateChange
 from slo import charts, services
 from slo.models import SLO, DigestSubscription, SLOSnapshot
@@ -47,7 +48,12 @@ def slo_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for snapshot in snapshots:
         hourly[snapshot.at.replace(minute=0, second=0, microsecond=0)] = snapshot
     points = [(at, s.remaining_ratio) for at, s in hourly.items()]
-    chart = mark_safe(charts.burn_down(points, start=start, end=end))
+    # Deploys of the SLO's component (and those naming none) in the window, marked on the chart.
+    component_ids = [slo.component_id] if slo.component_id else [
+        pk for pk in slo.monitors.values_list("component_id", flat=True) if pk is not None]
+    deploys = deploys_between(start, end, component_ids=component_ids)[:100]
+    markers = [(deploy.at, f"{deploy.version} deployed {deploy.at:%b %d %H:%M} UTC ({deploy.target})") for deploy in deploys]
+    chart = mark_safe(charts.burn_down(points, start=start, end=end, markers=markers))
 
     alerts = Alert.objects.filter(dedup_key__startswith=f"slo:{slo.pk}:").order_by("-first_seen")[:20]
     from slo.reports import _incidents_touching

@@ -20,6 +20,7 @@ from api.tokens import token_issue
 from incidents import services as incident_services
 from incidents.models import Component, Deploy
 from monitors.models import Monitor
+from slo.models import SLO
 
 pytestmark = pytest.mark.django_db
 
@@ -51,6 +52,11 @@ def test_a_deploy_posted_through_the_api_marks_the_chart_and_the_console_of_an_i
     client.force_login(responder)
     chart = client.get(f"/monitors/{monitor.pk}/").content.decode()
     assert 'class="marker deploy-marker"><title>v2.3.1 deployed' in chart and "s-9" not in chart
+    # Every chart of the page carries it: latency and uptime, 24 hours and 90 days.
+    assert chart.count('<g class="marker deploy-marker"><title>v2.3.1 deployed') == 4
+    slo = SLO.objects.create(name="Checkout availability", objective=99.9, window="rolling_30d", component=component)
+    burn_down = client.get(f"/slos/{slo.pk}/").content.decode()
+    assert '<g class="marker deploy-marker"><title>v2.3.1 deployed' in burn_down and "s-9" not in burn_down
 
     within = incident_services.incident_open(title="Checkout errors", impact="major", message="Looking", by=responder, now=now,
                                              components={component.pk: "partial_outage"})
