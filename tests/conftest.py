@@ -144,3 +144,25 @@ def django_db_setup(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+@pytest.fixture(autouse=True)
+def rows_from_data_migrations(request: pytest.FixtureRequest) -> None:
+    """A fresh database holds rows that data migrations write (the default status page, the guides'
+    checklists); a transactional test elsewhere flushes them when it ends. Put them back before each
+    test that uses the database, so no test depends on which tests ran before it."""
+    import importlib
+
+    from django.apps import apps
+
+    names = request.fixturenames
+    marker = request.node.get_closest_marker("django_db")
+    if "transactional_db" in names or "live_server" in names or (marker is not None and marker.kwargs.get("transaction")):
+        request.getfixturevalue("transactional_db")
+    elif "db" in names or marker is not None:
+        request.getfixturevalue("db")
+    else:
+        return
+    for module, function in (("statuspage.migrations.0002_default_page", "create_default_page"),
+                             ("incidents.migrations.0010_h19_ops_checklists_defaults", "seed")):
+        getattr(importlib.import_module(module), function)(apps, None)

@@ -23,7 +23,7 @@ WIDTHS = [360, 768, 1280]
 SKIP_PREFIXES = ("/admin/", "/api/", "/ping/", "/metrics", "/health", "/ready", "/demo/", "/accounts/logout", "/favicon")
 SKIP_SUFFIXES = (".rss", ".atom", ".ics", ".json", ".csv", ".svg", ".css", ".txt")
 SKIP_NAMES = {"alert-ack", "logout", "status-confirm", "status-unsubscribe", "monitor-check-result", "incident-timeline", "status-live",
-              "incident-monitors", "dashboard-panels", "monitor-test", "monitor-action"}
+              "incident-monitors", "dashboard-panels", "monitor-test", "monitor-action", "digest-subscription"}
 
 
 def route_name(path: str) -> str | None:
