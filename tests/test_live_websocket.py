@@ -60,7 +60,7 @@ def test_staff_are_told_which_topics_changed_after_the_write_commits(client, vie
 
 
 def test_status_page_visitors_are_told_when_the_snapshot_changed(client):
-    StatusPage.objects.create(slug="public", title="Acme status", is_default=True)
+    StatusPage.objects.update_or_create(slug="public", defaults={"title": "Acme status", "is_default": True})
     publish_routes()
 
     async def scenario():
