@@ -22,7 +22,7 @@ from incidents import services as incident_services
 from incidents.models import Component
 from statuspage import snapshot
 from statuspage.models import StatusPage
-from tests.processes import ROOT, Process, start_procfile_web, wait_until
+from tests.processes import ROOT, Process, free_port, start_procfile_web, wait_for_http, wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -37,12 +37,12 @@ def pages(db, responder):
     other = StatusPage.objects.create(slug="partners", title="Partner status")
     now = timezone.now()
     incident = incident_services.incident_open(title="Checkout errors", impact="major", message="Looking into it " + "x" * 2000,
-                                               components={api.pk: "partial_outage"}, by=responder, now=now - timedelta(hours=1))
-    # Over, on components with a history: while an outage goes on today's bar counts its minutes, and
-    # the 90-day figure of a component minutes old moves as it ages, so those pages rightly change by
-    # the minute; these tests compare bytes and validators across minutes.
+                                               components={api.pk: "partial_outage"}, by=responder, now=now - timedelta(days=2))
+    # Over before today, on components with a history: an outage today (going on or not) makes today's
+    # figures move as the day goes on, and so does the 90-day figure of a component minutes old, so
+    # those pages rightly change by the minute; these tests compare bytes and validators across minutes.
     incident_services.incident_post_update(incident_id=incident.pk, expected_version=None, status="resolved", message="Fixed.",
-                                           by=responder, now=now - timedelta(minutes=30))
+                                           by=responder, now=now - timedelta(days=2) + timedelta(minutes=30))
     Component.objects.update(created_at=now - timedelta(days=120))
     snapshot.publish_routes()
     _rebuild(timezone.now())
@@ -107,14 +107,6 @@ def test_files_change_only_with_their_content_and_go_with_their_page(pages):
     assert Client().get("/status/partners/").status_code == 302  # Django asks for the token
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _documented_nginx_block() -> str:
     text = (ROOT / "docs" / "deployment.md").read_text()
     section = text[text.index("## Status pages as files"):]
@@ -126,7 +118,7 @@ def _documented_nginx_block() -> str:
 def test_nginx_serves_the_directory_with_the_documented_config_and_the_bytes_equal_djangos(pages, tmp_path):
     _default, _other, api = pages
     web, vigil = start_procfile_web(tmp_path)
-    port = _free_port()
+    port = free_port()
     block = (_documented_nginx_block()
              .replace("/var/lib/vigil/statuspage/public", str(snapshot.public_dir()))
              .replace("127.0.0.1:8000", vigil.removeprefix("http://")))
@@ -141,16 +133,8 @@ def test_nginx_serves_the_directory_with_the_documented_config_and_the_bytes_equ
     assert check.returncode == 0, check.stderr
     nginx = Process("nginx", [NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")], dict(os.environ), tmp_path)
     url = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        try:
-            requests.get(f"{url}/status/", timeout=1)
-            return True
-        except requests.RequestException:
-            return False
-
     try:
-        wait_until(answering, 20, f"nginx did not start:\n{nginx.output()[-2000:]}")
+        wait_for_http(f"{url}/status/", nginx, timeout=20)
         client = Client()
         for path in _urls(api):
             rendered = client.get(path)
