@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -120,29 +121,35 @@ def wait_until(condition: Callable[[], bool], timeout: float, message: str) -> N
     raise AssertionError(message)
 
 
+def free_port() -> int:
+    """A port nothing listens on right now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_http(url: str, process: Process, timeout: float = 40, status: int | None = None) -> None:
+    """Wait until `url` answers (with `status`, when given); fail at once, with its output, if the
+    process exits first."""
+    def answering() -> bool:
+        if process.popen.poll() is not None:
+            raise AssertionError(f"{process.name} exited:\n{process.output()[-3000:]}")
+        try:
+            answer = requests.get(url, timeout=1)
+        except requests.RequestException:
+            return False
+        return status is None or answer.status_code == status
+
+    wait_until(answering, timeout, f"{process.name} did not answer {url}:\n{process.output()[-3000:]}")
+
+
 def start_procfile_web(log_dir: Path, **env: str) -> tuple[Process, str]:
     """The web process exactly as the Procfile starts it in production."""
     line = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
-    port = _free_port()
+    port = free_port()
     args = [arg.replace("${PORT:-8000}", str(port)) for arg in shlex.split(line.removeprefix("web:"))]
     args[0] = str(BIN / Path(args[0]).name)
     process = Process("web", args, process_env(**env), log_dir)
     url = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        try:
-            requests.get(f"{url}/ready", timeout=1)
-            return True
-        except requests.RequestException:
-            return False
-
-    wait_until(answering, 40, f"web did not start:\n{process.output()[-2000:]}")
+    wait_for_http(f"{url}/ready", process)
     return process, url
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

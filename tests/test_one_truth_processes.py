@@ -5,10 +5,8 @@ page, the ops API's uptime and the SLO page all agree (issue 17)."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from datetime import UTC, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.utils import timezone
@@ -22,36 +20,18 @@ from statuspage import snapshot
 from statuspage.models import StatusSnapshot
 from statuspage.tasks import rebuild_all_task
 from tests.processes import start_beat, start_worker, stop_all, wait_until
+from tests.servers import HTTPServer, respond
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
-class Switchable:
+class Switchable(HTTPServer):
     """A local HTTP service that answers 200 or 503, as the test says."""
 
     def __init__(self) -> None:
         self.healthy = True
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                code = 200 if target.healthy else 503
-                self.send_response(code)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok" if code == 200 else b"no")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__({"/": lambda handler: respond(handler, 200, b"ok") if self.healthy else respond(handler, 503, b"no")})
+        self.url += "/"
 
 
 @pytest.fixture

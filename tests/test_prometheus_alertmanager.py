@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import socket
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +32,7 @@ from monitors.checkers import metric
 from monitors.checkers.base import CheckSession
 from monitors.models import Region
 from tests.conftest import IN_CI
-from tests.processes import Process, wait_until
+from tests.processes import Process, free_port, wait_for_http, wait_until
 from tests.servers import HTTPServer, respond
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -53,24 +52,6 @@ def binary(*names: str) -> str:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for_http(url: str, process: Process, timeout: float = 30) -> None:
-    def answering() -> bool:
-        if process.popen.poll() is not None:
-            raise AssertionError(f"{process.name} exited:\n{process.output()[-3000:]}")
-        try:
-            return requests.get(url, timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
-
-    wait_until(answering, timeout, f"{process.name} did not answer {url}:\n{process.output()[-3000:]}")
 
 
 @pytest.fixture
@@ -118,7 +99,7 @@ integrations:
                                             "--cluster.listen-address=", "--log.level=debug"], {"PATH": "/usr/bin:/bin"}, tmp_path)
     try:
         api = f"http://127.0.0.1:{port}/api/v2"
-        wait_for_http(f"{api}/status", alertmanager)
+        wait_for_http(f"{api}/status", alertmanager, status=200)
         alert = {"labels": {"alertname": "HighErrorRate", "severity": "critical", "service": "checkout"},
                  "annotations": {"summary": "Checkout error rate above 5%", "description": "error ratio 0.071 > 0.05 for 5 minutes",
                                  "runbook_url": "https://runbooks.example.com/high-error-rate"},
@@ -185,7 +166,7 @@ def test_prometheus_scrapes_vigil_and_sees_every_enabled_monitor_and_region(vigi
                          {"PATH": "/usr/bin:/bin"}, tmp_path)
     try:
         api = f"http://127.0.0.1:{port}/api/v1"
-        wait_for_http(f"http://127.0.0.1:{port}/-/ready", prometheus)
+        wait_for_http(f"http://127.0.0.1:{port}/-/ready", prometheus, status=200)
 
         def scraped() -> bool:
             targets = requests.get(f"{api}/targets", timeout=2).json()["data"]["activeTargets"]

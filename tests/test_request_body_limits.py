@@ -19,8 +19,8 @@ import requests
 
 from api.tokens import token_issue
 from incidents.models import Component
-from tests.faults.helpers import free_port, start_web
-from tests.processes import BIN, Process, process_env, start_procfile_web, wait_until
+from tests.faults.helpers import start_web
+from tests.processes import BIN, Process, free_port, process_env, start_procfile_web, wait_for_http
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -112,15 +112,7 @@ def gunicorn(tmp_path):
     web = Process("gunicorn", [str(BIN / "gunicorn"), "portal.wsgi:application", "-b", f"127.0.0.1:{port}", "-k", "gthread",
                                "--workers", "1", "--threads", "4"], process_env(), tmp_path)
     url = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        try:
-            requests.get(f"{url}/ready", timeout=1)
-            return True
-        except requests.RequestException:
-            return False
-
-    wait_until(answering, 40, f"gunicorn did not start:\n{web.output()[-2000:]}")
+    wait_for_http(f"{url}/ready", web)
     yield web, url
     web.stop()
 

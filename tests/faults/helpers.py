@@ -11,13 +11,9 @@ from pathlib import Path
 
 import requests
 
-from tests.processes import BIN, Process, process_env, wait_until
+from tests.processes import BIN, Process, free_port, process_env, wait_for_http, wait_until
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+__all__ = ["free_port"]  # tests import it from here too
 
 
 def start_web(log_dir: Path, name: str = "web", port: int | None = None, **env: str) -> tuple[Process, str]:
@@ -26,15 +22,7 @@ def start_web(log_dir: Path, name: str = "web", port: int | None = None, **env: 
     process = Process(name, [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
                       process_env(**env), log_dir)
     url = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        try:
-            requests.get(f"{url}/ready", timeout=1)
-            return True
-        except requests.RequestException:
-            return False
-
-    wait_until(answering, 40, f"{name} did not start:\n{process.output()[-2000:]}")
+    wait_for_http(f"{url}/ready", process)
     return process, url
 
 
