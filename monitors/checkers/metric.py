@@ -7,8 +7,9 @@ Two sources:
 - prometheus_api: ask a Prometheus-compatible server, GET {target}/api/v1/query with
   settings.promql, and read the scalar or the single vector sample.
 
-Thresholds: warn_above / down_above (or warn_below / down_below); `scale` multiplies the
-value for display (100 for percent) and `unit` is appended ("%", "s"). increase() compares
+Thresholds: warn_above / down_above (or warn_below / down_below), judged by
+monitors.checkers.thresholds; `scale` multiplies the value for display (100 for percent) and
+`unit` is appended ("%", "s"). increase() compares
 with the previous scrape, kept in the cache for three intervals; the first scrape only
 records a baseline (ok, "collecting a baseline").
 
@@ -34,14 +35,13 @@ from urllib.parse import urlencode
 from django.core.cache import cache
 
 from lib import metric_expression
-from monitors.checkers import http
-from monitors.checkers.base import CheckSession, Result, degraded, down, ok
+from monitors.checkers import http, thresholds
+from monitors.checkers.base import CheckSession, Result, down, ok
 
 if TYPE_CHECKING:
     from monitors.models import Monitor
 
 DEFAULT_MAX_SCRAPE = 8 * 1024 * 1024
-THRESHOLDS = ("warn_above", "down_above", "warn_below", "down_below")
 # What "no data" (an empty answer, or NaN) makes the check, as Grafana's alert rules let you choose.
 # Defaults: a Prometheus query that matches nothing usually means what it measures is gone (down);
 # a scraped ratio that is 0/0 means no traffic (up).
@@ -69,17 +69,9 @@ def validate(target: str, settings: dict[str, Any]) -> dict[str, str]:
     if settings.get("no_data") is not None and settings["no_data"] not in NO_DATA_CHOICES:
         return {"settings": f"no_data must be down, up or unknown (got {settings['no_data']!r}); left out it is "
                             f"{NO_DATA_DEFAULTS[str(source)]} for source {source}"}
-    for name in (*THRESHOLDS, "scale"):
-        value = settings.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            return {"settings": f"{name} must be a number, got {value!r}"}
-    if not any(settings.get(name) is not None for name in THRESHOLDS):
-        return {"settings": "set at least one threshold: warn_above, down_above, warn_below or down_below"}
-    for warn, crit, above in (("warn_above", "down_above", True), ("warn_below", "down_below", False)):
-        if settings.get(warn) is not None and settings.get(crit) is not None:
-            if (settings[warn] >= settings[crit]) if above else (settings[warn] <= settings[crit]):
-                relation = "below" if above else "above"
-                return {"settings": f"{warn} ({settings[warn]}) must be {relation} {crit} ({settings[crit]})"}
+    problem = thresholds.validate(settings, required=True)
+    if problem:
+        return {"settings": problem}
     return {}
 
 
@@ -149,23 +141,6 @@ def _value_from_api(text: str) -> float | None:
         raise metric_expression.ExpressionError(f"the answer is not a Prometheus query result ({type(exc).__name__})") from None
 
 
-def judge(value: float, settings: dict[str, Any]) -> tuple[str, str]:
-    """(outcome, message) for a value against the thresholds."""
-    scale = float(settings.get("scale", 1))
-    unit = str(settings.get("unit", ""))
-    label = str(settings.get("label", "value"))
-
-    def show(number: float) -> str:
-        return f"{number * scale:.4g}{unit}"
-
-    for name, outcome, above in (("down_above", "down", True), ("down_below", "down", False),
-                                 ("warn_above", "degraded", True), ("warn_below", "degraded", False)):
-        limit = settings.get(name)
-        if limit is not None and ((value > limit) if above else (value < limit)):
-            return outcome, f"{label} {show(value)} {'>' if above else '<'} {show(limit)}"
-    return "ok", f"{label} {show(value)}"
-
-
 def check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
     settings = monitor.settings or {}
     api = settings.get("source") == "prometheus_api"
@@ -187,10 +162,7 @@ def check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
         return down(str(exc), latency_ms=elapsed)
     if value is None or math.isnan(value):
         return no_data(settings, note or "the value is NaN (e.g. 0/0: no requests)", latency_ms=elapsed)
-    outcome, message = judge(value, settings)
-    result = {"ok": ok, "degraded": degraded, "down": down}[outcome](message, latency_ms=elapsed)
-    result.details["value"] = value
-    return result
+    return thresholds.judged(value, settings, latency_ms=elapsed)
 
 
 def no_data(settings: dict[str, Any], why: str, *, latency_ms: int | None = None) -> Result:
