@@ -99,7 +99,7 @@ def test_over_five_percent_is_down_after_one_minute(service, api):
 
 def test_a_critical_breach_waiting_for_its_minute_is_a_warning_once_the_warning_has_held(service, api):
     service.rate = 0.03
-    for minute in range(0, 6):
+    for minute in range(6):
         check_at(api, minute)
     service.rate = 0.08
     waiting = check_at(api, 6)
