@@ -752,6 +752,11 @@ def _single(value: float | Vector) -> float:
     return value
 
 
+def evaluate_series(node: Node, history: Sequence[Scrape], at: int) -> Vector | float:
+    """The expression's series (labels -> value) at time `at`, or its number when it is a scalar."""
+    return _Evaluation(history, at).value(node)
+
+
 def evaluate_at(node: Node, history: Sequence[Scrape], at: int) -> float:
     """The expression's one number at time `at` (milliseconds) over the scrapes in history."""
     return _single(_Evaluation(history, at).value(node))

@@ -250,3 +250,12 @@ def test_a_trial_run_keeps_no_history(target):
     result = metric.check(monitor, CheckSession(), START)
     assert (result.outcome, result.message) == ("ok", "collecting 0 of 5 minutes of history for the expression's window")
     assert list(get_redis().scan_iter(match=f"{sample_history.KEY_PREFIX}*")) == []
+
+
+def test_an_unreachable_redis_gives_no_verdict_not_a_false_down(target, free_port, settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port}/0"  # nothing listens there
+    monitor = Monitor(pk=78, name="m", kind="metric", target=target.url, timeout_seconds=5, interval_seconds=60,
+                      settings={"expression": ERROR_RATE, "down_above": 0.05})
+    result = metric.check(monitor, CheckSession(region="default"), START)
+    assert (result.outcome, result.details) == ("ok", {"no_data": "unknown"})
+    assert result.message == "the metric window could not be read from Redis (ConnectionError); no verdict"
