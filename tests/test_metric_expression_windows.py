@@ -129,6 +129,9 @@ def test_not_enough_samples_is_no_series():
     with pytest.raises(mx.ExpressionError, match="matched no series"):
         value("increase(c[5m])", scrapes)
     assert value("sum(increase(c[5m]))", scrapes) == 0  # Vigil's older answer for an empty sum
+    assert math.isnan(value("max(increase(c[5m]))", scrapes))  # and for an empty max: no data
+    with pytest.raises(mx.ExpressionError, match="matched no series"):
+        value("sum by (job) (increase(c[5m]))", scrapes)  # grouped, nothing is nothing, as in Prometheus
 
 
 def test_the_window_the_expression_needs():
