@@ -260,3 +260,18 @@ def test_an_unreachable_redis_gives_no_verdict_not_a_false_down(target, free_por
     result = metric.check(monitor, CheckSession(region="default"), START)
     assert (result.outcome, result.details) == ("ok", {"no_data": "unknown"})
     assert result.message == "the metric window could not be read from Redis (ConnectionError); no verdict"
+
+
+def test_a_window_too_large_to_keep_is_refused_by_the_check_with_the_fix():
+    many = "\n".join(f'jobs_total{{queue="q{index}"}} {index}' for index in range(200))
+    server = HTTPServer({"/metrics": lambda h: respond(h, 200, (many + "\n").encode())})
+    try:
+        monitor = Monitor(pk=79, name="m", kind="metric", target=f"{server.url}/metrics", timeout_seconds=4, interval_seconds=5,
+                          settings={"expression": "sum(rate(jobs_total[6h]))", "down_above": 1})
+        result = metric.check(monitor, CheckSession(region="default"), START)
+    finally:
+        server.close()
+    assert result.outcome == "down"
+    assert result.message.startswith("the expression's selectors match 200 series over 4323 scrapes, more than the 500000 samples")
+    assert result.message.endswith("narrow the selectors with label matchers, shorten the range or lengthen the interval")
+    assert list(get_redis().scan_iter(match=f"{sample_history.KEY_PREFIX}*")) == []

@@ -112,9 +112,9 @@ def _value_from_exposition(monitor: Monitor, text: str, session: CheckSession, n
     previous = metric_expression.needs_previous(node)
     if not window and not previous:
         return metric_expression.evaluate_at(node, [metric_expression.Scrape(at, samples)], at), ""
-    scrape = metric_expression.Scrape(at, sample_history.relevant(node, samples))
     interval = max(1, int(monitor.interval_seconds or 60)) * 1000
     keep = max(metric_expression.history_keep_ms(node), 3 * interval if previous else 0) + 2 * interval
+    scrape = metric_expression.Scrape(at, sample_history.relevant(node, samples, scrapes=keep // interval + 1))
     if session.region is None:
         needs = f"{_minutes(window)} minutes of scrapes" if window else "the previous scrape"
         return None, f"the scrape works; the expression needs {needs}, which only the checks from a region keep (a trial run keeps none)"
@@ -122,6 +122,9 @@ def _value_from_exposition(monitor: Monitor, text: str, session: CheckSession, n
     if previous and len(history) < 2:
         return None, "collecting a baseline for increase()"
     oldest = history[0].at
+    if at - oldest < window and len(history) >= sample_history.MAX_SCRAPES:
+        raise sample_history.HistoryTooLarge(f"the window needs more than the {sample_history.MAX_SCRAPES} scrapes Vigil keeps "
+                                             "at this interval: shorten the range or lengthen the interval")
     if at - oldest < window:
         return None, f"collecting {_minutes(at - oldest, down=True)} of {_minutes(window)} minutes of history for the expression's window"
     return metric_expression.evaluate_at(node, history, at), ""
