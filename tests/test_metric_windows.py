@@ -275,3 +275,13 @@ def test_a_window_too_large_to_keep_is_refused_by_the_check_with_the_fix():
     assert result.message.startswith("the expression's selectors match 200 series over 4323 scrapes, more than the 500000 samples")
     assert result.message.endswith("narrow the selectors with label matchers, shorten the range or lengthen the interval")
     assert list(get_redis().scan_iter(match=f"{sample_history.KEY_PREFIX}*")) == []
+
+
+def test_scrapes_a_little_late_still_cover_the_window(target):
+    """Workers start a batch a few hundred milliseconds late or early: after five intervals the window counts as covered."""
+    monitor = make_monitor(target, expression="sum(increase(http_requests_total[5m]))", down_above=1e9, label="requests")
+    for minute in range(6):
+        target.serve(ok=100)
+        result = tick(monitor, START + timedelta(minutes=minute, milliseconds=400 if minute == 0 else 0))
+    # 4 min 59.6 s of history: Prometheus' extrapolation reaches the window's start (500 x 300 / 299.6)
+    assert result.message == f"requests {500 * 300 / 299.6:.4g}"

@@ -122,10 +122,13 @@ def _value_from_exposition(monitor: Monitor, text: str, session: CheckSession, n
     if previous and len(history) < 2:
         return None, "collecting a baseline for increase()"
     oldest = history[0].at
-    if at - oldest < window and len(history) >= sample_history.MAX_SCRAPES:
+    # Scrape times jitter: a history a tenth of an interval short of the window is covered (Prometheus
+    # extrapolates to the window's edge across that gap too).
+    covered = at - oldest >= window - interval // 10
+    if not covered and len(history) >= sample_history.MAX_SCRAPES:
         raise sample_history.HistoryTooLarge(f"the window needs more than the {sample_history.MAX_SCRAPES} scrapes Vigil keeps "
                                              "at this interval: shorten the range or lengthen the interval")
-    if at - oldest < window:
+    if not covered:
         return None, f"collecting {_minutes(at - oldest, down=True)} of {_minutes(window)} minutes of history for the expression's window"
     return metric_expression.evaluate_at(node, history, at), ""
 
