@@ -148,8 +148,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def rows_from_data_migrations(request: pytest.FixtureRequest) -> None:
-    """A fresh database holds rows that data migrations write (the default status page, the guides'
-    checklists); a transactional test elsewhere flushes them when it ends. Put them back before each
+    """A fresh database holds rows that data migrations write (the default region and status page, the
+    guides' checklists; role groups come back with flush's post_migrate); a transactional test elsewhere flushes them when it ends. Put them back before each
     test that uses the database, so no test depends on which tests ran before it."""
     import importlib
 
@@ -163,6 +163,7 @@ def rows_from_data_migrations(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("db")
     else:
         return
-    for module, function in (("statuspage.migrations.0002_default_page", "create_default_page"),
+    for module, function in (("monitors.migrations.0002_checkresult_time_index", "create_default_region"),
+                             ("statuspage.migrations.0002_default_page", "create_default_page"),
                              ("incidents.migrations.0010_h19_ops_checklists_defaults", "seed")):
         getattr(importlib.import_module(module), function)(apps, None)
