@@ -29,7 +29,7 @@ from django.db.models import Q, Sum
 
 from lib import latency_histogram
 from monitors.models import Rollup
-from monitors.rollups import CATCH_UP_HOURS, aggregate_raw, day_start, hour_start
+from monitors.rollups import CATCH_UP_HOURS, aggregate_raw_hours, day_start, hour_start
 
 COUNT_FIELDS = ("total", "ok", "degraded", "excluded_total", "excluded_up", "latency_count", "latency_sum_ms")
 # Statuspage's rule, adopted: a minute of partial outage counts as 0.3 of a minute down.
@@ -184,7 +184,7 @@ def _rollup_rows(ids: list[int], query: Q, *, by_start: bool, latency: bool) -> 
 @dataclass(frozen=True)
 class Plan:
     """Where a window's figures are read: day rollups, hour rollups over spans, raw rows over spans
-    (each raw span is read one UTC hour at a time)."""
+    (each raw span in one query, grouped by UTC hour)."""
 
     days: list[datetime]
     hour_spans: list[tuple[datetime, datetime]]
@@ -196,15 +196,13 @@ class Plan:
             query |= Q(start__gte=span_start, start__lt=span_end)
         return Q(period=Rollup.Period.HOUR) & query
 
-    def raw_hours(self) -> list[tuple[datetime, datetime]]:
-        hours = []
+    def raw_pieces(self, ids: list[int]) -> list[tuple[int, datetime, Rollup]]:
+        """(monitor, piece start, rollup) per UTC hour of the raw spans: one query a span."""
+        pieces = []
         for span_start, span_end in self.raw_spans:
-            cursor = span_start
-            while cursor < span_end:
-                stop = min(span_end, hour_start(cursor) + HOUR)
-                hours.append((cursor, stop))
-                cursor = stop
-        return hours
+            for (monitor_id, hour), rollup in aggregate_raw_hours(span_start, span_end, monitor_ids=ids).items():
+                pieces.append((monitor_id, max(hour, span_start), rollup))
+        return pieces
 
 
 def _plan(start: datetime, end: datetime, *, now: datetime, days: bool) -> Plan:
@@ -236,9 +234,7 @@ def _pieces(ids: Sequence[int], start: datetime, end: datetime, *, now: datetime
         pieces += _rollup_rows(ids, Q(period=Rollup.Period.DAY, start__in=plan.days), by_start=by_start, latency=latency)
     if plan.hour_spans:
         pieces += _rollup_rows(ids, plan.hour_query(), by_start=by_start, latency=latency)
-    for cursor, stop in plan.raw_hours():
-        for monitor_id, rollup in aggregate_raw(cursor, stop, monitor_ids=ids).items():
-            pieces.append((monitor_id, cursor, Figures.of(rollup)))
+    pieces += [(monitor_id, piece_start, Figures.of(rollup)) for monitor_id, piece_start, rollup in plan.raw_pieces(ids)]
     return pieces
 
 
@@ -331,10 +327,7 @@ def value_series(monitor_id: int, start: datetime, end: datetime, *, now: dateti
             pieces += [(r.start, Values.of(r)) for r in rows.filter(period=Rollup.Period.DAY, start__in=plan.days).only(*fields)]
         if plan.hour_spans:
             pieces += [(r.start, Values.of(r)) for r in rows.filter(plan.hour_query()).only(*fields)]
-        for cursor, stop in plan.raw_hours():
-            raw = aggregate_raw(cursor, stop, monitor_ids=[monitor_id]).get(monitor_id)
-            if raw is not None and raw.value_count:
-                pieces.append((cursor, Values.of(raw)))
+        pieces += [(piece_start, Values.of(raw)) for _monitor, piece_start, raw in plan.raw_pieces([monitor_id]) if raw.value_count]
     merged: dict[datetime, Values] = {}
     for piece_start, piece in sorted(pieces, key=lambda p: p[0]):
         bucket = floor(piece_start)

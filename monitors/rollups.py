@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When, Window
+from django.db.models.functions import FirstValue, TruncHour
 
 from incidents.models import Maintenance
 from lib import latency_histogram
@@ -60,23 +61,30 @@ def _excluded_expression(start: datetime, end: datetime) -> Case | Value:
 
 
 def aggregate_raw(start: datetime, end: datetime, *, monitor_ids: list[int] | None = None) -> dict[int, Rollup]:
-    """Rollup values per monitor for raw rows in [start, end), computed by the database."""
+    """Rollup values per monitor for raw rows in [start, end) (within one UTC hour), computed by the database."""
+    return {monitor_id: rollup for (monitor_id, _hour), rollup in aggregate_raw_hours(start, end, monitor_ids=monitor_ids).items()}
+
+
+def aggregate_raw_hours(start: datetime, end: datetime, *, monitor_ids: list[int] | None = None) -> dict[tuple[int, datetime], Rollup]:
+    """Rollup values per monitor and UTC hour for raw rows in [start, end), in one query
+    (a reader of a raw tail of many hours asks once, not once an hour)."""
     results = CheckResult.objects.filter(at__gte=start, at__lt=end)
     if monitor_ids is not None:
         results = results.filter(monitor_id__in=monitor_ids)
     rows = (
         results
-        .annotate(bucket=_bucket_expression(), excluded=_excluded_expression(start, end))
-        .values("monitor_id", "outcome", "bucket", "excluded")
+        .annotate(hour=TruncHour("at", tzinfo=UTC), bucket=_bucket_expression(), excluded=_excluded_expression(start, end))
+        .values("monitor_id", "hour", "outcome", "bucket", "excluded")
         .annotate(n=Count("*"), latency=Sum("latency_ms"), values=Count("value"), value_sum=Sum("value"), value_min=Min("value"),
                   value_max=Max("value"))
         .order_by()
     )
-    rollups: dict[int, Rollup] = {}
+    rollups: dict[tuple[int, datetime], Rollup] = {}
     for row in rows:
-        rollup = rollups.get(row["monitor_id"])
+        key = (row["monitor_id"], row["hour"])
+        rollup = rollups.get(key)
         if rollup is None:
-            rollup = rollups[row["monitor_id"]] = Rollup(
+            rollup = rollups[key] = Rollup(
                 monitor_id=row["monitor_id"], total=0, ok=0, degraded=0, latency_sum_ms=0, latency_count=0,
                 histogram=latency_histogram.empty(), excluded_total=0, excluded_up=0,
             )
@@ -97,24 +105,18 @@ def aggregate_raw(start: datetime, end: datetime, *, monitor_ids: list[int] | No
         if row["values"]:
             merge_values(rollup, count=row["values"], total=row["value_sum"], low=row["value_min"], high=row["value_max"], last=None)
     if any(rollup.value_count for rollup in rollups.values()):
-        for monitor_id, last in _last_values(results).items():
-            rollups[monitor_id].value_last = last
+        for key, last in _last_values(results).items():
+            rollups[key].value_last = last
     return rollups
 
 
-def _last_values(results: QuerySet[CheckResult]) -> dict[int, float]:
-    """Each monitor's value of its last result with one among `results` (ties between regions: the highest)."""
-    with_value = results.filter(value__isnull=False)
-    if connection.vendor == "postgresql":
-        # One pass over the hour's rows with a value (DISTINCT ON), not a subquery per row.
-        rows = with_value.order_by("monitor_id", "-at", "-value").distinct("monitor_id").values_list("monitor_id", "value")
-    else:
-        latest = with_value.filter(monitor_id=OuterRef("monitor_id")).order_by("-at").values("at")[:1]
-        rows = with_value.filter(at=Subquery(latest)).values_list("monitor_id", "value")
-    last: dict[int, float] = {}
-    for monitor_id, value in rows:
-        last[monitor_id] = max(float(value or 0.0), last.get(monitor_id, float("-inf")))
-    return last
+def _last_values(results: QuerySet[CheckResult]) -> dict[tuple[int, datetime], float]:
+    """Each monitor's value of its last result with one among `results`, per UTC hour (ties
+    between regions: the highest), in one pass (a window function, not a subquery per row)."""
+    last_value = Window(FirstValue("value"), partition_by=[F("monitor_id"), F("hour")], order_by=[F("at").desc(), F("value").desc()])
+    rows = (results.filter(value__isnull=False).annotate(hour=TruncHour("at", tzinfo=UTC)).annotate(last=last_value)
+            .values_list("monitor_id", "hour", "last").order_by().distinct())
+    return {(monitor_id, hour): float(last) for monitor_id, hour, last in rows}
 
 
 def merge_values(rollup: Rollup, *, count: int, total: float | None, low: float | None, high: float | None,
