@@ -14,7 +14,7 @@ settings:
              A preset's limits apply when the monitor sets none of the four limits.
   pool_size          pool_use: the application's pool size; counts the client connections to the
                      target's database (default: every client connection against max_connections)
-  application_name   pool_use with pool_size: count only connections with this application_name
+  application_name   pool_use with pool_size: count only connections with this application_name (empty: all)
   slow_query_ms      slow_queries: a statement is slow when its mean time is above this (1000)
   size_limit_bytes   database_size_ratio: the space allocated to the database (required)
 """
@@ -132,7 +132,7 @@ def validate(target: str, settings: dict[str, Any]) -> dict[str, str]:
     if preset == "database_size_ratio" and settings.get("size_limit_bytes") is None:
         return {"settings": "preset database_size_ratio needs size_limit_bytes: the space allocated to the database, "
                             "e.g. 10737418240 for 10 GiB"}
-    if settings.get("application_name") is not None and settings.get("pool_size") is None:
+    if settings.get("application_name") and settings.get("pool_size") is None:
         return {"settings": "application_name counts one application's connections against its pool: set pool_size too"}
     if settings.get("query") is not None and not str(settings["query"]).strip():
         return {"settings": "query is empty; write the SQL to run, e.g. SELECT count(*) FROM pg_stat_activity"}
@@ -165,7 +165,7 @@ def _statement(settings: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
         # A query of the team's own runs as written (no parameters, so a % in it is a %).
         return str(settings.get("query", "SELECT 1")), None
     if preset_name == "pool_use" and settings.get("pool_size") is not None:
-        return _POOL_DATABASE, {"pool_size": settings["pool_size"], "application_name": settings.get("application_name")}
+        return _POOL_DATABASE, {"pool_size": settings["pool_size"], "application_name": settings.get("application_name") or None}
     parameters = {"slow_query_ms": float(settings.get("slow_query_ms", 1000)),
                   "size_limit_bytes": float(settings.get("size_limit_bytes") or 1)}
     return PRESETS[preset_name].query, parameters
