@@ -181,6 +181,47 @@ def _rollup_rows(ids: list[int], query: Q, *, by_start: bool, latency: bool) -> 
     return [(r["monitor_id"], r.get("start"), Figures(**{name: r[f"sum_{name}"] or 0 for name in COUNT_FIELDS})) for r in summed]
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Where a window's figures are read: day rollups, hour rollups over spans, raw rows over spans
+    (each raw span is read one UTC hour at a time)."""
+
+    days: list[datetime]
+    hour_spans: list[tuple[datetime, datetime]]
+    raw_spans: list[tuple[datetime, datetime]]
+
+    def hour_query(self) -> Q:
+        query = Q()
+        for span_start, span_end in self.hour_spans:
+            query |= Q(start__gte=span_start, start__lt=span_end)
+        return Q(period=Rollup.Period.HOUR) & query
+
+    def raw_hours(self) -> list[tuple[datetime, datetime]]:
+        hours = []
+        for span_start, span_end in self.raw_spans:
+            cursor = span_start
+            while cursor < span_end:
+                stop = min(span_end, hour_start(cursor) + HOUR)
+                hours.append((cursor, stop))
+                cursor = stop
+        return hours
+
+
+def _plan(start: datetime, end: datetime, *, now: datetime, days: bool) -> Plan:
+    """[start, end) covered exactly once: final rollups up to tail_start, raw rows for the rest."""
+    first_hour = _ceil_hour(start)
+    rolled_end = max(first_hour, min(hour_start(end), tail_start(now)))
+    raw_spans = [(start, min(first_hour, end))] if first_hour > start else []
+    rolled: set[datetime] = set()
+    spans: list[tuple[datetime, datetime]] = []
+    if first_hour < rolled_end:
+        rolled = _rolled_days(first_hour, rolled_end) if days else set()
+        spans = _hour_spans(first_hour, rolled_end, rolled)
+    if end > max(rolled_end, start):
+        raw_spans.append((max(rolled_end, start), end))
+    return Plan(sorted(rolled), spans, raw_spans)
+
+
 def _pieces(ids: Sequence[int], start: datetime, end: datetime, *, now: datetime, by_start: bool, latency: bool,
             days: bool = True) -> list[tuple[int, datetime | None, Figures]]:
     """(monitor, piece start, figures) covering [start, end) exactly once; each piece lies
@@ -189,29 +230,15 @@ def _pieces(ids: Sequence[int], start: datetime, end: datetime, *, now: datetime
     ids = list(ids)
     if not ids or end <= start:
         return []
-    first_hour = _ceil_hour(start)
-    rolled_end = max(first_hour, min(hour_start(end), tail_start(now)))
-    raw_spans = [(start, min(first_hour, end))] if first_hour > start else []
+    plan = _plan(start, end, now=now, days=days)
     pieces: list[tuple[int, datetime | None, Figures]] = []
-    if first_hour < rolled_end:
-        rolled = _rolled_days(first_hour, rolled_end) if days else set()
-        if rolled:
-            pieces += _rollup_rows(ids, Q(period=Rollup.Period.DAY, start__in=sorted(rolled)), by_start=by_start, latency=latency)
-        spans = _hour_spans(first_hour, rolled_end, rolled)
-        if spans:
-            query = Q()
-            for span_start, span_end in spans:
-                query |= Q(start__gte=span_start, start__lt=span_end)
-            pieces += _rollup_rows(ids, Q(period=Rollup.Period.HOUR) & query, by_start=by_start, latency=latency)
-    if end > max(rolled_end, start):
-        raw_spans.append((max(rolled_end, start), end))
-    for span_start, span_end in raw_spans:
-        cursor = span_start
-        while cursor < span_end:
-            stop = min(span_end, hour_start(cursor) + HOUR)
-            for monitor_id, rollup in aggregate_raw(cursor, stop, monitor_ids=ids).items():
-                pieces.append((monitor_id, cursor, Figures.of(rollup)))
-            cursor = stop
+    if plan.days:
+        pieces += _rollup_rows(ids, Q(period=Rollup.Period.DAY, start__in=plan.days), by_start=by_start, latency=latency)
+    if plan.hour_spans:
+        pieces += _rollup_rows(ids, plan.hour_query(), by_start=by_start, latency=latency)
+    for cursor, stop in plan.raw_hours():
+        for monitor_id, rollup in aggregate_raw(cursor, stop, monitor_ids=ids).items():
+            pieces.append((monitor_id, cursor, Figures.of(rollup)))
     return pieces
 
 
@@ -254,6 +281,68 @@ def series(ids: Sequence[int], start: datetime, end: datetime, *, now: datetime,
     points = []
     while moment < end:
         points.append((moment, merged.get(moment, Figures())))
+        moment += step
+    return points
+
+
+# --- Measured values ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Values:
+    """The values a monitor's checks measured over some span (CheckResult.value, Rollup.value_*)."""
+
+    count: int = 0
+    total: float = 0.0
+    low: float | None = None
+    high: float | None = None
+    last: float | None = None
+
+    @classmethod
+    def of(cls, row: Rollup) -> Values:
+        return cls(row.value_count, row.value_sum or 0.0, row.value_min, row.value_max, row.value_last)
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.count if self.count else None
+
+    def then(self, later: Values) -> Values:
+        """This span followed by a later one (whose last value, when it has one, is the last)."""
+        if not later.count:
+            return self
+        if not self.count:
+            return later
+        return Values(self.count + later.count, self.total + later.total, min(self.low, later.low),  # type: ignore[type-var]
+                      max(self.high, later.high), later.last if later.last is not None else self.last)  # type: ignore[type-var]
+
+
+def value_series(monitor_id: int, start: datetime, end: datetime, *, now: datetime, period: str) -> list[tuple[datetime, Values]]:
+    """One monitor's values per UTC hour or day (period "hour" or "day") in [start, end), empty
+    buckets included: final rollups, and raw results for the tail, as every other figure."""
+    floor = hour_start if period == Rollup.Period.HOUR else day_start
+    step = HOUR if period == Rollup.Period.HOUR else DAY
+    start, end = floor(start), end.astimezone(UTC)
+    pieces: list[tuple[datetime, Values]] = []
+    if end > start:
+        plan = _plan(start, end, now=now, days=period == Rollup.Period.DAY)
+        fields = ("start", "value_count", "value_sum", "value_min", "value_max", "value_last")
+        rows = Rollup.objects.filter(monitor_id=monitor_id, value_count__gt=0)
+        if plan.days:
+            pieces += [(r.start, Values.of(r)) for r in rows.filter(period=Rollup.Period.DAY, start__in=plan.days).only(*fields)]
+        if plan.hour_spans:
+            pieces += [(r.start, Values.of(r)) for r in rows.filter(plan.hour_query()).only(*fields)]
+        for cursor, stop in plan.raw_hours():
+            raw = aggregate_raw(cursor, stop, monitor_ids=[monitor_id]).get(monitor_id)
+            if raw is not None and raw.value_count:
+                pieces.append((cursor, Values.of(raw)))
+    merged: dict[datetime, Values] = {}
+    for piece_start, piece in sorted(pieces, key=lambda p: p[0]):
+        bucket = floor(piece_start)
+        merged[bucket] = merged.get(bucket, Values()).then(piece)
+    points = []
+    moment = start
+    while moment < end:
+        points.append((moment, merged.get(moment, Values())))
         moment += step
     return points
 

@@ -17,14 +17,16 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
+from django.db.models import Case, Count, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 
 from incidents.models import Maintenance
 from lib import latency_histogram
 from monitors.models import CheckResult, Monitor, Rollup
 
 log = logging.getLogger("vigil.rollups")
-ROLLUP_FIELDS = ["total", "ok", "degraded", "latency_sum_ms", "latency_count", "histogram", "excluded_total", "excluded_up"]
+VALUE_FIELDS = ["value_count", "value_sum", "value_min", "value_max", "value_last"]
+ROLLUP_FIELDS = ["total", "ok", "degraded", "latency_sum_ms", "latency_count", "histogram", "excluded_total", "excluded_up",
+                 *VALUE_FIELDS]
 CATCH_UP_HOURS = 48
 PRUNE_BATCH = 10_000
 
@@ -66,7 +68,8 @@ def aggregate_raw(start: datetime, end: datetime, *, monitor_ids: list[int] | No
         results
         .annotate(bucket=_bucket_expression(), excluded=_excluded_expression(start, end))
         .values("monitor_id", "outcome", "bucket", "excluded")
-        .annotate(n=Count("*"), latency=Sum("latency_ms"))
+        .annotate(n=Count("*"), latency=Sum("latency_ms"), values=Count("value"), value_sum=Sum("value"), value_min=Min("value"),
+                  value_max=Max("value"))
         .order_by()
     )
     rollups: dict[int, Rollup] = {}
@@ -91,7 +94,33 @@ def aggregate_raw(start: datetime, end: datetime, *, monitor_ids: list[int] | No
             rollup.excluded_total += count
             if row["outcome"] in (CheckResult.Outcome.OK, CheckResult.Outcome.DEGRADED):
                 rollup.excluded_up += count
+        if row["values"]:
+            merge_values(rollup, count=row["values"], total=row["value_sum"], low=row["value_min"], high=row["value_max"], last=None)
+    if any(rollup.value_count for rollup in rollups.values()):
+        for monitor_id, last in _last_values(results).items():
+            rollups[monitor_id].value_last = last
     return rollups
+
+
+def _last_values(results: QuerySet[CheckResult]) -> dict[int, float]:
+    """Each monitor's value of its last result with one among `results` (ties between regions: the highest)."""
+    with_value = results.filter(value__isnull=False)
+    latest = with_value.filter(monitor_id=OuterRef("monitor_id")).order_by("-at").values("at")[:1]
+    last: dict[int, float] = {}
+    for monitor_id, value in with_value.filter(at=Subquery(latest)).values_list("monitor_id", "value"):
+        last[monitor_id] = max(float(value or 0.0), last.get(monitor_id, float("-inf")))
+    return last
+
+
+def merge_values(rollup: Rollup, *, count: int, total: float | None, low: float | None, high: float | None,
+                 last: float | None) -> None:
+    """Fold a later piece's value figures into a rollup (its last value, when known, wins)."""
+    rollup.value_count += count
+    rollup.value_sum = (rollup.value_sum or 0.0) + (total or 0.0)
+    rollup.value_min = low if rollup.value_min is None else min(rollup.value_min, low) if low is not None else rollup.value_min
+    rollup.value_max = high if rollup.value_max is None else max(rollup.value_max, high) if high is not None else rollup.value_max
+    if last is not None:
+        rollup.value_last = last
 
 
 def rollup_hour(start: datetime) -> int:
@@ -110,7 +139,8 @@ def rollup_hour(start: datetime) -> int:
 def rollup_day(start: datetime) -> int:
     start = day_start(start)
     merged: dict[int, Rollup] = {}
-    hours = Rollup.objects.filter(period=Rollup.Period.HOUR, start__gte=start, start__lt=start + timedelta(days=1))
+    # In time order, so each day's last value is the one of its last hour with a value.
+    hours = Rollup.objects.filter(period=Rollup.Period.HOUR, start__gte=start, start__lt=start + timedelta(days=1)).order_by("monitor_id", "start")
     for hour in hours.iterator(chunk_size=2000):
         day = merged.get(hour.monitor_id)
         if day is None:
@@ -126,6 +156,8 @@ def rollup_day(start: datetime) -> int:
         day.excluded_total += hour.excluded_total
         day.excluded_up += hour.excluded_up
         day.histogram = latency_histogram.merge(day.histogram, hour.histogram)
+        if hour.value_count:
+            merge_values(day, count=hour.value_count, total=hour.value_sum, low=hour.value_min, high=hour.value_max, last=hour.value_last)
     with transaction.atomic():
         Rollup.objects.bulk_create(
             list(merged.values()), update_conflicts=True, unique_fields=["monitor", "period", "start"],

@@ -10,6 +10,7 @@ no other.
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -35,7 +36,9 @@ from incidents.models import Component
 from incidents.selectors import component_ids_under_maintenance
 from monitors import state as machine
 from monitors.bounds import DEFAULT_RETRY_INTERVAL, default_retry_interval
+from monitors.checkers import heartbeat as heartbeat_checker
 from monitors.checkers import metric as metric_checker
+from monitors.checkers import thresholds
 from monitors.checkers.base import Result
 from monitors.checkers.tcp import split_host_port
 from monitors.models import (
@@ -184,6 +187,9 @@ def record_results(*, region_name: str, checked: Sequence[Checked], now: datetim
     region = Region.objects.filter(name=region_name).first() or Region.objects.get_or_create(name=region_name)[0]
     ids = sorted({item.monitor_id for item in checked})
     with transaction.atomic():
+        monitors = {m.pk: m for m in Monitor.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+        states = _region_states(monitors, region)
+        checked = _hold_breaches(checked, monitors, states, region)
         CheckResult.objects.bulk_create(
             [
                 CheckResult(
@@ -194,14 +200,13 @@ def record_results(*, region_name: str, checked: Sequence[Checked], now: datetim
                     latency_ms=item.result.latency_ms,
                     status_code=item.result.status_code,
                     message=item.result.message[:200],
+                    value=_measured(item.result),
                 )
                 for item in checked
                 if not _no_verdict(item.result)
             ],
             ignore_conflicts=True,
         )
-        monitors = {m.pk: m for m in Monitor.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
-        states = _region_states(monitors, region)
         regions_of = region_names_for(ids)
         in_maintenance = monitor_ids_under_maintenance(ids)
         recent_changes = dict(
@@ -226,7 +231,8 @@ def record_results(*, region_name: str, checked: Sequence[Checked], now: datetim
                 recent_changes[monitor.pk] = recent_changes.get(monitor.pk, 0) + 1
         update_rows(
             touched_states,
-            ["verdict", "consecutive_down", "consecutive_bad", "consecutive_ok", "consecutive_not_down", "last_slot", "last_message"],
+            ["verdict", "consecutive_down", "consecutive_bad", "consecutive_ok", "consecutive_not_down", "last_slot", "last_message",
+             "breach_since", "down_breach_since"],
         )
         update_rows(
             list(monitors.values()),
@@ -263,6 +269,31 @@ def update_rows(rows: Sequence[models.Model], fields: list[str]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
+
+
+def _measured(result: Result) -> float | None:
+    """The number a check measured (details["value"], monitors.checkers.thresholds.judged), if any."""
+    value = result.details.get("value") if result.details else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else None
+
+
+def _hold_breaches(checked: Sequence[Checked], monitors: dict[int, Monitor], states: dict[int, dict[int, MonitorRegionState]],
+                   region: Region) -> list[Checked]:
+    """A threshold breach counts only once it has held for the monitor's warn_for_seconds /
+    down_for_seconds in this region (thresholds.hold); results the engine will apply (newer than
+    the region's last slot) move the region's breach times, in slot order."""
+    held = []
+    for item in sorted(checked, key=lambda c: (c.monitor_id, c.slot)):
+        monitor = monitors.get(item.monitor_id)
+        region_state = states[item.monitor_id].get(region.pk)
+        if monitor is None or region_state is None or (region_state.last_slot is not None and item.slot <= region_state.last_slot):
+            held.append(item)
+            continue
+        result, region_state.breach_since, region_state.down_breach_since = thresholds.hold(
+            item.result, monitor.settings or {}, at=item.slot, breach_since=region_state.breach_since,
+            down_breach_since=region_state.down_breach_since)
+        held.append(item if result is item.result else replace(item, result=result))
+    return held
 
 
 def _no_verdict(result: Result) -> bool:
@@ -692,10 +723,13 @@ def record_pings(*, pings: Sequence[Ping], now: datetime) -> int:
             snippet = f": {ping.body.strip()[:120]}" if ping.body.strip() else ""
             if failed:
                 result = Result("down", message=f"job {detail}{snippet}")
+            elif run_seconds is not None:
+                result = heartbeat_checker.run_result(run_seconds, monitor.settings or {})
             else:
-                result = Result("ok", message="ping" + (f" (ran {run_seconds:.1f}s)" if run_seconds is not None else ""))
+                result = Result("ok", message="ping")
             if run_seconds is not None:
                 result.latency_ms = int(run_seconds * 1000)
+                result.details["value"] = run_seconds
             monitor.last_ping_at = ping.at
             monitor.last_run_seconds = run_seconds
             monitor.next_due_at = monitor.heartbeat_deadline(now)

@@ -19,26 +19,28 @@ from monitors.models import Monitor
 log = logging.getLogger("vigil.engine")
 
 _pool: ThreadPoolExecutor | None = None
-_session: CheckSession | None = None
+_sessions: dict[str, CheckSession] = {}
 _pool_lock = threading.Lock()
 POOL_SIZE = 32
 
 
-def _executor() -> tuple[ThreadPoolExecutor, CheckSession]:
-    """One thread pool and one set of keep-alive clients per worker process."""
-    global _pool, _session
+def _executor(region: str) -> tuple[ThreadPoolExecutor, CheckSession]:
+    """One thread pool per worker process, and one set of keep-alive clients per region it checks
+    from (the session carries the region: metric windows are kept per monitor and region)."""
+    global _pool
     with _pool_lock:
-        if _pool is None or _session is None:
+        if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="vigil-check")
-            _session = CheckSession()
-        return _pool, _session
+        if region not in _sessions:
+            _sessions[region] = CheckSession(region=region)
+        return _pool, _sessions[region]
 
 
 def check_batch(items: list[list[object]], region: str, now: datetime | None = None) -> int:
     """Run a batch of (monitor id, slot) checks concurrently, then record them in one transaction."""
     slots = {int(monitor_id): datetime.fromisoformat(str(slot)) for monitor_id, slot in items}  # type: ignore[call-overload]
     monitors = Monitor.objects.in_bulk(list(slots))
-    pool, session = _executor()
+    pool, session = _executor(region)
     started = now or timezone.now()
     futures = {pool.submit(run_check, monitor, session, started): monitor for monitor in monitors.values()}
     # Every checker bounds itself; this is the backstop for one that does not.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -69,9 +69,9 @@ def target():
     instance.server.close()
 
 
-def run(target, pk: int = 1, **settings):
+def run(target, pk: int = 1, now: datetime = NOW, **settings):
     monitor = Monitor(pk=pk, name="m", kind="metric", target=f"{target.url}/metrics", timeout_seconds=3, interval_seconds=60, settings=settings)
-    return metric.check(monitor, CheckSession(), NOW)
+    return metric.check(monitor, CheckSession(region="default"), now)
 
 
 def samples(**values) -> mx.Samples:
@@ -103,7 +103,8 @@ def test_increase_handles_counter_resets():
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("rate(http_requests_total)", "unknown function 'rate'"),
+    ("rate(http_requests_total)", "rate takes a range selector, e.g. rate"),
+    ("irate(http_requests_total[5m])", "the function 'irate' is not supported; Vigil evaluates rate, increase"),
     ('http_requests_total{status=500}', "label matchers look like"),
     ("histogram_quantile(2, x_bucket)", "between 0 and 1"),
     ("sum(http_requests_total", "ends too early"),
@@ -119,7 +120,8 @@ def test_several_series_must_be_aggregated():
         mx.evaluate(mx.parse("http_requests_total"), samples())
     with pytest.raises(mx.ExpressionError, match="matched no series"):
         mx.evaluate(mx.parse("no_such_metric"), samples())
-    assert math.isnan(mx.evaluate(mx.parse("1 / 0"), samples()))
+    assert math.isnan(mx.evaluate(mx.parse("0 / 0"), samples()))
+    assert mx.evaluate(mx.parse("1 / 0"), samples()) == math.inf  # IEEE, as in Prometheus
 
 
 # --- the four rules from the ops guides, against a served exposition --------------------------
@@ -131,12 +133,12 @@ def test_error_rate_rule(target):
     rule = {"expression": ERROR_RATE, "warn_above": 0.01, "down_above": 0.05, "scale": 100, "unit": "%", "label": "error rate"}
     assert run(target, **rule).message == "collecting a baseline for increase()"
     target.values.update(ok=1990, errors=10)  # +990 ok, +10 errors: 1%
-    assert run(target, **rule).outcome == "ok"
+    assert run(target, now=NOW + timedelta(minutes=1), **rule).outcome == "ok"
     target.values.update(ok=2960, errors=40)  # +970, +30: 3%
-    result = run(target, **rule)
+    result = run(target, now=NOW + timedelta(minutes=2), **rule)
     assert (result.outcome, result.message) == ("degraded", "error rate 3% > 1%")
     target.values.update(ok=3900, errors=100)  # +940, +60: 6%
-    result = run(target, **rule)
+    result = run(target, now=NOW + timedelta(minutes=3), **rule)
     assert (result.outcome, result.message) == ("down", "error rate 6% > 5%")
 
 

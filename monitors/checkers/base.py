@@ -69,9 +69,12 @@ class WatchedAdapter(HTTPAdapter):
 
 
 class CheckSession:
-    """Per-thread reusable clients: one requests.Session per thread, shared TLS contexts."""
+    """Per-thread reusable clients: one requests.Session per thread, shared TLS contexts; and the
+    region the checks run from (a worker's sessions have one; an ad-hoc check, such as the
+    monitor form's trial run, has None and keeps no history between checks)."""
 
-    def __init__(self) -> None:
+    def __init__(self, region: str | None = None) -> None:
+        self.region = region
         self._local = threading.local()
         self._contexts: dict[bool, ssl.SSLContext] = {}
         self._lock = threading.Lock()

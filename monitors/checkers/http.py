@@ -8,6 +8,9 @@ settings (all optional):
   keyword: text that must appear   keyword_absent: text that must not appear
   json_path: condition, e.g. '$.status == "healthy"' (lib/json_condition.py)
   latency_warn_ms: slower -> degraded    latency_down_ms: slower -> down
+  warn_for_seconds / down_for_seconds: a slow answer counts only once slowness held that long
+      (monitors.checkers.thresholds.hold); the latency is the number an HTTP check measures,
+      stored in latency_ms and charted on the monitor page with these two lines
   follow_redirects: true   max_redirects: 5   verify_tls: true
   max_body_bytes: 1048576 (bytes read at most; the rest is never downloaded)
 """
@@ -23,6 +26,7 @@ import requests
 from core.secrets import resolve
 from lib.json_condition import ConditionError
 from lib.json_condition import parse as parse_condition
+from monitors.checkers import thresholds
 from monitors.checkers.base import CheckSession, Deadline, Result, degraded, describe_error, down, ok
 from monitors.checkers.watchdog import deadline_guard
 
@@ -74,6 +78,9 @@ def validate(target: str, settings: dict[str, Any]) -> dict[str, str]:
     warn, crit = settings.get("latency_warn_ms"), settings.get("latency_down_ms")
     if isinstance(warn, int) and isinstance(crit, int) and warn >= crit:
         errors["settings"] = f"latency_warn_ms ({warn}) must be below latency_down_ms ({crit})"
+    problem = thresholds.validate_for(settings)
+    if problem:
+        errors["settings"] = problem
     auth = settings.get("auth")
     if auth is not None and (not isinstance(auth, dict) or auth.get("type") not in ("basic", "bearer")):
         errors["settings"] = "auth must be {type: basic, username, password} or {type: bearer, token}"
@@ -163,6 +170,17 @@ def fetch(monitor: Monitor, session: CheckSession, needs_body: bool) -> tuple[Re
     return None, response, bytes(body), truncated, deadline.elapsed_ms()
 
 
+def slow_result(settings: dict[str, Any], elapsed_ms: int, status_code: int) -> Result | None:
+    """A breach of the latency limits (details["breach"], so warn_for_seconds / down_for_seconds
+    apply to it), or None when the answer was fast enough."""
+    slow = latency_verdict(settings, elapsed_ms)
+    if slow is None:
+        return None
+    outcome, message = slow
+    breach = "down" if outcome == "down" else "warn"
+    return Result(outcome, latency_ms=elapsed_ms, status_code=status_code, message=message, details={"breach": breach})
+
+
 def latency_verdict(settings: dict[str, Any], elapsed_ms: int) -> tuple[str, str] | None:
     crit, warn = settings.get("latency_down_ms"), settings.get("latency_warn_ms")
     if crit is not None and elapsed_ms > crit:
@@ -201,15 +219,11 @@ def check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
         holds, value = condition.evaluate(document)
         if not holds:
             return down(f"{condition.text} failed (found {json.dumps(value)[:60]})", latency_ms=elapsed, status_code=code)
-    slow = latency_verdict(settings, elapsed)
-    if slow is not None:
-        outcome, message = slow
-        return Result(outcome, latency_ms=elapsed, status_code=code, message=message)
-    return ok(f"HTTP {code}", latency_ms=elapsed, status_code=code)
+    return slow_result(settings, elapsed, code) or ok(f"HTTP {code}", latency_ms=elapsed, status_code=code)
 
 
 def _describe_ranges(ranges: list[tuple[int, int]]) -> str:
     return ", ".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges)
 
 
-__all__ = ["check", "degraded", "fetch", "latency_verdict", "validate"]
+__all__ = ["check", "degraded", "fetch", "latency_verdict", "slow_result", "validate"]

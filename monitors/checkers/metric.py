@@ -2,22 +2,29 @@
 
 Two sources:
 - exposition (default): scrape the target URL (Prometheus text format) and evaluate
-  settings.expression with lib.metric_expression, e.g.
-  `sum(increase(http_requests_total{status=~"5.."})) / sum(increase(http_requests_total))`;
+  settings.expression with lib.metric_expression, a subset of PromQL with windows, e.g.
+  `sum(increase(http_requests_total{status=~"5.."}[5m])) / sum(increase(http_requests_total[5m]))`
+  (the subset and what is refused: lib/metric_expression.py and docs/monitors.md);
 - prometheus_api: ask a Prometheus-compatible server, GET {target}/api/v1/query with
   settings.promql, and read the scalar or the single vector sample.
 
 Thresholds: warn_above / down_above (or warn_below / down_below), judged by
 monitors.checkers.thresholds; `scale` multiplies the value for display (100 for percent) and
-`unit` is appended ("%", "s"). increase() compares
-with the previous scrape, kept in the cache for three intervals; the first scrape only
-records a baseline (ok, "collecting a baseline").
+`unit` is appended ("%", "s").
 
-No data (an API query that matches no series, or NaN such as 0/0 with no requests) is what
-settings.no_data says, and the message says so: down, up or unknown (the region gives no
-verdict and the check is not counted). Defaults: down for prometheus_api, up for exposition.
-A query Prometheus refuses is down with Prometheus' own error text, and is refused when the
-monitor is saved (query_problem, called by monitors.services.monitor_upsert).
+Windows (ranges such as [5m], offsets, the older `increase(x)`): each scrape is kept per
+monitor and region (monitors.checkers.sample_history, in Redis) for as long as the
+expression's largest range plus offset, so two regions never share or shrink each other's
+window. Until the history covers the window the check is ok and says so ("collecting 3 of 10
+minutes of history"); the older `increase(x)` says "collecting a baseline for increase()" on
+its first scrape. An ad-hoc check (no region: the monitor form's trial run) keeps nothing.
+
+No data (an API query that matches no series, or NaN such as 0/0 with no requests, or an
+infinite value such as x / 0) is what settings.no_data says, and the message says so: down, up
+or unknown (the region gives no verdict and the check is not counted). Defaults: down for
+prometheus_api, up for exposition. A query Prometheus refuses is down with Prometheus' own
+error text, and is refused when the monitor is saved (query_problem, called by
+monitors.services.monitor_upsert).
 
 "Held for a duration" (error rate above 5% for 5 minutes) comes from the engine's
 confirmations (retries at the retry interval) and from alert rules, not from this check.
@@ -32,10 +39,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from django.core.cache import cache
+import redis
 
 from lib import metric_expression
-from monitors.checkers import http, thresholds
+from monitors.checkers import http, sample_history, thresholds
 from monitors.checkers.base import CheckSession, Result, down, ok
 
 if TYPE_CHECKING:
@@ -94,18 +101,33 @@ def _fetch_text(monitor: Monitor, session: CheckSession, url: str, *, api: bool 
     return None, body.decode("utf-8", errors="replace"), elapsed
 
 
-def _value_from_exposition(monitor: Monitor, text: str) -> tuple[float | None, str]:
+def _value_from_exposition(monitor: Monitor, text: str, session: CheckSession, now: datetime) -> tuple[float | None, str]:
+    """The expression's value, or (None, why) while its window is still being collected."""
     settings = monitor.settings or {}
     node = metric_expression.parse(str(settings["expression"]))
     samples = metric_expression.parse_exposition(text)
-    previous = None
-    if metric_expression.needs_previous(node):
-        key = f"metric-previous:{monitor.pk}"
-        previous = cache.get(key)
-        cache.set(key, samples, timeout=max(60, monitor.interval_seconds * 3))
-        if previous is None:
-            return None, "collecting a baseline for increase()"
-    return metric_expression.evaluate(node, samples, previous), ""
+    at = int(now.timestamp() * 1000)
+    window = metric_expression.history_window_ms(node)
+    previous = metric_expression.needs_previous(node)
+    if not window and not previous:
+        return metric_expression.evaluate_at(node, [metric_expression.Scrape(at, samples)], at), ""
+    scrape = metric_expression.Scrape(at, sample_history.relevant(node, samples))
+    interval = max(1, int(monitor.interval_seconds or 60)) * 1000
+    keep = max(metric_expression.history_keep_ms(node), 3 * interval if previous else 0) + 2 * interval
+    history = [scrape] if session.region is None else sample_history.record(monitor, session.region, node, scrape, keep)
+    if previous and len(history) < 2:
+        return None, "collecting a baseline for increase()"
+    oldest = history[0].at
+    if at - oldest < window:
+        return None, f"collecting {_minutes(at - oldest, down=True)} of {_minutes(window)} minutes of history for the expression's window"
+    return metric_expression.evaluate_at(node, history, at), ""
+
+
+def _minutes(ms: int, *, down: bool = False) -> str:
+    minutes = ms / 60_000
+    if float(minutes).is_integer():
+        return str(int(minutes))
+    return str(math.floor(minutes)) if down and minutes >= 1 else f"{minutes:.1f}"
 
 
 def _api_error(text: str) -> str:
@@ -155,13 +177,20 @@ def check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
             value: float | None = _value_from_api(text)
             note = "" if value is not None else "the query matched no series"
         else:
-            value, note = _value_from_exposition(monitor, text)
+            value, note = _value_from_exposition(monitor, text, session, now)
             if value is None:
-                return ok(note, latency_ms=elapsed)  # a baseline for increase(), not missing data
-    except metric_expression.ExpressionError as exc:
+                return ok(note, latency_ms=elapsed)  # a window still filling, not missing data
+    except (metric_expression.ExpressionError, sample_history.HistoryTooLarge) as exc:
         return down(str(exc), latency_ms=elapsed)
+    except redis.RedisError as exc:
+        # Vigil's own Redis, not the target, failed: this region gives no verdict rather than a false down.
+        result = ok(f"the metric window could not be read from Redis ({type(exc).__name__}); no verdict", latency_ms=elapsed)
+        result.details["no_data"] = "unknown"
+        return result
     if value is None or math.isnan(value):
         return no_data(settings, note or "the value is NaN (e.g. 0/0: no requests)", latency_ms=elapsed)
+    if math.isinf(value):
+        return no_data(settings, "the value is infinite (a division by zero, e.g. no errors in the earlier window)", latency_ms=elapsed)
     return thresholds.judged(value, settings, latency_ms=elapsed)
 
 
