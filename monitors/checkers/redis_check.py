@@ -8,7 +8,7 @@ target: redis://[:password@]host:6379/0. settings: password, and optionally
            connected_clients   INFO clients connected_clients
            evicted_keys        INFO stats evicted_keys (since the server started)
            evicted_keys_rate   evicted keys per second since this monitor's previous check
-                               (kept in the cache for three intervals; the first check, and the
+                               (kept per region in the cache for three intervals; the first check, and the
                                first after a restart of Redis, only record a baseline)
   warn_above / down_above / warn_below / down_below, scale, unit, label
            as monitors.checkers.thresholds; connected_clients and the evictions need at least one.
@@ -107,12 +107,13 @@ def check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
     evicted = float(info.get("evicted_keys", 0))
     if metric == "evicted_keys":
         return thresholds.judged(evicted, effective_settings(settings), latency_ms=latency_ms)
-    return _eviction_rate(monitor, info, evicted, now, latency_ms)
+    return _eviction_rate(monitor, session, info, evicted, now, latency_ms)
 
 
-def _eviction_rate(monitor: Monitor, info: dict[str, Any], evicted: float, now: datetime, latency_ms: int) -> Result:
-    # The counter restarts with the server: run_id tells one server life from the next.
-    key = f"redis-evictions:{monitor.pk}"
+def _eviction_rate(monitor: Monitor, session: CheckSession, info: dict[str, Any], evicted: float, now: datetime, latency_ms: int) -> Result:
+    # The counter restarts with the server: run_id tells one server life from the next. Each region
+    # keeps its own previous sample (two regions alternating would otherwise halve the interval).
+    key = f"redis-evictions:{monitor.pk}:{session.region or '-'}"
     sample = {"run_id": info.get("run_id"), "evicted": evicted, "at": now.timestamp()}
     previous = cache.get(key)
     cache.set(key, sample, timeout=max(60, int(monitor.interval_seconds * 3)))
