@@ -31,23 +31,46 @@ def _charts(monitor: Monitor, now: datetime) -> dict[str, object]:
     hour_labels = [f"{point.start:%H:%M}" for point in hours]
     day_labels = [f"{point.start:%b %d}" for point in days]
     deploys = _deploy_markers(monitor, days[0].start if days else now - timedelta(days=90), now)
+    latency_lines = selectors.latency_threshold_lines(monitor)
     return {
+        **_value_charts(monitor, now, end, hour_labels, day_labels),
         "hours": hours, "days": days, "deploys": [deploy for deploy, _label in deploys][:20],
         "latency_24h": mark_safe(charts.line_chart(
             [("p50", [p.p50_ms for p in hours]), ("p95", [p.p95_ms for p in hours]), ("p99", [p.p99_ms for p in hours])],
             hour_labels, unit=" ms", chart_id="latency-24h", title=f"{monitor.name}: latency p50, p95 and p99 per hour over 24 hours",
-            markers=_positions(deploys, hours, timedelta(hours=1)))),
+            markers=_positions(deploys, hours, timedelta(hours=1)), thresholds=latency_lines)),
         "uptime_24h": mark_safe(charts.uptime_bars([p.uptime for p in hours], [f"{p.start:%b %d %H:%M} UTC" for p in hours],
                                                    chart_id="uptime-24h", title=f"{monitor.name}: uptime per hour over 24 hours",
                                                    markers=_positions(deploys, hours, timedelta(hours=1)))),
         "latency_90d": mark_safe(charts.line_chart(
             [("p50", [p.p50_ms for p in days]), ("p95", [p.p95_ms for p in days]), ("p99", [p.p99_ms for p in days])],
             day_labels, unit=" ms", chart_id="latency-90d", title=f"{monitor.name}: latency p50, p95 and p99 per day over 90 days",
-            markers=_positions(deploys, days, timedelta(days=1)))),
+            markers=_positions(deploys, days, timedelta(days=1)), thresholds=latency_lines)),
         "uptime_90d": mark_safe(charts.uptime_bars([p.uptime for p in days], day_labels, chart_id="uptime-90d",
                                                    title=f"{monitor.name}: uptime per day over 90 days",
                                                    markers=_positions(deploys, days, timedelta(days=1)))),
     }
+
+
+def _value_charts(monitor: Monitor, now: datetime, end: datetime, hour_labels: list[str], day_labels: list[str]) -> dict[str, object]:
+    """The measured value's charts (mean and max per bucket) with the warning and critical lines;
+    nothing for a monitor that has measured no value in 90 days and has no thresholds."""
+    lines = selectors.threshold_lines(monitor)
+    hours = selectors.value_series(monitor, period="hour", start=now - timedelta(hours=23), end=end, now=now)
+    days = selectors.value_series(monitor, period="day", start=now - timedelta(days=89), end=end, now=now)
+    if not lines and not any(point.count for point in days):
+        return {}
+    display = selectors.value_display(monitor)
+    label, unit = str(display["label"]), str(display["unit"])
+
+    def chart(points: list[selectors.ValuePoint], labels: list[str], chart_id: str, span: str) -> str:
+        return mark_safe(charts.line_chart(
+            [("mean", [p.mean for p in points]), ("max", [p.high for p in points])], labels, unit=unit, chart_id=chart_id,
+            title=f"{monitor.name}: {label}, mean and maximum per {span}, with its warning and critical lines", thresholds=lines))
+
+    return {"value_label": label, "value_unit": unit, "value_lines": lines, "value_hours": hours, "value_days": days,
+            "value_24h": chart(hours, hour_labels, "value-24h", "hour over 24 hours"),
+            "value_90d": chart(days, day_labels, "value-90d", "day over 90 days")}
 
 
 def _deploy_markers(monitor: Monitor, start: datetime, now: datetime) -> list[tuple[object, str]]:

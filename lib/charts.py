@@ -11,6 +11,8 @@ from html import escape
 # Colour plus a dash pattern, so series differ for readers who do not see the colours.
 SERIES_STYLES = (("#0a58ca", ""), ("#9a6700", "6 3"), ("#cf222e", "2 3"), ("#1a7f37", "8 3 2 3"))
 GRID, TEXT = "#d0d7de", "#57606a"
+# Threshold lines: amber for a warning, red for critical; both dashed, and named in their tooltip and label.
+THRESHOLD_COLOURS = {"warn": "#9a6700", "down": "#cf222e"}
 
 
 def nice_ceiling(value: float) -> float:
@@ -38,13 +40,14 @@ def _segments(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[f
 
 def line_chart(series: Sequence[tuple[str, Sequence[float | None]]], x_labels: Sequence[str], *, title: str, unit: str = "",
                chart_id: str = "chart", width: int = 720, height: int = 220,
-               markers: Sequence[tuple[float, str]] = ()) -> str:
+               markers: Sequence[tuple[float, str]] = (), thresholds: Sequence[tuple[float, str, str]] = ()) -> str:
     """Lines over buckets; `markers` are (position in buckets, label) pairs drawn as dashed verticals
-    with the label as their tooltip (deploy markers: position 3.5 is halfway through the fourth bucket)."""
+    with the label as their tooltip (deploy markers: position 3.5 is halfway through the fourth bucket);
+    `thresholds` are (value, label, "warn" or "down") drawn as dashed horizontals the axis always reaches."""
     left, right, top, bottom = 56, width - 12, 12, height - 44
     count = max((len(values) for _name, values in series), default=0)
     peak = max((v for _name, values in series for v in values if v is not None), default=0.0)
-    top_value = nice_ceiling(peak)
+    top_value = nice_ceiling(max([peak, *(limit for limit, _label, _level in thresholds)]))
 
     def x(index: int) -> float:
         return left + (index / (count - 1) if count > 1 else 0.5) * (right - left)
@@ -80,6 +83,12 @@ def line_chart(series: Sequence[tuple[str, Sequence[float | None]]], x_labels: S
         parts.append(f'<line x1="{legend_x}" x2="{legend_x + 22}" y1="{height - 10}" y2="{height - 10}" stroke="{colour}" '
                      f'stroke-width="2"{dash_attr}/><text x="{legend_x + 28}" y="{height - 6}" font-size="12" fill="{TEXT}">'
                      f'{escape(name)}</text>')
+    for limit, label, level in thresholds:
+        colour = THRESHOLD_COLOURS.get(level, TEXT)
+        parts.append(f'<g class="threshold threshold-{escape(level)}"><title>{escape(label)}</title>'
+                     f'<line x1="{left}" x2="{right}" y1="{y(limit):.1f}" y2="{y(limit):.1f}" stroke="{colour}" stroke-width="1.5" '
+                     f'stroke-dasharray="8 4"/><text x="{right - 4}" y="{y(limit) - 4:.1f}" text-anchor="end" font-size="11" '
+                     f'fill="{colour}">{escape(label)}</text></g>')
     for position, label in markers:
         # A point stands for its bucket's start: a deploy within the last bucket is drawn at the right edge.
         if count and 0 <= position < count:

@@ -280,7 +280,8 @@ class _Parser:
             node = RangeSelector(node, range_ms)
         if self.next_is("offset"):
             self.take("offset")
-            token = self.take()
+            token = self.peek() or ("end", "the end")
+            self.index += 1
             if token[0] != "duration":
                 raise ExpressionError(f"offset takes a duration such as 5m, found {token[1]!r} in {self.text!r}")
             if isinstance(node, RangeSelector):
@@ -316,6 +317,8 @@ class _Parser:
             return Number(float(value))
         if value in AGGREGATIONS and (self.next_is("(") or self.next_is("by") or self.next_is("without")):
             return self.aggregation(value)
+        if value in _SET_OPERATORS or value in _MATCHING:
+            self._refuse_operator((kind, value))
         if self.next_is("("):
             return self.call(value)
         if value in _SET_OPERATORS or value in _MATCHING or value in ("by", "without", "offset"):

@@ -61,6 +61,68 @@ def series(monitor: Monitor, *, period: str, start: datetime, end: datetime, now
             availability.series([monitor.pk], start, end, now=now, period=period, latency=True)]
 
 
+@dataclass(frozen=True)
+class ValuePoint:
+    """A bucket of the monitor's measured values, shown scaled (settings.scale) as the checks judged them."""
+
+    start: datetime
+    count: int
+    low: float | None
+    mean: float | None
+    high: float | None
+    last: float | None
+
+
+# The display of each kind's value when its settings name none (heartbeats measure run time).
+VALUE_DISPLAY: dict[str, dict[str, Any]] = {Monitor.Kind.HEARTBEAT: {"label": "run time", "unit": "s"}}
+THRESHOLD_LINES = (("down_above", "down", "critical above"), ("warn_above", "warn", "warning above"),
+                   ("warn_below", "warn", "warning below"), ("down_below", "down", "critical below"))
+
+
+def value_display(monitor: Monitor) -> dict[str, Any]:
+    """label, unit and scale of the monitor's value (settings over the kind's default)."""
+    settings = monitor.settings or {}
+    display = {"label": "value", "unit": "", "scale": 1.0, **VALUE_DISPLAY.get(monitor.kind, {})}
+    for name in ("label", "unit", "scale"):
+        if settings.get(name) is not None:
+            display[name] = settings[name]
+    return display
+
+
+def value_series(monitor: Monitor, *, period: str, start: datetime, end: datetime, now: datetime) -> list[ValuePoint]:
+    """The monitor's values per UTC hour or day, scaled for display (monitors.availability.value_series)."""
+    scale = float(value_display(monitor)["scale"])
+
+    def shown(number: float | None) -> float | None:
+        return None if number is None else number * scale
+
+    return [ValuePoint(at, v.count, shown(v.low), shown(v.mean), shown(v.high), shown(v.last))
+            for at, v in availability.value_series(monitor.pk, start, end, now=now, period=period)]
+
+
+def threshold_lines(monitor: Monitor) -> list[tuple[float, str, str]]:
+    """(limit scaled for display, label, "warn" or "down") of each threshold the monitor judges its value by."""
+    settings = monitor.settings or {}
+    display = value_display(monitor)
+    lines = []
+    for name, level, words in THRESHOLD_LINES:
+        limit = settings.get(name)
+        if isinstance(limit, (int, float)) and not isinstance(limit, bool):
+            lines.append((limit * float(display["scale"]), f"{words} {limit * float(display['scale']):g}{display['unit']}", level))
+    return lines
+
+
+def latency_threshold_lines(monitor: Monitor) -> list[tuple[float, str, str]]:
+    """The latency limits of an HTTP or health JSON monitor, as lines on its latency charts."""
+    settings = monitor.settings or {}
+    lines = []
+    for name, level, words in (("latency_down_ms", "down", "critical above"), ("latency_warn_ms", "warn", "warning above")):
+        limit = settings.get(name)
+        if isinstance(limit, int) and not isinstance(limit, bool):
+            lines.append((float(limit), f"{words} {limit} ms", level))
+    return lines
+
+
 def uptime_windows(monitor: Monitor, *, now: datetime) -> list[Window]:
     windows = []
     for name, f, seconds in availability.windows(monitor.pk, now=now, since=monitor.created_at):
