@@ -429,6 +429,51 @@ def test_worker_rule_fires_when_a_cycle_runs_over_5_minutes(app, client):
     exercised("worker late or slow")
 
 
+# --- the set-up checklist's button and the dashboards ---------------------------------------
+
+def test_the_setup_page_previews_then_installs_the_pack_with_the_teams_urls(client, admin_user):
+    Channel.objects.create(name="On-call", kind="email", config={"to": ["ops@example.com"]})
+    client.force_login(admin_user)
+    page = client.get("/setup/")
+    assert page.status_code == 200 and "Install the guides' alert pack" in page.content.decode()
+    assert 'name="APP_URL"' in page.content.decode() and 'value="${APP_URL}/metrics"' in page.content.decode()
+    form = {"APP_URL": "https://api.example.com", "DATABASE_URL": "postgres://vigil@db.internal:5432/app",
+            "TLS_HOST": "api.example.com:443", "ALERT_CHANNEL": "On-call", "METRICS_URL": "", "DB_POOL_SIZE": "40"}
+    missing = client.post("/setup/", {**form, "APP_URL": "", "action": "preview_pack"})
+    assert missing.status_code == 400 and "APP_URL: This field is required." in missing.content.decode()
+    preview = client.post("/setup/", {**form, "action": "preview_pack"})
+    assert preview.status_code == 200
+    assert "+ guides: connection pool" in preview.content.decode() and "Plan: 26 to create" in preview.content.decode()
+    assert not Monitor.objects.exists()
+    bad = client.post("/setup/", {**form, "ALERT_CHANNEL": "", "DATABASE_URL": "mysql://db", "action": "install_pack"})
+    assert bad.status_code == 400 and "Nothing was installed" in bad.content.decode()
+    assert "is not a postgres://host:port/database URL" in bad.content.decode() and not Monitor.objects.exists()
+    installed = client.post("/setup/", {**form, "action": "install_pack"})
+    assert installed.status_code == 302
+    assert Monitor.objects.get(name="guides: error rate").target == "https://api.example.com/metrics"  # its default, left empty
+    assert Monitor.objects.get(name="guides: connection pool").settings["pool_size"] == 40
+    assert set(AlertRule.objects.get(name="guides: memory above 95%").channels.values_list("name", flat=True)) == {"On-call"}
+    done = client.get("/setup/").content.decode()
+    assert 'id="step-pack"' in done and "/dashboards/overview/" in done
+
+
+def test_the_dashboards_show_the_monitors_of_their_tag_with_value_charts(client, viewer, app):
+    install(app)
+    app.resident_bytes = 1_700_000_000
+    check(["memory"], T0)
+    client.force_login(viewer)
+    with time_machine.travel(T0 + timedelta(seconds=5), tick=False):
+        operations = client.get("/dashboards/operations/").content.decode()
+        database = client.get("/dashboards/database/").content.decode()
+    assert "guides: memory" in operations and "guides: nightly backup" in operations and "guides: error rate" not in operations
+    assert "memory 85% &gt; 80% for 0s of 5m" in operations  # the last reading
+    assert "warning above 80%" in operations and "critical above 95%" in operations  # threshold lines on the value chart
+    assert "guides: connection pool" in database and "guides: database reachable" in database
+    # The pool's limits and display come from its preset: lines in percent of the pool.
+    assert "critical above 95%" in database and "pool use" in database
+    assert client.get("/dashboards/billing/").status_code == 404
+
+
 def test_every_rule_of_the_pack_is_made_to_fire_by_a_test_here():
     """Read from this file's calls of exercised(...), so it holds whichever tests run and in what order."""
     import ast

@@ -64,6 +64,8 @@ def validate(target: str, settings: dict[str, Any]) -> dict[str, str]:
 
 def effective_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """The monitor's settings with the metric's label, display and default limits (its own limits win as a set)."""
+    if settings.get("metric") not in METRICS:
+        return dict(settings)
     label, scale, unit, limits = METRICS[str(settings["metric"])]
     merged: dict[str, Any] = {"label": label, "scale": scale, "unit": unit}
     if limits and not any(settings.get(name) is not None for name in thresholds.LIMITS):
