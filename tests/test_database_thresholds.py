@@ -5,9 +5,13 @@ with a small maxmemory so that it really evicts)."""
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -285,3 +289,104 @@ def test_redis_settings_are_validated():
     assert redis_check.validate(url, {"metric": "used_memory_ratio", "memory_limit_bytes": -1}) == {
         "settings": "memory_limit_bytes must be a number of bytes above 0, got -1"}
     assert redis_check.validate(url, {"metric": "used_memory_ratio"}) == {}
+
+
+# --- a PostgreSQL cluster of the test's own: pg_stat_statements preloaded, and a standby ------
+
+def _postgres_bin() -> Path | None:
+    pg_config = shutil.which("pg_config")
+    if not pg_config:
+        return None
+    bindir = Path(subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout.strip())
+    return bindir if (bindir / "initdb").exists() else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A primary (pg_stat_statements preloaded, WAL for a standby) and a streaming standby, started
+    here on free ports in a temporary directory (as the postgres user when the tests run as root)."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
+    as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    # Not under pytest's temporary root, which only its owner may enter.
+    base = Path(tempfile.mkdtemp(prefix="vigil-test-cluster-"))
+    base.chmod(0o777)
+    primary, standby = base / "primary", base / "standby"
+    ports = {"primary": _free_port(), "standby": _free_port()}
+
+    def run(*command: str) -> None:
+        finished = subprocess.run([*as_owner, *command], capture_output=True, text=True, timeout=120)
+        assert finished.returncode == 0, f"{command[0]} failed: {finished.stdout}\n{finished.stderr}"
+
+    run(str(bindir / "initdb"), "-D", str(primary), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+    with (primary / "postgresql.conf").open("a") as conf:
+        conf.write(f"port = {ports['primary']}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{base}'\n"
+                   "shared_preload_libraries = 'pg_stat_statements'\nwal_level = replica\nmax_wal_senders = 4\n"
+                   "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n")
+    run(str(bindir / "pg_ctl"), "-D", str(primary), "-l", str(base / "primary.log"), "-w", "start")
+    started = [primary]
+    try:
+        run(str(bindir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(ports["primary"]), "-U", "postgres", "-D", str(standby), "-R")
+        with (standby / "postgresql.conf").open("a") as conf:
+            conf.write(f"port = {ports['standby']}\n")
+        run(str(bindir / "pg_ctl"), "-D", str(standby), "-l", str(base / "standby.log"), "-w", "start")
+        started.append(standby)
+        yield {name: f"postgres://postgres@127.0.0.1:{port}/postgres" for name, port in ports.items()}
+    finally:
+        for data in reversed(started):
+            subprocess.run([*as_owner, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                           capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def check_url(url: str, **settings):
+    return postgres.check(monitor("postgres", url, **settings), CheckSession(), NOW)
+
+
+def test_slow_queries_counts_statements_whose_mean_is_over_a_second(cluster):
+    with psycopg.connect(cluster["primary"], autocommit=True) as connection:
+        connection.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        connection.execute("SELECT pg_stat_statements_reset()")
+    calm = check_url(cluster["primary"], preset="slow_queries")
+    assert calm.outcome == "ok" and calm.details["value"] == 0 and calm.message.startswith("slow statements 0")
+    with psycopg.connect(cluster["primary"], autocommit=True) as connection:
+        connection.execute("SELECT pg_sleep(1.2)")
+    slow = check_url(cluster["primary"], preset="slow_queries")
+    assert slow.outcome == "degraded" and slow.details["value"] == 1
+    assert slow.details["row"]["slowest_mean_ms"] >= 1200 and slow.message.startswith("slow statements 1 > 0")
+    assert check_url(cluster["primary"], preset="slow_queries", slow_query_ms=5000).details["value"] == 0
+
+
+def test_replication_lag_on_the_standby_and_the_primary(cluster):
+    with psycopg.connect(cluster["primary"], autocommit=True) as connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS lag_probe (n int)")
+        connection.execute("INSERT INTO lag_probe VALUES (1)")
+    deadline = time.monotonic() + 20
+    while (caught_up := check_url(cluster["standby"], preset="replication_lag_seconds")).details.get("value") != 0:
+        assert time.monotonic() < deadline, caught_up.message
+        time.sleep(0.2)
+    assert caught_up.outcome == "ok" and caught_up.message.startswith("replication lag 0s")
+    on_primary = check_url(cluster["primary"], preset="replication_lag_seconds")
+    assert on_primary.outcome == "ok" and on_primary.details["row"]["standbys"] == 1
+    with psycopg.connect(cluster["standby"], autocommit=True) as standby:
+        standby.execute("SELECT pg_wal_replay_pause()")
+        try:
+            time.sleep(1.5)
+            with psycopg.connect(cluster["primary"], autocommit=True) as connection:
+                connection.execute("INSERT INTO lag_probe VALUES (2)")
+            deadline = time.monotonic() + 20
+            while not standby.execute("SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()").fetchone()[0]:
+                assert time.monotonic() < deadline, "the standby did not receive the write"
+                time.sleep(0.1)
+            behind = check_url(cluster["standby"], preset="replication_lag_seconds", down_above=1)
+            # seconds since the last transaction it replayed, the one before the pause
+            assert behind.outcome == "down" and behind.details["value"] > 1 and "replication lag" in behind.message
+        finally:
+            standby.execute("SELECT pg_wal_replay_resume()")

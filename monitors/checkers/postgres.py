@@ -75,12 +75,14 @@ FROM pg_stat_statements WHERE mean_exec_time > %(slow_query_ms)s""", {"warn_abov
                            source="guides 000/001/003: slow query (mean > 1 s) is a warning"),
     # Guide 000: replication lag > 10 s is critical. On a standby: seconds since the last replayed
     # transaction (0 when everything received is replayed, so an idle primary is not "lag");
-    # on a primary: the largest replay_lag of its standbys.
+    # on a primary: the largest replay_lag of its standbys (PostgreSQL clears it to NULL when a
+    # standby has caught up and nothing is written: that is 0), NULL when no standby is connected.
     "replication_lag_seconds": Preset("""
 SELECT CASE WHEN pg_is_in_recovery() THEN
          CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
               ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
-       ELSE (SELECT extract(epoch FROM max(replay_lag))::float8 FROM pg_stat_replication) END AS lag_seconds,
+       ELSE (SELECT coalesce(extract(epoch FROM max(replay_lag)), 0)::float8 FROM pg_stat_replication HAVING count(*) > 0) END
+       AS lag_seconds,
        (SELECT count(*) FROM pg_stat_replication) AS standbys""", {"down_above": 10}, "replication lag", unit="s",
                                       empty="no standby is streaming from this primary (pg_stat_replication has no replay_lag)",
                                       source="guide 000: replication lag > 10 s is critical"),
