@@ -200,10 +200,10 @@ def _resolve_parameters(source: Source, given: Mapping[str, str]) -> dict[str, s
     values: dict[str, str] = {}
     for name, declaration in declared.items():
         declaration = declaration if isinstance(declaration, dict) else {}
-        if name in given:
-            values[str(name)] = str(given[name])
-        elif declaration.get("default") is not None:
-            values[str(name)] = PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), str(declaration["default"]))
+        # A given value, like a default, may name parameters above it (a form shows the default ${APP_URL}/metrics).
+        written = given[name] if name in given else declaration.get("default")
+        if written is not None:
+            values[str(name)] = PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), str(written))
         else:
             hint = f" ({declaration['description']})" if declaration.get("description") else ""
             example = declaration.get("example") or "..."

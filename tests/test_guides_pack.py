@@ -438,7 +438,8 @@ def test_the_setup_page_previews_then_installs_the_pack_with_the_teams_urls(clie
     assert page.status_code == 200 and "Install the guides' alert pack" in page.content.decode()
     assert 'name="APP_URL"' in page.content.decode() and 'value="${APP_URL}/metrics"' in page.content.decode()
     form = {"APP_URL": "https://api.example.com", "DATABASE_URL": "postgres://vigil@db.internal:5432/app",
-            "TLS_HOST": "api.example.com:443", "ALERT_CHANNEL": "On-call", "METRICS_URL": "", "DB_POOL_SIZE": "40"}
+            "TLS_HOST": "api.example.com:443", "ALERT_CHANNEL": "On-call", "METRICS_URL": "${APP_URL}/metrics", "DB_HEALTH_URL": "",
+            "DB_POOL_SIZE": "40"}
     missing = client.post("/setup/", {**form, "APP_URL": "", "action": "preview_pack"})
     assert missing.status_code == 400 and "APP_URL: This field is required." in missing.content.decode()
     preview = client.post("/setup/", {**form, "action": "preview_pack"})
@@ -450,7 +451,8 @@ def test_the_setup_page_previews_then_installs_the_pack_with_the_teams_urls(clie
     assert "is not a postgres://host:port/database URL" in bad.content.decode() and not Monitor.objects.exists()
     installed = client.post("/setup/", {**form, "action": "install_pack"})
     assert installed.status_code == 302
-    assert Monitor.objects.get(name="guides: error rate").target == "https://api.example.com/metrics"  # its default, left empty
+    assert Monitor.objects.get(name="guides: error rate").target == "https://api.example.com/metrics"  # the default as the form shows it
+    assert Monitor.objects.get(name="guides: database reachable").target == "https://api.example.com/health/db"  # left empty
     assert Monitor.objects.get(name="guides: connection pool").settings["pool_size"] == 40
     assert set(AlertRule.objects.get(name="guides: memory above 95%").channels.values_list("name", flat=True)) == {"On-call"}
     done = client.get("/setup/").content.decode()
