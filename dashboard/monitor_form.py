@@ -38,6 +38,12 @@ TARGETS = {
     Monitor.Kind.REDIS: ("Connection URL (env:NAME reads it from the environment)", "redis://cache.internal:6379/0"),
     Monitor.Kind.METRIC: ("Prometheus query URL", "http://prometheus:9090"),
 }
+# Kinds that judge a number against warn_above/down_above/... (monitors.checkers.thresholds), and
+# those whose breaches wait for warn_for_seconds/down_for_seconds (HTTP: its latency limits).
+THRESHOLD_KINDS = (Monitor.Kind.METRIC, Monitor.Kind.HEALTH_JSON, Monitor.Kind.POSTGRES, Monitor.Kind.REDIS, Monitor.Kind.HEARTBEAT)
+FOR_KINDS = (*THRESHOLD_KINDS, Monitor.Kind.HTTP)
+THRESHOLD_FIELDS = ("warn_above", "down_above", "warn_below", "down_below")
+FOR_FIELDS = ("warn_for_seconds", "down_for_seconds")
 EDITABLE = ("name", "kind", "target", "interval_seconds", "timeout_seconds", "retries", "component", "heartbeat_period_seconds",
             "heartbeat_grace_seconds", "settings")
 
@@ -54,6 +60,15 @@ class MonitorForm(forms.Form):
     heartbeat_grace_seconds = forms.IntegerField(min_value=0, required=False, initial=3600, label="Grace (seconds)")
     settings = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Settings (JSON, optional)",
                                help_text='Kind-specific, e.g. {"expected_status": [200], "latency_warn_ms": 1000}.')
+    # Kept in settings (the same keys config files and the API write); shown for the kinds that judge a number.
+    warn_above = forms.FloatField(required=False, label="Warning above", help_text="Degraded when the value is above this.")
+    down_above = forms.FloatField(required=False, label="Critical above", help_text="Down when the value is above this.")
+    warn_below = forms.FloatField(required=False, label="Warning below", help_text="Degraded when the value is below this.")
+    down_below = forms.FloatField(required=False, label="Critical below", help_text="Down when the value is below this.")
+    warn_for_seconds = forms.FloatField(required=False, min_value=0, label="Warning after (seconds)",
+                                        help_text="A warning counts once the value has been past its limit this long.")
+    down_for_seconds = forms.FloatField(required=False, min_value=0, label="Critical after (seconds)",
+                                        help_text="Down once the value has been past the critical limit this long.")
     component = forms.ModelChoiceField(queryset=Component.objects.order_by("name"), required=False,
                                        help_text="The monitor's state sets this component's status.")
     status_pages = forms.ModelMultipleChoiceField(queryset=StatusPage.objects.order_by("slug"), required=False,
@@ -70,6 +85,8 @@ class MonitorForm(forms.Form):
         self.fields["target"].label = label
         self.fields["target"].widget.attrs["placeholder"] = example
         self.selected_kind = kind
+        self.judges_a_number = kind in THRESHOLD_KINDS
+        self.waits_for_breaches = kind in FOR_KINDS
 
     def clean_settings(self) -> dict[str, Any]:
         text = self.cleaned_data.get("settings", "").strip()
@@ -100,13 +117,28 @@ class MonitorForm(forms.Form):
         for name in ("interval_seconds", "timeout_seconds", "retries", "heartbeat_period_seconds", "heartbeat_grace_seconds"):
             if name in values and values[name] is None:
                 values.pop(name)  # the model's default (or, editing, the value it has)
+        values["settings"] = self._with_thresholds(dict(values.get("settings") or {}), data["kind"])
         values["paused"] = data.get("paused", False)
         return values
+
+    def _with_thresholds(self, settings: dict[str, Any], kind: str) -> dict[str, Any]:
+        """The threshold fields the kind shows replace those keys of the settings (a blank field removes its key)."""
+        shown = (THRESHOLD_FIELDS if kind in THRESHOLD_KINDS else ()) + (FOR_FIELDS if kind in FOR_KINDS else ())
+        for name in shown:
+            value = self.cleaned_data.get(name)
+            if value is None:
+                settings.pop(name, None)
+            else:
+                settings[name] = int(value) if float(value).is_integer() else value
+        return settings
 
 
 def _initial(monitor: Monitor) -> dict[str, Any]:
     initial = {name: getattr(monitor, name) for name in EDITABLE}
-    initial["settings"] = json.dumps(monitor.settings) if monitor.settings else ""
+    shown = (THRESHOLD_FIELDS if monitor.kind in THRESHOLD_KINDS else ()) + (FOR_FIELDS if monitor.kind in FOR_KINDS else ())
+    rest = {key: value for key, value in (monitor.settings or {}).items() if key not in shown}
+    initial.update({name: (monitor.settings or {}).get(name) for name in shown})
+    initial["settings"] = json.dumps(rest) if rest else ""
     initial["paused"] = monitor.paused
     initial["status_pages"] = list(StatusPage.objects.filter(components=monitor.component_id)) if monitor.component_id else []
     rule = alerting_services.monitor_route_rule(monitor)

@@ -11,8 +11,8 @@ from html import escape
 # Colour plus a dash pattern, so series differ for readers who do not see the colours.
 SERIES_STYLES = (("#0a58ca", ""), ("#9a6700", "6 3"), ("#cf222e", "2 3"), ("#1a7f37", "8 3 2 3"))
 GRID, TEXT = "#d0d7de", "#57606a"
-# Threshold lines: amber for a warning, red for critical; both dashed, and named in their tooltip and label.
-THRESHOLD_COLOURS = {"warn": "#9a6700", "down": "#cf222e"}
+# Threshold lines: orange for a warning, dark red for critical, in long dashes unlike any series, named in their tooltip and label.
+THRESHOLD_COLOURS = {"warn": "#bc4c00", "down": "#a40e26"}
 
 
 def nice_ceiling(value: float) -> float:
@@ -87,7 +87,7 @@ def line_chart(series: Sequence[tuple[str, Sequence[float | None]]], x_labels: S
         colour = THRESHOLD_COLOURS.get(level, TEXT)
         parts.append(f'<g class="threshold threshold-{escape(level)}"><title>{escape(label)}</title>'
                      f'<line x1="{left}" x2="{right}" y1="{y(limit):.1f}" y2="{y(limit):.1f}" stroke="{colour}" stroke-width="1.5" '
-                     f'stroke-dasharray="8 4"/><text x="{right - 4}" y="{y(limit) - 4:.1f}" text-anchor="end" font-size="11" '
+                     f'stroke-dasharray="14 4"/><text x="{right - 4}" y="{y(limit) - 4:.1f}" text-anchor="end" font-size="11" '
                      f'fill="{colour}">{escape(label)}</text></g>')
     for position, label in markers:
         # A point stands for its bucket's start: a deploy within the last bucket is drawn at the right edge.

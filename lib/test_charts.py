@@ -16,3 +16,12 @@ def test_uptime_bars_say_each_bucket_and_colour_by_threshold() -> None:
     svg = uptime_bars([100.0, 99.5, 90.0, None], ["d1", "d2", "d3", "d4"], title="Uptime")
     assert "d2: 99.50% up" in svg and "d4: no data" in svg
     assert [uptime_colour(v) for v in (99.95, 99.5, 50, None)] == ["#1a7f37", "#9a6700", "#cf222e", "#d0d7de"]
+
+
+def test_threshold_lines_are_drawn_and_the_axis_reaches_them() -> None:
+    svg = line_chart([("mean", [0.4, 0.6])], ["a", "b"], title="t", unit="%",
+                     thresholds=[(5.0, "critical above 5%", "down"), (1.0, "warning above 1%", "warn")])
+    assert '<g class="threshold threshold-down"><title>critical above 5%</title>' in svg
+    assert '<g class="threshold threshold-warn"><title>warning above 1%</title>' in svg
+    assert ">5%</text>" in svg  # the axis top is the critical limit, not the 0.6 peak
+    assert "style=" not in svg

@@ -105,9 +105,14 @@ def aggregate_raw(start: datetime, end: datetime, *, monitor_ids: list[int] | No
 def _last_values(results: QuerySet[CheckResult]) -> dict[int, float]:
     """Each monitor's value of its last result with one among `results` (ties between regions: the highest)."""
     with_value = results.filter(value__isnull=False)
-    latest = with_value.filter(monitor_id=OuterRef("monitor_id")).order_by("-at").values("at")[:1]
+    if connection.vendor == "postgresql":
+        # One pass over the hour's rows with a value (DISTINCT ON), not a subquery per row.
+        rows = with_value.order_by("monitor_id", "-at", "-value").distinct("monitor_id").values_list("monitor_id", "value")
+    else:
+        latest = with_value.filter(monitor_id=OuterRef("monitor_id")).order_by("-at").values("at")[:1]
+        rows = with_value.filter(at=Subquery(latest)).values_list("monitor_id", "value")
     last: dict[int, float] = {}
-    for monitor_id, value in with_value.filter(at=Subquery(latest)).values_list("monitor_id", "value"):
+    for monitor_id, value in rows:
         last[monitor_id] = max(float(value or 0.0), last.get(monitor_id, float("-inf")))
     return last
 

@@ -108,3 +108,15 @@ def test_rollups_and_the_live_tail_give_the_same_values_as_the_raw_rows():
             expected = brute_force(rows, bucket, min(bucket + step, end))
             got = (values.count, values.total, values.low, values.high, values.last) if values.count else None
             assert got == expected, (period, bucket)
+
+
+def test_an_http_monitors_number_is_its_latency_charted_with_its_latency_limits(client, viewer):
+    item = monitor("http", "http://127.0.0.1:9/", latency_warn_ms=300, latency_down_ms=1000)
+    record(item, Result("ok", latency_ms=120, status_code=200, message="HTTP 200"), NOW)
+    client.force_login(viewer)
+    page = client.get(f"/monitors/{item.pk}/").content.decode()
+    latency_chart = page[page.index('aria-labelledby="latency-24h-title"'):]
+    latency_chart = latency_chart[:latency_chart.index("</svg>")]
+    assert "<title>warning above 300 ms</title>" in latency_chart and "<title>critical above 1000 ms</title>" in latency_chart
+    assert 'id="value-charts"' not in page  # no value column for HTTP: its number is latency_ms
+    assert CheckResult.objects.get(monitor_id=item.pk).value is None

@@ -148,3 +148,24 @@ def test_for_durations_are_checked_and_the_error_names_the_field(kind, settings,
                                          "interval_seconds": 60, "timeout_seconds": 5}, now=T0)
     message = " ".join(raised.value.messages)
     assert field in message and "from 0 to below 86400" in message
+
+
+def test_http_latency_limits_wait_for_their_for_too():
+    import time as wall
+
+    def slow(handler) -> None:
+        wall.sleep(0.3)  # well past the 50 ms limit on any machine
+        respond(handler, 200, b"ok")
+
+    server = HTTPServer({"/slow": slow})
+    try:
+        item = services.monitor_upsert(changes={"name": "slow page", "kind": "http", "target": f"{server.url}/slow",
+                                                "settings": {"latency_warn_ms": 50, "warn_for_seconds": 120},
+                                                "interval_seconds": 60, "timeout_seconds": 5, "retries": 0}, now=T0)
+        first, second = check_at(item, 0), check_at(item, 1)
+        assert (first.state, second.state) == ("up", "up")
+        assert second.last_message.startswith("slow: ") and second.last_message.endswith(" ms > 50 ms for 1m of 2m")
+        fired = check_at(item, 2)
+        assert fired.state == "degraded" and fired.last_message.endswith(" ms > 50 ms")
+    finally:
+        server.close()
