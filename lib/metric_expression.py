@@ -21,8 +21,9 @@ meaning Prometheus 2 gives it (docs/monitors.md has an example of each):
 - `increase(name{...})` with no range: Vigil's older form, the change since the previous scrape
   (a drop means the counter restarted), kept so existing monitors work; prefer `[5m]`;
 - sum, max, min, avg, count, with `by (label, ...)` or `without (label, ...)` before or after
-  the parenthesis; without grouping, sum and count of nothing are 0 (Prometheus returns no
-  series; Vigil keeps its older answer so "no 5xx series yet" is an error rate of 0);
+  the parenthesis; without grouping, sum and count of nothing are 0 and max, min, avg NaN
+  (Prometheus returns no series; Vigil keeps its older answers, so "no 5xx series yet" is an
+  error rate of 0 and the max of nothing is no data);
 - histogram_quantile(q, v): quantile q (0..1) of the buckets in v grouped by every label but
   `le`, interpolated linearly inside the bucket as Prometheus does; a bare bucket selector
   (`histogram_quantile(0.95, x_bucket)`, the older form) sums all its series by `le` first;
@@ -697,8 +698,10 @@ def _aggregate(node: Aggregate, inner: Vector) -> Vector:
         else:
             key = tuple((k, v) for k, v in labels if k in node.labels)
         groups[key].append(value)
-    if not groups and not node.grouped and node.op in ("sum", "count"):
-        return {(): 0.0}  # Vigil's older answer: no 5xx series yet is no errors, not missing data
+    if not groups and not node.grouped:
+        # Vigil's older answers (Prometheus returns no series): no 5xx series yet is no errors,
+        # and the max of nothing is NaN, which the monitor's no_data setting decides about
+        return {(): 0.0 if node.op in ("sum", "count") else math.nan}
     result = {}
     for key, values in groups.items():
         if node.op == "sum":
@@ -750,6 +753,11 @@ def _single(value: float | Vector) -> float:
             raise ExpressionError("the selector matched no series; check the metric name and labels")
         raise ExpressionError(f"the selector matched {len(value)} series; wrap it in sum(), max(), min() or avg()")
     return value
+
+
+def evaluate_series(node: Node, history: Sequence[Scrape], at: int) -> Vector | float:
+    """The expression's series (labels -> value) at time `at`, or its number when it is a scalar."""
+    return _Evaluation(history, at).value(node)
 
 
 def evaluate_at(node: Node, history: Sequence[Scrape], at: int) -> float:

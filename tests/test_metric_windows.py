@@ -248,5 +248,40 @@ def test_a_trial_run_keeps_no_history(target):
     monitor = Monitor(pk=77, name="trial", kind="metric", target=target.url, timeout_seconds=5, interval_seconds=60,
                       settings={"expression": ERROR_RATE, "down_above": 0.05})
     result = metric.check(monitor, CheckSession(), START)
-    assert (result.outcome, result.message) == ("ok", "collecting 0 of 5 minutes of history for the expression's window")
+    assert (result.outcome, result.message) == (
+        "ok", "the scrape works; the expression needs 5 minutes of scrapes, which only the checks from a region keep (a trial run keeps none)")
     assert list(get_redis().scan_iter(match=f"{sample_history.KEY_PREFIX}*")) == []
+
+
+def test_an_unreachable_redis_gives_no_verdict_not_a_false_down(target, free_port, settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port}/0"  # nothing listens there
+    monitor = Monitor(pk=78, name="m", kind="metric", target=target.url, timeout_seconds=5, interval_seconds=60,
+                      settings={"expression": ERROR_RATE, "down_above": 0.05})
+    result = metric.check(monitor, CheckSession(region="default"), START)
+    assert (result.outcome, result.details) == ("ok", {"no_data": "unknown"})
+    assert result.message == "the metric window could not be read from Redis (ConnectionError); no verdict"
+
+
+def test_a_window_too_large_to_keep_is_refused_by_the_check_with_the_fix():
+    many = "\n".join(f'jobs_total{{queue="q{index}"}} {index}' for index in range(200))
+    server = HTTPServer({"/metrics": lambda h: respond(h, 200, (many + "\n").encode())})
+    try:
+        monitor = Monitor(pk=79, name="m", kind="metric", target=f"{server.url}/metrics", timeout_seconds=4, interval_seconds=5,
+                          settings={"expression": "sum(rate(jobs_total[6h]))", "down_above": 1})
+        result = metric.check(monitor, CheckSession(region="default"), START)
+    finally:
+        server.close()
+    assert result.outcome == "down"
+    assert result.message.startswith("the expression's selectors match 200 series over 4323 scrapes, more than the 500000 samples")
+    assert result.message.endswith("narrow the selectors with label matchers, shorten the range or lengthen the interval")
+    assert list(get_redis().scan_iter(match=f"{sample_history.KEY_PREFIX}*")) == []
+
+
+def test_scrapes_a_little_late_still_cover_the_window(target):
+    """Workers start a batch a few hundred milliseconds late or early: after five intervals the window counts as covered."""
+    monitor = make_monitor(target, expression="sum(increase(http_requests_total[5m]))", down_above=1e9, label="requests")
+    for minute in range(6):
+        target.serve(ok=100)
+        result = tick(monitor, START + timedelta(minutes=minute, milliseconds=400 if minute == 0 else 0))
+    # 4 min 59.6 s of history: Prometheus' extrapolation reaches the window's start (500 x 300 / 299.6)
+    assert result.message == f"requests {500 * 300 / 299.6:.4g}"

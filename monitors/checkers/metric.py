@@ -17,7 +17,8 @@ monitor and region (monitors.checkers.sample_history, in Redis) for as long as t
 expression's largest range plus offset, so two regions never share or shrink each other's
 window. Until the history covers the window the check is ok and says so ("collecting 3 of 10
 minutes of history"); the older `increase(x)` says "collecting a baseline for increase()" on
-its first scrape. An ad-hoc check (no region: the monitor form's trial run) keeps nothing.
+its first scrape. An ad-hoc check (no region: the monitor form's trial run) keeps nothing and
+says the expression needs the region's scrapes.
 
 No data (an API query that matches no series, or NaN such as 0/0 with no requests, or an
 infinite value such as x / 0) is what settings.no_data says, and the message says so: down, up
@@ -112,14 +113,23 @@ def _value_from_exposition(monitor: Monitor, text: str, session: CheckSession, n
     previous = metric_expression.needs_previous(node)
     if not window and not previous:
         return metric_expression.evaluate_at(node, [metric_expression.Scrape(at, samples)], at), ""
-    scrape = metric_expression.Scrape(at, sample_history.relevant(node, samples))
     interval = max(1, int(monitor.interval_seconds or 60)) * 1000
     keep = max(metric_expression.history_keep_ms(node), 3 * interval if previous else 0) + 2 * interval
-    history = [scrape] if session.region is None else sample_history.record(monitor, session.region, node, scrape, keep)
+    scrape = metric_expression.Scrape(at, sample_history.relevant(node, samples, scrapes=keep // interval + 1))
+    if session.region is None:
+        needs = f"{_minutes(window)} minutes of scrapes" if window else "the previous scrape"
+        return None, f"the scrape works; the expression needs {needs}, which only the checks from a region keep (a trial run keeps none)"
+    history = sample_history.record(monitor, session.region, node, scrape, keep)
     if previous and len(history) < 2:
         return None, "collecting a baseline for increase()"
     oldest = history[0].at
-    if at - oldest < window:
+    # Scrape times jitter: a history a tenth of an interval short of the window is covered (Prometheus
+    # extrapolates to the window's edge across that gap too).
+    covered = at - oldest >= window - interval // 10
+    if not covered and len(history) >= sample_history.MAX_SCRAPES:
+        raise sample_history.HistoryTooLarge(f"the window needs more than the {sample_history.MAX_SCRAPES} scrapes Vigil keeps "
+                                             "at this interval: shorten the range or lengthen the interval")
+    if not covered:
         return None, f"collecting {_minutes(at - oldest, down=True)} of {_minutes(window)} minutes of history for the expression's window"
     return metric_expression.evaluate_at(node, history, at), ""
 

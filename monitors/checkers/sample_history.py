@@ -31,10 +31,12 @@ if TYPE_CHECKING:
     from monitors.models import Monitor
 
 KEY_PREFIX = "vigil:metric-window:"
-# A hard bound on scrapes kept per window, whatever the clock does: 6 h at one scrape every 10 s.
-MAX_SCRAPES = 2200
-# A bound on series per scrape: beyond it the expression reads too much to keep (narrow its labels).
-MAX_SERIES = 5000
+# A hard bound on scrapes kept per window, whatever the clock or the retries do: 6 h (the longest
+# window, lib.metric_expression.MAX_WINDOW_MS) at the shortest interval (5 s) is 4320.
+MAX_SCRAPES = 5000
+# A bound on what one window holds (series per scrape x scrapes kept): a few tens of megabytes of
+# Redis at most. The guides' rules need tens of series over a handful of scrapes.
+MAX_SAMPLES = 500_000
 
 
 class HistoryTooLarge(ValueError):
@@ -47,12 +49,14 @@ def key(monitor: Monitor, region: str, node: metric_expression.Node) -> str:
     return f"{KEY_PREFIX}{monitor.pk}:{region}:{digest}"
 
 
-def relevant(node: metric_expression.Node, samples: metric_expression.Samples) -> metric_expression.Samples:
-    """The series some selector of the expression matches: all a later evaluation can read."""
+def relevant(node: metric_expression.Node, samples: metric_expression.Samples, *, scrapes: int) -> metric_expression.Samples:
+    """The series some selector of the expression matches (all a later evaluation can read), when
+    that many series over `scrapes` scrapes fit in a window."""
     kept = metric_expression.matching_any(samples, node)
-    if len(kept) > MAX_SERIES:
-        raise HistoryTooLarge(f"the expression's selectors match {len(kept)} series, more than the {MAX_SERIES} a window "
-                              "keeps; narrow them with label matchers")
+    if len(kept) * scrapes > MAX_SAMPLES:
+        raise HistoryTooLarge(f"the expression's selectors match {len(kept)} series over {scrapes} scrapes, more than the "
+                              f"{MAX_SAMPLES} samples a window keeps: narrow the selectors with label matchers, shorten the "
+                              "range or lengthen the interval")
     return kept
 
 
