@@ -10,8 +10,7 @@ from typing import Any
 from django.db.models import Avg, Count, Max, Q
 
 from incidents.selectors import component_ids_under_maintenance
-from monitors import availability
-from monitors.checkers import REGISTRY
+from monitors import availability, checkers
 from monitors.models import CheckResult, Monitor, Region
 
 
@@ -83,9 +82,7 @@ THRESHOLD_LINES = (("down_above", "down", "critical above"), ("warn_above", "war
 def judged_settings(monitor: Monitor) -> dict[str, Any]:
     """The settings the monitor's value is judged with: its own, plus what its kind fills in
     (a postgres preset's or a redis metric's label, scale, unit and default limits)."""
-    fill = getattr(REGISTRY.get(monitor.kind), "effective_settings", None)
-    settings = dict(monitor.settings or {})
-    return fill(settings) if fill is not None else settings  # type: ignore[no-any-return]
+    return checkers.judged_settings(monitor.kind, monitor.settings or {})
 
 
 def value_display(monitor: Monitor) -> dict[str, Any]:
