@@ -111,10 +111,15 @@ class Channel(models.Model):
 class AlertRule(models.Model):
     """Fires on monitor states (down, degraded) held for a duration.
 
-    Every condition the seed guides name is a monitor state: a metric monitor is down
-    when its threshold is crossed (error rate > 5%, p95 > 4 s, memory > 95%), a TLS
-    monitor degrades and goes down as expiry nears, a heartbeat monitor goes down when
-    a ping is late. `for_seconds` is the "for 5 minutes".
+    A rule sees monitor states only; thresholds are monitor settings. Most of the guides'
+    conditions are states: a metric monitor degrades / goes down past warn_above / down_above
+    (error rate over increase(...[5m]), p95 from histogram buckets, memory), held by its
+    warn_for_seconds / down_for_seconds; the postgres presets judge pool use, replication lag
+    and the like; a TLS monitor degrades and goes down as expiry nears; a heartbeat goes down
+    when a ping is late and degrades when a run takes too long. `for_seconds` holds a state
+    (a failure such as "database unreachable for 30 s"). Conditions on log lines, error-tracker
+    event counts or per-endpoint breakdowns are not expressible; docs/alerting.md lists what
+    is, with the guides' alert pack (docs/examples/guides-pack.yaml) as the worked example.
 
     SLOs and Alertmanager integrations name a rule too: its severity, labels, channels,
     grouping, runbook and escalation apply to their alerts."""

@@ -315,6 +315,18 @@ class CommunicationTemplatesConfig(Strict):
 SEVERITY_KEYS = {"sev1": "critical", "sev2": "major", "sev3": "minor", "sev4": "none"}
 
 
+class ParameterConfig(Strict):
+    """A value the file leaves to whoever imports it, written ${NAME} in the file's strings."""
+
+    description: Annotated[str, Field(max_length=300)] = ""
+    example: Annotated[str, Field(max_length=500)] = ""
+    default: Annotated[str, Field(max_length=2048)] | None = Field(
+        None, description="Used when no value is given; may name parameters declared above it, e.g. ${APP_URL}/metrics.")
+
+
+ParameterName = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")]
+
+
 class VigilConfig(Strict):
     """vigil.yaml: what `manage.py import_config` applies and `export_config` writes."""
 
@@ -322,6 +334,9 @@ class VigilConfig(Strict):
         "$schema": "https://json-schema.org/draft/2020-12/schema"})
 
     version: Literal[1] = 1
+    parameters: dict[ParameterName, ParameterConfig] = Field(
+        default_factory=dict, description="Values given at import (import_config --set NAME=value, or the set-up page's form) "
+                                          "and written ${NAME} in the file's strings; a file without this section is read as written.")
     component_groups: list[ComponentGroupConfig] = Field(default_factory=list)
     components: list[ComponentConfig] = Field(default_factory=list)
     monitors: list[MonitorConfig] = Field(default_factory=list)

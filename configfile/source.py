@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -179,8 +181,70 @@ def _load(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
         loader.dispose()
 
 
-def parse(text: str, filename: str = "vigil.yaml") -> tuple[VigilConfig, Source]:
-    """Parse and validate; raises ConfigError listing every problem with its line."""
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NUMBER = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _resolve_parameters(source: Source, given: Mapping[str, str]) -> dict[str, str]:
+    """Each declared parameter's value (given, else its default, which may name parameters above it);
+    a problem for every parameter without a value and for every given name the file does not declare."""
+    declared = source.data.get("parameters")
+    if declared is None:
+        declared = {}
+    if not isinstance(declared, dict):
+        return {}  # the schema reports the shape
+    for name in given:
+        if name not in declared:
+            known = ", ".join(map(str, declared)) or "none"
+            source.problems.append(f"{source.filename}: --set {name}: the file has no parameter {name} (it declares: {known})")
+    values: dict[str, str] = {}
+    for name, declaration in declared.items():
+        declaration = declaration if isinstance(declaration, dict) else {}
+        # A given value, like a default, may name parameters above it (a form shows the default ${APP_URL}/metrics).
+        written = given[name] if name in given else declaration.get("default")
+        if written is not None:
+            values[str(name)] = PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), str(written))
+        else:
+            hint = f" ({declaration['description']})" if declaration.get("description") else ""
+            example = declaration.get("example") or "..."
+            source.problem(("parameters", name), f"no value for parameter {name}: pass --set {name}={example}{hint}")
+    return values
+
+
+def _substitute(source: Source, node: Any, path: tuple[Any, ...], values: dict[str, str]) -> Any:
+    """The document with ${NAME} replaced in every string (keys and the parameters section are left as written).
+    A string that is exactly one placeholder whose value is a number becomes that number (pool_size: ${POOL_SIZE}),
+    and a list item that is exactly one placeholder whose value is empty is left out."""
+    if isinstance(node, dict):
+        return {key: (value if path == () and key == "parameters" else _substitute(source, value, (*path, key), values))
+                for key, value in node.items()}
+    if isinstance(node, list):
+        # An item that is exactly a placeholder with an empty value is left out (channels: ["${ALERT_CHANNEL}"] with none).
+        return [_substitute(source, value, (*path, index), values) for index, value in enumerate(node)
+                if not (isinstance(value, str) and (whole := PLACEHOLDER.fullmatch(value)) and values.get(whole.group(1)) == "")]
+    if not isinstance(node, str) or "${" not in node:
+        return node
+    for name in PLACEHOLDER.findall(node):
+        declared = source.data.get("parameters") if isinstance(source.data.get("parameters"), dict) else {}
+        if name not in values and name not in declared:  # a declared one without a value is reported once, above
+            source.problem(path, f"${{{name}}} is not a parameter of this file; declare it under parameters: or write the value")
+    whole = PLACEHOLDER.fullmatch(node)
+    if whole and _NUMBER.match(values.get(whole.group(1), "")):
+        number = float(values[whole.group(1)])
+        return int(number) if number.is_integer() and "." not in values[whole.group(1)] else number
+    return PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), node)
+
+
+def declared_parameters(text: str, filename: str) -> dict[str, dict[str, Any]]:
+    """A file's parameters section (name -> description, example, default), e.g. for a form that asks for them."""
+    _root, data = _load(text, filename)
+    declared = data.get("parameters") if isinstance(data, dict) else None
+    return {str(name): dict(value or {}) for name, value in declared.items()} if isinstance(declared, dict) else {}
+
+
+def parse(text: str, filename: str = "vigil.yaml", parameters: Mapping[str, str] | None = None) -> tuple[VigilConfig, Source]:
+    """Parse and validate; raises ConfigError listing every problem with its line.
+    `parameters` are the values for the file's ${NAME} placeholders (its parameters: section)."""
     source = Source(filename)
     try:
         source.root, source.data = _load(text, filename)
@@ -194,6 +258,11 @@ def parse(text: str, filename: str = "vigil.yaml") -> tuple[VigilConfig, Source]
         source.data = {}
     if not isinstance(source.data, dict):
         raise ConfigError([f"{filename}:1: the file must be a mapping with sections like components:, monitors:, channels:"])
+    if "parameters" in source.data or parameters:
+        values = _resolve_parameters(source, parameters or {})
+        source.data = _substitute(source, source.data, (), values)
+        if source.problems:
+            raise ConfigError(source.problems)
     try:
         config = VigilConfig.model_validate(source.data)
     except ValidationError as exc:

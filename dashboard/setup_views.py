@@ -14,6 +14,8 @@ from django.views.decorators.http import require_http_methods
 
 from alerting import services as alerting_services
 from alerting.models import AlertRule, Channel, Notification
+from configfile import packs
+from configfile.source import ConfigError
 from core.roles import ADMIN, role_required
 
 # Where each kind keeps its one address in Channel.config.
@@ -26,6 +28,30 @@ class ChannelForm(forms.Form):
     target = forms.CharField(max_length=500, label="Address",
                              help_text="The webhook URL (Slack, Discord, Teams, webhook), the routing key (PagerDuty), "
                                        "the email addresses separated by commas, or the Apprise URL.")
+
+
+class PackForm(forms.Form):
+    """One field per parameter of the guides' pack; ALERT_CHANNEL chooses among the channels."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        for name, declaration in packs.pack_parameters().items():
+            help_text = str(declaration.get("description", ""))
+            default = declaration.get("default")
+            if name == "ALERT_CHANNEL":
+                choices = [("", "nobody for now")] + [(c.name, c.name) for c in Channel.objects.filter(enabled=True).order_by("name")]
+                self.fields[name] = forms.ChoiceField(choices=choices, required=False, label=name, help_text=help_text,
+                                                      initial=choices[1][0] if len(choices) > 1 else "")
+                continue
+            self.fields[name] = forms.CharField(max_length=2048, required=default is None, label=name, help_text=help_text,
+                                                initial=default or "", strip=True)
+            self.fields[name].widget.attrs["placeholder"] = str(declaration.get("example") or "")
+
+    def values(self) -> dict[str, str]:
+        """The values given; a parameter with a default left empty takes its default (which may name others)."""
+        declared = packs.pack_parameters()
+        return {name: value for name, value in self.cleaned_data.items()
+                if value != "" or declared.get(name, {}).get("default") is None or name == "ALERT_CHANNEL"}
 
 
 def setup_state() -> dict[str, object]:
@@ -48,6 +74,8 @@ def setup_state() -> dict[str, object]:
 @require_http_methods(["GET", "POST"])
 def setup(request: HttpRequest) -> HttpResponse:
     form = ChannelForm()
+    pack_form = PackForm()
+    pack_plan = pack_problems = None
     status = 200
     action = request.POST.get("action")
     if action == "add_channel":
@@ -77,4 +105,23 @@ def setup(request: HttpRequest) -> HttpResponse:
         rule = alerting_services.default_rule_create(channel=channel, by=request.user)
         messages.success(request, f"Rule “{rule.name}” now alerts {channel.name}.")
         return redirect("setup")
-    return render(request, "dashboard/setup.html", {"form": form, **setup_state()}, status=status)
+    elif action in ("preview_pack", "install_pack"):
+        pack_form = PackForm(request.POST)
+        if pack_form.is_valid():
+            try:
+                plan = packs.install(values=pack_form.values(), by=request.user, dry_run=action == "preview_pack", now=timezone.now())
+            except ConfigError as error:
+                pack_problems = error.problems
+                status = 400
+            else:
+                if action == "install_pack":
+                    messages.success(request, f"The guides' alert pack is installed: {plan.count('create')} created, "
+                                              f"{plan.count('update')} updated.")
+                    return redirect("setup")
+                pack_plan = plan.render()
+        else:
+            status = 400
+    return render(request, "dashboard/setup.html", {"form": form, "pack_form": pack_form, "pack_plan": pack_plan,
+                                                    "pack_problems": pack_problems, "dashboards": packs.DASHBOARDS,
+                                                    "pack_installed": AlertRule.objects.filter(name__startswith="guides: ").exists(),
+                                                    **setup_state()}, status=status)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import docs_views, incident_views, integration_views, monitor_form, monitor_views, ops_views, setup_views, views
+from dashboard import board_views, docs_views, incident_views, integration_views, monitor_form, monitor_views, ops_views, setup_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,6 +22,7 @@ urlpatterns = [
     path("integrations/", integration_views.integration_list, name="integration-list"),
     path("integrations/<int:pk>/token/", integration_views.integration_issue_token, name="integration-issue-token"),
     path("setup/", setup_views.setup, name="setup"),
+    path("dashboards/<slug:slug>/", board_views.board, name="pack-dashboard"),
     path("docs/", docs_views.docs_index, name="docs-index"),
     path("docs/<slug:name>/", docs_views.docs_page, name="docs-page"),
 ]

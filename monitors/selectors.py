@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Avg, Count, Max, Q
 
 from incidents.selectors import component_ids_under_maintenance
-from monitors import availability
+from monitors import availability, checkers
 from monitors.models import CheckResult, Monitor, Region
 
 
@@ -79,9 +79,15 @@ THRESHOLD_LINES = (("down_above", "down", "critical above"), ("warn_above", "war
                    ("warn_below", "warn", "warning below"), ("down_below", "down", "critical below"))
 
 
+def judged_settings(monitor: Monitor) -> dict[str, Any]:
+    """The settings the monitor's value is judged with: its own, plus what its kind fills in
+    (a postgres preset's or a redis metric's label, scale, unit and default limits)."""
+    return checkers.judged_settings(monitor.kind, monitor.settings or {})
+
+
 def value_display(monitor: Monitor) -> dict[str, Any]:
     """label, unit and scale of the monitor's value (settings over the kind's default)."""
-    settings = monitor.settings or {}
+    settings = judged_settings(monitor)
     display = {"label": "value", "unit": "", "scale": 1.0, **VALUE_DISPLAY.get(monitor.kind, {})}
     for name in ("label", "unit", "scale"):
         if settings.get(name) is not None:
@@ -102,7 +108,7 @@ def value_series(monitor: Monitor, *, period: str, start: datetime, end: datetim
 
 def threshold_lines(monitor: Monitor) -> list[tuple[float, str, str]]:
     """(limit scaled for display, label, "warn" or "down") of each threshold the monitor judges its value by."""
-    settings = monitor.settings or {}
+    settings = judged_settings(monitor)
     display = value_display(monitor)
     lines = []
     for name, level, words in THRESHOLD_LINES:

@@ -34,6 +34,7 @@ from core.services import audit_record
 from incidents import services as incidents
 from incidents.models import Component
 from incidents.selectors import component_ids_under_maintenance
+from monitors import checkers
 from monitors import state as machine
 from monitors.bounds import DEFAULT_RETRY_INTERVAL, default_retry_interval
 from monitors.checkers import heartbeat as heartbeat_checker
@@ -290,7 +291,7 @@ def _hold_breaches(checked: Sequence[Checked], monitors: dict[int, Monitor], sta
             held.append(item)
             continue
         result, region_state.breach_since, region_state.down_breach_since = thresholds.hold(
-            item.result, monitor.settings or {}, at=item.slot, breach_since=region_state.breach_since,
+            item.result, checkers.judged_settings(monitor.kind, monitor.settings or {}), at=item.slot, breach_since=region_state.breach_since,
             down_breach_since=region_state.down_breach_since)
         held.append(item if result is item.result else replace(item, result=result))
     return held

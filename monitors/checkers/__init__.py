@@ -37,6 +37,13 @@ def validate_settings(kind: str, target: str, settings: dict[str, Any]) -> dict[
     return errors
 
 
+def judged_settings(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings a kind judges its value with: the monitor's own, plus what the kind fills in
+    (a postgres preset's or a redis metric's label, scale, unit and default limits)."""
+    fill = getattr(REGISTRY.get(kind), "effective_settings", None)
+    return fill(dict(settings)) if fill is not None else dict(settings)  # type: ignore[no-any-return]
+
+
 def run_check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
     """Run one check; a bug in a checker is a failed check with a message, never a crash."""
     try:

@@ -27,8 +27,9 @@ prometheus_api, up for exposition. A query Prometheus refuses is down with Prome
 error text, and is refused when the monitor is saved (query_problem, called by
 monitors.services.monitor_upsert).
 
-"Held for a duration" (error rate above 5% for 5 minutes) comes from the engine's
-confirmations (retries at the retry interval) and from alert rules, not from this check.
+"Held for a duration" (error rate above 1% for 5 minutes) is warn_for_seconds /
+down_for_seconds, applied by the engine to this check's breaches per region
+(monitors.checkers.thresholds.hold), or an alert rule's `for`.
 """
 
 from __future__ import annotations
