@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-
-from django.db import transaction
 
 from alerting import services
 from alerting.models import AlertRule
@@ -19,43 +18,22 @@ from monitors.services import MONITOR_STATE
 
 def register() -> None:
     """Called from AlertingConfig.ready."""
-    events.register("alerting", topics=[MONITOR_STATE], handle=on_monitor_state)
+    events.register("alerting", topics=[MONITOR_STATE], handle=on_monitor_state, prepare=prepare_monitor_states)
     events.register("incident-paging", topics=[INCIDENT_CHANGED], handle=on_incident_changed)
     events.register("stakeholder-updates", topics=[STAKEHOLDER_UPDATE], handle=on_stakeholder_update)
 
 
 def on_monitor_state(event: Event, now: datetime) -> None:
-    monitor = Monitor.objects.filter(pk=event.payload["monitor"]).first()
+    read = events.prepared()
+    monitor_id = event.payload["monitor"]
+    if isinstance(read, ChunkRead) and monitor_id in read.monitors:
+        monitor = read.monitors[monitor_id]
+    else:
+        monitor = Monitor.objects.filter(pk=monitor_id).first()
     if monitor is None:
         return  # deleted since: nothing to alert about
     services.on_state_change(monitor=monitor, new_state=event.payload["new"], reason=event.payload.get("reason", ""), now=event.at,
-                             rules=_rules_of_this_transaction())
-
-
-class _RulesRead:
-    """The enabled rules, read once for the events handled in one transaction (core.events handles a
-    chunk of events per transaction): four queries per state change saved in a storm."""
-
-    def __init__(self) -> None:
-        self.rules = services.enabled_rules()
-
-    def __call__(self) -> None:
-        """The on-commit hook that marks this read as belonging to the open transaction; nothing to do."""
-
-
-_local = threading.local()
-
-
-def _rules_of_this_transaction() -> list[AlertRule] | None:
-    connection = transaction.get_connection()
-    if not connection.in_atomic_block:
-        return None  # rules_for reads them
-    read: _RulesRead | None = getattr(_local, "rules", None)
-    # Valid while its hook is registered: not once that transaction ended or the savepoint that read them rolled back.
-    if read is None or not any(hook[1] is read for hook in connection.run_on_commit):
-        read = _local.rules = _RulesRead()
-        transaction.on_commit(read)
-    return read.rules
+                             rules=read.rules if isinstance(read, ChunkRead) else None)
 
 
 def on_incident_changed(event: Event, now: datetime) -> None:
@@ -64,3 +42,19 @@ def on_incident_changed(event: Event, now: datetime) -> None:
 
 def on_stakeholder_update(event: Event, now: datetime) -> None:
     services.stakeholder_notify(update_id=event.payload["stakeholder_update"], now=now)
+
+
+@dataclass
+class ChunkRead:
+    """What the alerting consumer reads once for a chunk of state changes (core.events handles up to
+    50 in one transaction): the enabled rules and the chunk's monitors with their tags. Four rule
+    queries and two monitor queries per state change saved in a storm."""
+
+    rules: list[AlertRule]
+    monitors: dict[int, Monitor | None]  # None: deleted since
+
+
+def prepare_monitor_states(chunk: Sequence[Event]) -> ChunkRead:
+    ids = {event.payload["monitor"] for event in chunk}
+    found = Monitor.objects.filter(pk__in=ids).prefetch_related("tags").in_bulk()
+    return ChunkRead(rules=services.enabled_rules(), monitors={pk: found.get(pk) for pk in ids})

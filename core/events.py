@@ -23,6 +23,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,17 @@ PAGE = 200
 CHUNK = 50  # events handled per transaction (each in its own savepoint)
 
 Handler = Callable[[Event, datetime], None]
+# Called once per chunk of events, in its transaction before the first handler: to read at once what
+# the handlers would read one event at a time. What it returns, handlers of that chunk get from
+# prepared(); a failure only costs that: prepared() is None and the handlers read as usual.
+Preparer = Callable[[Sequence[Event]], Any]
+_prepared: ContextVar[Any] = ContextVar("vigil_events_prepared", default=None)
+
+
+def prepared() -> Any:
+    """What the consumer's prepare returned for the chunk being handled (None outside one, and for
+    an event handled alone: a retry)."""
+    return _prepared.get()
 
 
 @dataclass(frozen=True)
@@ -49,14 +61,16 @@ class Consumer:
     topics: frozenset[str]
     handle: Handler
     max_attempts: int = 5
+    prepare: Preparer | None = None
 
 
 _consumers: dict[str, Consumer] = {}
 
 
-def register(name: str, *, topics: Iterable[str], handle: Handler, max_attempts: int = 5) -> None:
-    """Called from an AppConfig.ready: `handle(event, now)` runs inside the event's transaction."""
-    _consumers[name] = Consumer(name=name, topics=frozenset(topics), handle=handle, max_attempts=max_attempts)
+def register(name: str, *, topics: Iterable[str], handle: Handler, max_attempts: int = 5, prepare: Preparer | None = None) -> None:
+    """Called from an AppConfig.ready: `handle(event, now)` runs inside the event's transaction (a
+    savepoint); `prepare(events)`, when given, first for each chunk of events (see Preparer)."""
+    _consumers[name] = Consumer(name=name, topics=frozenset(topics), handle=handle, max_attempts=max_attempts, prepare=prepare)
 
 
 def consumers() -> list[Consumer]:
@@ -158,17 +172,28 @@ def _consume_chunk(item: Consumer, position: int, chunk: list[Event], held_back:
     with transaction.atomic():
         if not _advance_from(item.name, position, chunk[-1].pk, now):
             return None
-        handled = 0
-        for event in chunk:
-            if event.key in held_back:
-                EventFailure.objects.create(consumer=item.name, event=event, key=event.key, state=EventFailure.State.WAITING)
-                continue
-            error = _attempt(item, event, now)
-            if error is None:
-                handled += 1
-                continue
-            _park(item, event, error, now)
-            held_back.add(event.key)
+        ready = None
+        if item.prepare is not None:
+            try:
+                with transaction.atomic():
+                    ready = item.prepare([event for event in chunk if event.key not in held_back])
+            except Exception as exc:  # noqa: BLE001 - preparing is an optimisation; the handlers read what they need
+                log.warning("consumer %s could not prepare events #%s-#%s: %s", item.name, chunk[0].pk, chunk[-1].pk, exc)
+        token = _prepared.set(ready)
+        try:
+            handled = 0
+            for event in chunk:
+                if event.key in held_back:
+                    EventFailure.objects.create(consumer=item.name, event=event, key=event.key, state=EventFailure.State.WAITING)
+                    continue
+                error = _attempt(item, event, now)
+                if error is None:
+                    handled += 1
+                    continue
+                _park(item, event, error, now)
+                held_back.add(event.key)
+        finally:
+            _prepared.reset(token)
     return handled
 
 
