@@ -61,7 +61,8 @@ def publish_after_commit(group: str = OPS_GROUP, *, topics: Iterable[str]) -> No
     """Tell the group after the current transaction commits (at once outside one). Every call in one
     transaction adds to one push per group: an event consumer handling fifty state changes in one
     transaction sends one message, not fifty (each push cost a thread and ~5 ms CPU; bench: every
-    check changes state)."""
+    check changes state). Topics added in a savepoint that later rolls back may still be sent with
+    the others: a page refetches once more, which is harmless."""
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
         publish(group, topics=topics)
