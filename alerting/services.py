@@ -292,11 +292,11 @@ def _fire(alert: Alert, *, now: datetime) -> None:
         _schedule_flush(alert.rule, alert.group_key, now)
 
 
-def on_state_change(*, monitor: Any, new_state: str, reason: str, now: datetime) -> list[Alert]:
+def on_state_change(*, monitor: Any, new_state: str, reason: str, now: datetime, rules: list[AlertRule] | None = None) -> list[Alert]:
     """A monitor changed state: each matching rule raises its alert when the new state fires
-    it, and clears it otherwise."""
+    it, and clears it otherwise. `rules`: enabled_rules() when the caller has read them already."""
     touched = []
-    for rule in rules_for(monitor):
+    for rule in rules_for(monitor, rules):
         key = f"rule:{rule.pk}:monitor:{monitor.pk}"
         if new_state in rule.states:
             # What the check saw ("connection refused", "p95 4.2 s > 4 s") says more than the verdict.

@@ -1,4 +1,4 @@
-"""A fast local HTTP target for check benchmarks: a fixed keep-alive 200 answer.
+"""A fast local HTTP target for check benchmarks: a fixed keep-alive 200 answer (503 under /fail).
 
 `python -m bench.target_server PORT` (asyncio, raw sockets, one process), so the
 target is not what limits checks per second.
@@ -11,6 +11,8 @@ import sys
 
 BODY = b'{"status": "healthy"}'
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
+# /fail answers 503, so a bench round can make every check change state.
+FAILING = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -19,7 +21,7 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
             request = await reader.readuntil(b"\r\n\r\n")
             if not request:
                 break
-            writer.write(RESPONSE)
+            writer.write(FAILING if request.startswith(b"GET /fail") else RESPONSE)
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
         pass

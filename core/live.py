@@ -13,6 +13,7 @@ Topics: "monitors" and "monitor-<id>", "alerts", "incidents" and "incident-<id>"
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,6 +43,33 @@ def publish(group: str, *, topics: Iterable[str]) -> bool:
     return True
 
 
+class _AfterCommit:
+    """The pushes one transaction owes: one message per group with every topic, sent after commit."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, set[str]] = {}
+
+    def __call__(self) -> None:
+        for group, topics in self.groups.items():
+            publish(group, topics=topics)
+
+
+_local = threading.local()
+
+
 def publish_after_commit(group: str = OPS_GROUP, *, topics: Iterable[str]) -> None:
-    topics = list(topics)
-    transaction.on_commit(lambda: publish(group, topics=topics))
+    """Tell the group after the current transaction commits (at once outside one). Every call in one
+    transaction adds to one push per group: an event consumer handling fifty state changes in one
+    transaction sends one message, not fifty (each push cost a thread and ~5 ms CPU; bench: every
+    check changes state). Topics added in a savepoint that later rolls back may still be sent with
+    the others: a page refetches once more, which is harmless."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        publish(group, topics=topics)
+        return
+    pending: _AfterCommit | None = getattr(_local, "pending", None)
+    # Still registered unless that transaction ended or the savepoint that registered it rolled back.
+    if pending is None or not any(hook[1] is pending for hook in connection.run_on_commit):
+        pending = _local.pending = _AfterCommit()
+        transaction.on_commit(pending)
+    pending.groups.setdefault(group, set()).update(topics)

@@ -26,6 +26,26 @@ http_request_duration = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 check_results = Counter("vigil_check_results_total", "Checks run, by kind and outcome", ["kind", "outcome"])
+engine_seconds = Counter(
+    "vigil_engine_seconds_total",
+    "Where the engine's time goes, by phase (dispatch, io, result_write, reactions) and clock (cpu: the process's CPU time; wall)",
+    ["phase", "clock"],
+)
+
+
+class engine_phase:
+    """Counts a block's CPU time (the whole process's: a check batch's I/O runs in other threads) and
+    wall time under vigil_engine_seconds_total{phase}."""
+
+    def __init__(self, phase: str) -> None:
+        self.phase = phase
+
+    def __enter__(self) -> None:
+        self.cpu, self.wall = time.process_time(), time.monotonic()
+
+    def __exit__(self, *_: object) -> None:
+        engine_seconds.labels(self.phase, "cpu").inc(time.process_time() - self.cpu)
+        engine_seconds.labels(self.phase, "wall").inc(time.monotonic() - self.wall)
 notification_deliveries = Counter(
     "vigil_notification_deliveries_total", "Notification delivery attempts, by channel kind and outcome", ["kind", "outcome"]
 )

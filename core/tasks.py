@@ -9,6 +9,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from core import events
+from core.metrics import engine_phase
 from core.redis_client import get_redis
 
 log = logging.getLogger("vigil.events")
@@ -34,13 +35,15 @@ def run_consumer(name: str) -> int:
         get_redis().delete(QUEUED_KEY.format(name))
     except Exception:  # noqa: BLE001 - the run itself does not need Redis
         pass
-    return events.run(name, now=timezone.now())
+    with engine_phase("reactions"):
+        return events.run(name, now=timezone.now())
 
 
 @shared_task(name="core.run_consumers")
 def run_consumers() -> int:
     """The safety net behind the after-commit wake-ups (broker down, a worker killed mid-run)."""
-    return sum(events.run(item.name, now=timezone.now(), seconds=5.0) for item in events.consumers())
+    with engine_phase("reactions"):
+        return sum(events.run(item.name, now=timezone.now(), seconds=5.0) for item in events.consumers())
 
 
 @shared_task(name="core.prune_events")

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FuturesTimeout
 from datetime import datetime
 
 from celery import shared_task
 from django.db import close_old_connections
 from django.utils import timezone
 
+from core.metrics import engine_phase
 from monitors import rollups, services
-from monitors.checkers import run_check
-from monitors.checkers.base import CheckSession, down
+from monitors.checkers import ASYNC_KINDS, run_check, run_check_async
+from monitors.checkers.base import CheckSession, Result, down
 from monitors.models import Monitor
 
 log = logging.getLogger("vigil.engine")
@@ -37,24 +40,40 @@ def _executor(region: str) -> tuple[ThreadPoolExecutor, CheckSession]:
 
 
 def check_batch(items: list[list[object]], region: str, now: datetime | None = None) -> int:
-    """Run a batch of (monitor id, slot) checks concurrently, then record them in one transaction."""
+    """Run a batch of (monitor id, slot) checks concurrently, then record them in one transaction.
+
+    HTTP checks run together on the session's event loop (one thread, every request in flight at
+    once); the other kinds in the thread pool."""
     slots = {int(monitor_id): datetime.fromisoformat(str(slot)) for monitor_id, slot in items}  # type: ignore[call-overload]
-    monitors = Monitor.objects.in_bulk(list(slots))
-    pool, session = _executor(region)
-    started = now or timezone.now()
-    futures = {pool.submit(run_check, monitor, session, started): monitor for monitor in monitors.values()}
-    # Every checker bounds itself; this is the backstop for one that does not.
-    longest = max((m.timeout_seconds for m in monitors.values()), default=1.0)
-    done, _not_done = wait(futures, timeout=longest + 5)
-    checked = []
-    for future, monitor in futures.items():
-        if future in done:
-            result = future.result()
-        else:
-            result = down(f"check did not finish within {longest + 5:g}s")
-        checked.append(services.Checked(monitor.pk, slots[monitor.pk], result))
-    services.record_results(region_name=region, checked=checked, now=timezone.now())
+    with engine_phase("io"):
+        monitors = Monitor.objects.in_bulk(list(slots))
+        pool, session = _executor(region)
+        started = now or timezone.now()
+        on_loop = [monitor for monitor in monitors.values() if monitor.kind in ASYNC_KINDS]
+        futures = {pool.submit(run_check, monitor, session, started): monitor for monitor in monitors.values() if monitor.kind not in ASYNC_KINDS}
+        # Every checker bounds itself; this is the backstop for one that does not.
+        longest = max((m.timeout_seconds for m in monitors.values()), default=1.0)
+        results: dict[int, Result] = {}
+        if on_loop:
+            gathered = asyncio.run_coroutine_threadsafe(_run_on_loop(on_loop, session, started), session.loop)
+            try:
+                results.update(gathered.result(timeout=longest + 5))
+            except FuturesTimeout:
+                gathered.cancel()
+        done, _not_done = wait(futures, timeout=longest + 5)
+        for future, monitor in futures.items():
+            if future in done:
+                results[monitor.pk] = future.result()
+        checked = [services.Checked(monitor.pk, slots[monitor.pk], results.get(monitor.pk) or down(f"check did not finish within {longest + 5:g}s"))
+                   for monitor in monitors.values()]
+    with engine_phase("result_write"):
+        services.record_results(region_name=region, checked=checked, now=timezone.now())
     return len(checked)
+
+
+async def _run_on_loop(monitors: list[Monitor], session: CheckSession, now: datetime) -> dict[int, Result]:
+    results = await asyncio.gather(*(run_check_async(monitor, session, now) for monitor in monitors))
+    return {monitor.pk: result for monitor, result in zip(monitors, results, strict=True)}
 
 
 @shared_task(name="monitors.run_check_batch", acks_late=True, reject_on_worker_lost=True)

@@ -44,10 +44,26 @@ def judged_settings(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
     return fill(dict(settings)) if fill is not None else dict(settings)  # type: ignore[no-any-return]
 
 
+# Kinds whose module also has `check_async`: a worker runs a batch of them at once on its session's loop.
+ASYNC_KINDS = frozenset(kind for kind, module in REGISTRY.items() if hasattr(module, "check_async"))
+
+
 def run_check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
     """Run one check; a bug in a checker is a failed check with a message, never a crash."""
     try:
         result: Result = REGISTRY[monitor.kind].check(monitor, session, now)
+        return result
+    except MissingSecret as missing:
+        return down(str(missing))
+    except Exception as exc:
+        log.exception("checker %s failed on monitor %s", monitor.kind, monitor.pk)
+        return down(f"internal checker error: {type(exc).__name__}: {exc}")
+
+
+async def run_check_async(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
+    """run_check for a kind in ASYNC_KINDS, on the session's loop: the same failures, the same messages."""
+    try:
+        result: Result = await REGISTRY[monitor.kind].check_async(monitor, session, now)
         return result
     except MissingSecret as missing:
         return down(str(missing))

@@ -9,20 +9,30 @@ connections, TLS contexts).
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import os
 import ssl
 import threading
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+from urllib.request import getproxies_environment, proxy_bypass_environment
 
+import aiohttp
 import requests
 from requests.adapters import HTTPAdapter
+from requests.certs import where as requests_ca_bundle
 
 if TYPE_CHECKING:
     from monitors.models import Monitor
 
 OK, DEGRADED, DOWN = "ok", "degraded", "down"
+USER_AGENT = "Vigil-Monitor/0.1 (+https://github.com/vigil)"
+T = TypeVar("T")
 MESSAGE_LIMIT = 200
 
 
@@ -69,15 +79,72 @@ class WatchedAdapter(HTTPAdapter):
 
 
 class CheckSession:
-    """Per-thread reusable clients: one requests.Session per thread, shared TLS contexts; and the
-    region the checks run from (a worker's sessions have one; an ad-hoc check, such as the
-    monitor form's trial run, has None and keeps no history between checks)."""
+    """What a worker process reuses between checks: one asyncio loop in its own thread with one
+    keep-alive HTTP client (every HTTP check of the process runs there, many in flight at once),
+    per-thread requests sessions for the others, shared TLS contexts; and the region the checks run
+    from (a worker's sessions have one; an ad-hoc check, such as the monitor form's trial run, has
+    None and keeps no history between checks)."""
 
     def __init__(self, region: str | None = None) -> None:
         self.region = region
         self._local = threading.local()
         self._contexts: dict[bool, ssl.SSLContext] = {}
+        self._http_contexts: dict[bool, ssl.SSLContext] = {}
         self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client: aiohttp.ClientSession | None = None
+        self._proxies: dict[str, str] | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The session's event loop, started on first use in a daemon thread."""
+        with self._lock:
+            if self._loop is None or self._loop.is_closed():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="vigil-check-loop", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run a coroutine on the session's loop and wait for it (from any thread but the loop's)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def http_client(self) -> aiohttp.ClientSession:
+        """The keep-alive HTTP client; called on the session's loop."""
+        if self._client is None or self._client.closed:
+            # No limit on connections: a check's own hard deadline bounds it, and a batch's checks run at once.
+            # Cookies as requests kept them (IP-address hosts too), proxies from the environment as requests took them.
+            # Proxies from the environment are looked up by http_proxy_for (aiohttp's trust_env would hop to a
+            # thread twice per request to read them and ~/.netrc).
+            self._client = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+                cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"User-Agent": USER_AGENT},
+                timeout=aiohttp.ClientTimeout(total=None),
+            )
+        return self._client
+
+    def http_proxy_for(self, url: str) -> str | None:
+        """The proxy requests would have used for this URL (HTTP_PROXY, HTTPS_PROXY, NO_PROXY, read once)."""
+        if self._proxies is None:
+            self._proxies = getproxies_environment()
+        if not self._proxies:
+            return None
+        parts = urlsplit(url)
+        if parts.hostname and proxy_bypass_environment(parts.hostname, self._proxies):
+            return None
+        return self._proxies.get(parts.scheme) or self._proxies.get("all")
+
+    def http_ssl_context(self, verify: bool = True) -> ssl.SSLContext:
+        """TLS for HTTP checks: the CA bundle requests verified against (certifi), or no verification."""
+        with self._lock:
+            context = self._http_contexts.get(verify)
+            if context is None:
+                context = ssl.create_default_context(cafile=requests_ca_bundle())
+                if not verify:
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                self._http_contexts[verify] = context
+            return context
 
     @property
     def http(self) -> requests.Session:
@@ -87,7 +154,7 @@ class CheckSession:
             adapter = WatchedAdapter(pool_connections=16, pool_maxsize=16, max_retries=0)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
-            session.headers["User-Agent"] = "Vigil-Monitor/0.1 (+https://github.com/vigil)"
+            session.headers["User-Agent"] = USER_AGENT
             self._local.http = session
         return session
 
@@ -106,6 +173,12 @@ class CheckSession:
         session = getattr(self._local, "http", None)
         if session is not None:
             session.close()
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            client = self._client
+            if client is not None:
+                self.run(client.close(), timeout=5)
+            loop.call_soon_threadsafe(loop.stop)
 
 
 class Deadline:
@@ -127,6 +200,13 @@ class Deadline:
 
 def describe_error(exc: BaseException) -> str:
     """A short, readable cause for a connection-level failure."""
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection closed by the server"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return "certificate verify failed"
+    if isinstance(exc, aiohttp.ClientOSError) and not isinstance(exc, aiohttp.ClientConnectorDNSError) and (exc.errno or 0) > 0:
+        # aiohttp words a refused connection "Connect call failed"; the errno says what happened.
+        exc = OSError(exc.errno, os.strerror(exc.errno) if exc.errno != errno.ETIMEDOUT else "timed out")
     text = str(exc)
     for marker in ("Connection refused", "timed out", "Name or service not known", "Connection reset",
                    "certificate verify failed", "Temporary failure in name resolution", "No route to host"):

@@ -17,18 +17,23 @@ settings (all optional):
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import requests
+import aiohttp
+from requests.utils import get_encoding_from_headers
 
 from core.secrets import resolve
 from lib.json_condition import ConditionError
 from lib.json_condition import parse as parse_condition
 from monitors.checkers import thresholds
 from monitors.checkers.base import CheckSession, Deadline, Result, degraded, describe_error, down, ok
-from monitors.checkers.watchdog import deadline_guard
 
 if TYPE_CHECKING:
     from monitors.models import Monitor
@@ -90,84 +95,109 @@ def validate(target: str, settings: dict[str, Any]) -> dict[str, str]:
     return errors
 
 
-def _request_kwargs(settings: dict[str, Any], timeout: float, *, monitor_name: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Response:
+    """What the checks read of an HTTP answer (the body is read by fetch, within the limits)."""
+
+    status_code: int
+    reason: str
+    encoding: str | None  # as requests chose it from Content-Type, so text decodes as before
+    headers: Mapping[str, str]
+
+
+def _request_options(settings: dict[str, Any], timeout: float, session: CheckSession, *, monitor_name: str) -> dict[str, Any]:
     headers = {str(k): str(v) for k, v in (settings.get("headers") or {}).items()}
-    kwargs: dict[str, Any] = {
+    options: dict[str, Any] = {
         "headers": headers,
-        "timeout": (min(timeout, 10.0), timeout),
+        # A connection not made within 10 s (or the timeout) fails; the whole check is bounded by fetch's deadline.
+        "timeout": aiohttp.ClientTimeout(total=None, sock_connect=min(timeout, 10.0), sock_read=timeout),
         "allow_redirects": bool(settings.get("follow_redirects", True)),
-        "verify": bool(settings.get("verify_tls", True)),
-        "stream": True,
+        "max_redirects": int(settings.get("max_redirects", 5)),
+        "ssl": session.http_ssl_context(bool(settings.get("verify_tls", True))),
     }
     if settings.get("body") is not None:
-        kwargs["data"] = str(settings["body"]).encode()
+        options["data"] = str(settings["body"]).encode()
     auth = settings.get("auth") or {}
     if auth.get("type") == "basic":
-        kwargs["auth"] = (resolve(auth.get("username", ""), what=f"monitor {monitor_name!r}: settings.auth.username"),
-                          resolve(auth.get("password", ""), what=f"monitor {monitor_name!r}: settings.auth.password"))
+        # Sent as a header, which is dropped when a redirect leaves the origin (as requests did).
+        username = resolve(auth.get("username", ""), what=f"monitor {monitor_name!r}: settings.auth.username")
+        password = resolve(auth.get("password", ""), what=f"monitor {monitor_name!r}: settings.auth.password")
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{username}:{password}".encode("latin1")).decode()  # as requests encodes it
     elif auth.get("type") == "bearer":
         headers["Authorization"] = "Bearer " + resolve(auth.get("token", ""), what=f"monitor {monitor_name!r}: settings.auth.token")
-    return kwargs
+    return options
 
 
-def fetch(monitor: Monitor, session: CheckSession, needs_body: bool) -> tuple[Result | None, requests.Response | None, bytes, bool, int]:
-    """Run the request within the monitor's hard timeout.
+Fetched = tuple[Result | None, Response | None, bytes, bool, int]
 
-    Returns (failure or None, response, body read, whether the body was cut, elapsed ms).
+
+def fetch(monitor: Monitor, session: CheckSession, needs_body: bool) -> Fetched:
+    """fetch_async from a thread: the request runs on the session's loop."""
+    return session.run(fetch_async(monitor, session, needs_body))
+
+
+async def fetch_async(monitor: Monitor, session: CheckSession, needs_body: bool) -> Fetched:
+    """Run the request within the monitor's hard timeout, on the session's loop.
+
+    Returns (failure or None, response, body read, whether the body was cut, elapsed ms). The
+    timeout is a hard total: a server that drips one byte a second is cut off when it passes.
     """
     settings = monitor.settings or {}
-    deadline = Deadline(monitor.timeout_seconds)
-    http = session.http
-    http.max_redirects = int(settings.get("max_redirects", 5))
+    timeout = monitor.timeout_seconds
+    deadline = Deadline(timeout)
     max_body = int(settings.get("max_body_bytes", DEFAULT_MAX_BODY))
     method = str(settings.get("method", "GET")).upper()
+    options = _request_options(settings, timeout, session, monitor_name=monitor.name)
+    options["proxy"] = session.http_proxy_for(monitor.target)
     body = bytearray()
     truncated = False
-    with deadline_guard(monitor.timeout_seconds):
-        try:
-            response = http.request(method, monitor.target, **_request_kwargs(settings, monitor.timeout_seconds, monitor_name=monitor.name))
-        except requests.TooManyRedirects:
-            return down(f"too many redirects (more than {http.max_redirects})", latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
-        except requests.exceptions.SSLError as exc:
-            return down(f"TLS error: {describe_error(exc)}", latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
-        except (requests.RequestException, OSError) as exc:
-            if deadline.expired():
-                return down(f"no response within {monitor.timeout_seconds:g}s", latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
-            return down(describe_error(exc), latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
-        try:
-            declared = int(response.headers.get("Content-Length", "0") or 0)
-        except ValueError:
-            declared = 0
-        try:
-            if needs_body or declared <= max_body:
-                raw = response.raw
-                while len(body) < max_body:
-                    chunk = raw.read1(min(CHUNK, max_body - len(body)), decode_content=True) if hasattr(raw, "read1") else raw.read(CHUNK)
-                    if not chunk:
-                        break
-                    body.extend(chunk)
-                    if deadline.expired():
-                        raise TimeoutError
+    answer: aiohttp.ClientResponse | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            try:
+                answer = await session.http_client().request(method, monitor.target, **options)
+            except aiohttp.TooManyRedirects:
+                return down(f"too many redirects (more than {options['max_redirects']})", latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
+            except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
+                return down(f"TLS error: {describe_error(exc)}", latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
+            except (aiohttp.ClientError, OSError, ValueError) as exc:
+                if deadline.expired():
+                    return down(f"no response within {timeout:g}s", latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
+                return down(describe_error(exc), latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
+            try:
+                declared = int(answer.headers.get("Content-Length", "0") or 0)
+            except ValueError:
+                declared = 0
+            try:
+                if needs_body or declared <= max_body:
+                    while len(body) < max_body:
+                        chunk = await answer.content.read(min(CHUNK, max_body - len(body)))
+                        if not chunk:
+                            break
+                        body.extend(chunk)
+                    else:
+                        truncated = True
                 else:
                     truncated = True
-            else:
-                truncated = True
-        except (requests.RequestException, OSError, TimeoutError, ValueError) as exc:
-            response.close()
-            if deadline.expired():
-                return (
-                    down(f"response not complete within {monitor.timeout_seconds:g}s (got {len(body)} bytes)",
-                         latency_ms=deadline.elapsed_ms(), status_code=response.status_code),
-                    response, bytes(body), truncated, deadline.elapsed_ms(),
-                )
-            return down(f"connection broke while reading the body: {describe_error(exc)}", latency_ms=deadline.elapsed_ms(),
-                        status_code=response.status_code), response, bytes(body), truncated, deadline.elapsed_ms()
-        finally:
-            if truncated:
-                response.close()  # never download the rest of a huge body
-            else:
-                response.raw.release_conn()  # keep-alive: the connection goes back to the pool
-    return None, response, bytes(body), truncated, deadline.elapsed_ms()
+            except (aiohttp.ClientError, OSError, ValueError) as exc:
+                answer.close()
+                return down(f"connection broke while reading the body: {describe_error(exc)}", latency_ms=deadline.elapsed_ms(),
+                            status_code=answer.status), _response(answer), bytes(body), truncated, deadline.elapsed_ms()
+    except TimeoutError:
+        if answer is None:
+            return down(f"no response within {timeout:g}s", latency_ms=deadline.elapsed_ms()), None, b"", False, deadline.elapsed_ms()
+        answer.close()
+        return (down(f"response not complete within {timeout:g}s (got {len(body)} bytes)", latency_ms=deadline.elapsed_ms(),
+                     status_code=answer.status), _response(answer), bytes(body), truncated, deadline.elapsed_ms())
+    if truncated:
+        answer.close()  # never download the rest of a huge body
+    else:
+        answer.release()  # keep-alive: the connection goes back to the pool
+    return None, _response(answer), bytes(body), truncated, deadline.elapsed_ms()
+
+
+def _response(answer: aiohttp.ClientResponse) -> Response:
+    return Response(answer.status, answer.reason or "", get_encoding_from_headers(answer.headers), answer.headers)
 
 
 def slow_result(settings: dict[str, Any], elapsed_ms: int, status_code: int) -> Result | None:
@@ -191,9 +221,14 @@ def latency_verdict(settings: dict[str, Any], elapsed_ms: int) -> tuple[str, str
 
 
 def check(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
+    return session.run(check_async(monitor, session, now))
+
+
+async def check_async(monitor: Monitor, session: CheckSession, now: datetime) -> Result:
+    """The check on the session's loop: a worker runs a whole batch of these at once."""
     settings = monitor.settings or {}
     needs_body = bool(settings.get("keyword") or settings.get("keyword_absent") or settings.get("json_path"))
-    failure, response, body, truncated, elapsed = fetch(monitor, session, needs_body)
+    failure, response, body, truncated, elapsed = await fetch_async(monitor, session, needs_body)
     if failure is not None:
         return failure
     assert response is not None
@@ -226,4 +261,4 @@ def _describe_ranges(ranges: list[tuple[int, int]]) -> str:
     return ", ".join(str(low) if low == high else f"{low}-{high}" for low, high in ranges)
 
 
-__all__ = ["check", "degraded", "fetch", "latency_verdict", "slow_result", "validate"]
+__all__ = ["check", "check_async", "degraded", "fetch", "fetch_async", "latency_verdict", "slow_result", "validate"]
