@@ -294,7 +294,7 @@ def test_the_set_up_checklist_leads_to_a_working_default_rule(live_app, browser,
         expect(page.locator('tr[data-monitor="checkout-api"]')).to_contain_text("down, nobody notified")
         page.get_by_role("link", name="Set up alerting").click()
 
-        page.get_by_label("Name").fill("Ops webhook")
+        page.get_by_label("Name", exact=True).fill("Ops webhook")
         page.get_by_label("Kind").select_option("webhook")
         page.get_by_label("Address").fill("not a url")
         page.get_by_role("button", name="Add the channel and send a test").click()
