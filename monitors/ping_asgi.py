@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
@@ -48,6 +51,12 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 log = logging.getLogger("vigil.pings")
 MAX_BATCH = 1000
 REDIS_PAUSE = 5.0  # seconds pings skip Redis after it failed
+# Ping times are made unique per check across the server's processes: each process takes one
+# residue of the microsecond modulo TIME_SLOTS, and its times only go forward. Two pings of one
+# check with the same time would be one result (results are keyed by monitor, time, region).
+TIME_SLOTS = 16
+WRITERS_KEY = "vigil:ping-writers"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 UNAVAILABLE = (b"ping not recorded: the ping buffer and the database are both unavailable; retry in a few seconds\n")
 
 PING_PATH = re.compile(r"^/ping/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:/(start|fail|[0-9]+))?$")
@@ -67,6 +76,8 @@ class PingBatcher:
         self.pending: list[tuple[services.Ping, asyncio.Future[int]]] = []
         self.flushing = False
         self.skip_redis_until = 0.0
+        self.residue: int | None = None
+        self.last_us = 0
 
     async def submit(self, ping: services.Ping) -> int:
         """1 when the ping is stored (buffered or applied), 0 when it is over the rate and not
@@ -96,7 +107,26 @@ class PingBatcher:
         finally:
             self.flushing = False
 
+    async def _unique_times(self, batch: list[services.Ping]) -> list[services.Ping]:
+        """The batch with times unique to this process (see TIME_SLOTS), each within 16 µs of
+        its arrival unless the one before it was later."""
+        if self.residue is None:
+            try:
+                self.residue = int(await asyncio.wait_for(self.client.incr(WRITERS_KEY), self.timeout)) % TIME_SLOTS
+            except (aioredis.RedisError, OSError, TimeoutError):
+                self.residue = os.getpid() % TIME_SLOTS
+        unique = []
+        for ping in batch:
+            at_us = (ping.at - EPOCH) // timedelta(microseconds=1)
+            at_us += self.residue - at_us % TIME_SLOTS
+            if at_us <= self.last_us:
+                at_us = self.last_us + TIME_SLOTS
+            self.last_us = at_us
+            unique.append(replace(ping, at=EPOCH + timedelta(microseconds=at_us)))
+        return unique
+
     async def _store(self, batch: list[services.Ping]) -> list[int]:
+        batch = await self._unique_times(batch)
         if time.monotonic() >= self.skip_redis_until:
             keys, arguments = pings.append_arguments(batch, settings.VIGIL_PING_RATE)
             try:

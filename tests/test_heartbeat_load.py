@@ -153,6 +153,29 @@ def test_the_rate_limit_holds_within_one_batch():
     assert pings.drain(now=timezone.now(), consumer="rate") == 2
 
 
+def test_pings_of_one_check_at_the_same_moment_in_two_server_processes_are_all_stored():
+    job = _jobs()[0]
+    at = timezone.now()
+
+    async def two_processes() -> list[int]:
+        first, second = (PingBatcher(settings.REDIS_URL, settings.VIGIL_REDIS_TIMEOUT) for _ in range(2))
+        try:
+            # Three rounds: the drains below fall between them, as drain batches do between pings.
+            return list(await asyncio.gather(*(batcher.submit(services.Ping(job.pk, "success", None, "", at))
+                                               for batcher in (first, second) for _ in range(20))))
+        finally:
+            await first.client.aclose()
+            await second.client.aclose()
+
+    with override_settings(VIGIL_PING_RATE=100_000):
+        drained = 0
+        for _ in range(3):
+            assert asyncio.run(two_processes()) == [1] * 40
+            drained += pings.drain(now=timezone.now(), consumer="same-moment")
+    assert drained == 120
+    assert CheckResult.objects.filter(monitor_id=job.pk).count() == 120
+
+
 class RedisRelay:
     """A TCP relay to the test's Redis (TCP or the embedded one's socket). hang(): connections stay
     open and what is sent is read but never forwarded, either way; stop(): connecting is refused."""
