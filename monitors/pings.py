@@ -101,6 +101,39 @@ def enqueue(ping: services.Ping) -> bool:
         return False
 
 
+# The ping layer's batched append (monitors.ping_asgi.PingBatcher): for each ping, its rate
+# counter and, when under the rate, its stream entry, in one script run for the whole batch.
+# KEYS: the stream, then one rate key per ping; ARGV: the rate, the stream cap, then five
+# fields per ping. Returns 1 (buffered) or 0 (over the rate, not buffered) per ping.
+APPEND_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local answers = {}
+for i = 2, #KEYS do
+  local count = redis.call('INCR', KEYS[i])
+  if count == 1 then redis.call('EXPIRE', KEYS[i], 2) end
+  if count > rate then
+    answers[i - 1] = 0
+  else
+    local f = 3 + (i - 2) * 5
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[f], 's', ARGV[f + 1], 'e', ARGV[f + 2], 'b', ARGV[f + 3], 't', ARGV[f + 4])
+    answers[i - 1] = 1
+  end
+end
+return answers
+"""
+
+
+def append_arguments(batch: list[services.Ping], rate: int) -> tuple[list[str], list[str]]:
+    """KEYS and ARGV of APPEND_SCRIPT for these pings."""
+    keys = [STREAM]
+    arguments = [str(rate), str(STREAM_MAX)]
+    for ping in batch:
+        keys.append(f"{RATE_KEY_PREFIX}{ping.monitor_id}:{int(ping.at.timestamp())}")
+        arguments += [str(ping.monitor_id), ping.signal, "" if ping.exit_code is None else str(ping.exit_code), ping.body[:1000],
+                      repr(ping.at.timestamp())]
+    return keys, arguments
+
+
 def _ensure_group(client: redis.Redis) -> None:
     try:
         client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
