@@ -3,11 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8000
-# pytest-xdist workers for `make test` (each has its own database, data dir and Redis db; see
-# portal/settings_test.py). One process by default: some tests still rely on rows that data
-# migrations write and a transactional test elsewhere may have flushed, which the serial order
-# happens to keep; with TEST_WORKERS=2 about 60 fail for that reason.
-TEST_WORKERS ?= 0
+# pytest-xdist workers for `make test`: each has its own database, data dir and Redis db
+# (portal/settings_test.py), and rows written by data migrations are put back before each test
+# (tests/conftest.py), so files run in any order on any worker. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 export PORT
 # Links in the demo's status page, feeds and emails follow the port it runs on.
 VIGIL_BASE_URL ?= http://127.0.0.1:$(PORT)
@@ -61,7 +60,7 @@ run: prepare
 # The fast suite; the fault scenarios (real outages of Redis and PostgreSQL, restarts)
 # run with `make test-faults`, and CI runs both.
 test: install browser prometheus
-	$(BIN)/pytest --ignore=tests/faults -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest --ignore=tests/faults -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-faults: install
 	$(BIN)/pytest tests/faults
