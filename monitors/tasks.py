@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -10,6 +11,7 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from datetime import datetime
 
 from celery import shared_task
+from celery.signals import worker_process_shutdown
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -37,6 +39,23 @@ def _executor(region: str) -> tuple[ThreadPoolExecutor, CheckSession]:
         if region not in _sessions:
             _sessions[region] = CheckSession(region=region)
         return _pool, _sessions[region]
+
+
+@worker_process_shutdown.connect
+def close_sessions(**_: object) -> None:
+    """Close every region's clients (the aiohttp session on its loop, keep-alive connections)
+    when the worker process or the interpreter ends, instead of leaving aiohttp to complain."""
+    with _pool_lock:
+        sessions = list(_sessions.values())
+        _sessions.clear()
+    for session in sessions:
+        try:
+            session.close()
+        except Exception:  # a loop already gone at exit: nothing left to close
+            log.debug("closing a check session failed", exc_info=True)
+
+
+atexit.register(close_sessions)
 
 
 def check_batch(items: list[list[object]], region: str, now: datetime | None = None) -> int:
