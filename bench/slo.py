@@ -42,16 +42,16 @@ def _make() -> None:
     with connection.cursor() as cursor:
         cursor.execute("""
             INSERT INTO monitors_rollup (monitor_id, period, start, total, ok, degraded, latency_sum_ms, latency_count, histogram,
-                                         excluded_total, excluded_up)
+                                         excluded_total, excluded_up, value_count)
             SELECT m.id, 'hour', ts, 60, 60 - (CASE WHEN (m.id * 7 + extract(epoch FROM ts)::bigint / 3600) %% 97 = 0 THEN 3 ELSE 0 END),
-                   0, 60 * 120, 60, %s::jsonb, 0, 0
+                   0, 60 * 120, 60, %s::jsonb, 0, 0, 0
             FROM monitors_monitor m, generate_series('2026-09-01 00:00+00'::timestamptz, '2026-09-30 23:00+00', interval '1 hour') ts
         """, [str(histogram).replace(" ", "")])
         cursor.execute("""
             INSERT INTO monitors_rollup (monitor_id, period, start, total, ok, degraded, latency_sum_ms, latency_count, histogram,
-                                         excluded_total, excluded_up)
+                                         excluded_total, excluded_up, value_count)
             SELECT monitor_id, 'day', date_trunc('day', start AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', sum(total), sum(ok), sum(degraded),
-                   sum(latency_sum_ms), sum(latency_count), %s::jsonb, 0, 0
+                   sum(latency_sum_ms), sum(latency_count), %s::jsonb, 0, 0, 0
             FROM monitors_rollup WHERE period = 'hour' GROUP BY 1, 3
         """, [str([x * 24 for x in histogram]).replace(" ", "")])
         cursor.execute("ANALYZE monitors_rollup")
