@@ -23,8 +23,6 @@ from urllib.parse import urlsplit
 from urllib.request import getproxies_environment, proxy_bypass_environment
 
 import aiohttp
-import requests
-from requests.adapters import HTTPAdapter
 from requests.certs import where as requests_ca_bundle
 
 if TYPE_CHECKING:
@@ -68,26 +66,15 @@ class Checker(Protocol):
     def validate(self, target: str, settings: dict[str, Any]) -> dict[str, str]: ...
 
 
-class WatchedAdapter(HTTPAdapter):
-    """An adapter whose connections obey watchdog.deadline_guard (hard total timeouts)."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        from monitors.checkers.watchdog import POOL_CLASSES
-
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = POOL_CLASSES
-
-
 class CheckSession:
     """What a worker process reuses between checks: one asyncio loop in its own thread with one
     keep-alive HTTP client (every HTTP check of the process runs there, many in flight at once),
-    per-thread requests sessions for the others, shared TLS contexts; and the region the checks run
+    shared TLS contexts for the other kinds; and the region the checks run
     from (a worker's sessions have one; an ad-hoc check, such as the monitor form's trial run, has
     None and keeps no history between checks)."""
 
     def __init__(self, region: str | None = None) -> None:
         self.region = region
-        self._local = threading.local()
         self._contexts: dict[bool, ssl.SSLContext] = {}
         self._http_contexts: dict[bool, ssl.SSLContext] = {}
         self._lock = threading.Lock()
@@ -146,18 +133,6 @@ class CheckSession:
                 self._http_contexts[verify] = context
             return context
 
-    @property
-    def http(self) -> requests.Session:
-        session = getattr(self._local, "http", None)
-        if session is None:
-            session = requests.Session()
-            adapter = WatchedAdapter(pool_connections=16, pool_maxsize=16, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            session.headers["User-Agent"] = USER_AGENT
-            self._local.http = session
-        return session
-
     def ssl_context(self, verify: bool = True) -> ssl.SSLContext:
         with self._lock:
             context = self._contexts.get(verify)
@@ -170,9 +145,6 @@ class CheckSession:
             return context
 
     def close(self) -> None:
-        session = getattr(self._local, "http", None)
-        if session is not None:
-            session.close()
         loop = self._loop
         if loop is not None and not loop.is_closed():
             client = self._client
