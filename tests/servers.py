@@ -12,6 +12,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 Route = Callable[[BaseHTTPRequestHandler], None]
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a worker opens a whole batch's connections at once
+    # (every HTTP check of a batch is in flight together), and SYNs past the backlog wait a 1 s
+    # retransmit, which a 2 s check timeout then reports as "no response".
+    request_queue_size = 128
+
+
 class HTTPServer:
     """ThreadingHTTPServer on 127.0.0.1 with a dict of path -> handler; counts connections."""
 
@@ -42,7 +49,7 @@ class HTTPServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
