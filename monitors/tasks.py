@@ -86,7 +86,7 @@ def check_batch(items: list[list[object]], region: str, now: datetime | None = N
         checked = [services.Checked(monitor.pk, slots[monitor.pk], results.get(monitor.pk) or down(f"check did not finish within {longest + 5:g}s"))
                    for monitor in monitors.values()]
     with engine_phase("result_write"):
-        services.record_results(region_name=region, checked=checked, now=timezone.now())
+        services.record_results(region_name=region, checked=checked, now=timezone.now(), monitors=monitors)
     return len(checked)
 
 
