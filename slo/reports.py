@@ -11,6 +11,7 @@ import csv
 import io
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -171,10 +172,16 @@ def _incidents_touching(component_id: int, start: datetime, end: datetime) -> li
     return [incident for incident, touched in _incidents_in(start, end) if component_id in touched]
 
 
-def month_report(year: int, month: int, *, now: datetime) -> list[ServiceReport]:
-    slos = list(SLO.objects.select_related("component").order_by("name"))
+def service_reports(slos: Iterable[SLO], year: int, month: int, *, now: datetime) -> Iterator[ServiceReport]:
+    """The SLOs' reports one by one as they are made, read together (_Reader)."""
+    slos = list(slos)
     reader = _Reader(slos, now=now)
-    return [_service_report(reader, slo, year, month) for slo in slos]
+    for slo in slos:
+        yield _service_report(reader, slo, year, month)
+
+
+def month_report(year: int, month: int, *, now: datetime) -> list[ServiceReport]:
+    return list(service_reports(SLO.objects.select_related("component").order_by("name"), year, month, now=now))
 
 
 CSV_FIELDS = ["slo", "service", "objective", "achieved", "met", "budget_minutes", "spent_minutes", "budget_spent_percent",
