@@ -7,15 +7,19 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 from django.core import mail
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from incidents import services as incident_services
 from incidents.models import Component
-from monitors import rollups
+from lib import slo as maths
+from monitors import availability, rollups
 from monitors.models import CheckResult, Monitor, Region
 from slo import reports, services
 from slo.models import SLO, ReportMailing, ReportSubscription
@@ -160,3 +164,62 @@ def test_a_raw_tail_of_many_hours_is_read_in_a_few_queries_and_counted_exactly(d
     with django_assert_max_num_queries(120):
         found = reports.month_report(2026, 12, now=now)
     assert {report.slo: (report.good, report.valid) for report in found} == expected
+
+
+def test_a_report_of_many_slos_reads_them_together_with_the_figures_of_each_read_alone(responder):
+    """The report reads each window once for the monitors of every SLO that shares it (SLOs of
+    one time zone share their months), not once per SLO (10 SLOs of 100 monitors took 0.5-0.7 s
+    that way, three reads per SLO): its queries do not grow with the SLOs, and each SLO's
+    figures equal that SLO's read alone (shared monitors, time zones, latency, raw tail)."""
+    now = datetime(2026, 10, 17, 9, 30, tzinfo=UTC)
+    region = Region.objects.get(name="default")
+    components = [Component.objects.create(name=f"Service {index}") for index in range(3)]
+    monitors = [Monitor.objects.create(name=f"m-{index}", kind="tcp", target="127.0.0.1:1", component=components[index % 3])
+                for index in range(6)]
+    rows = []
+    for index, monitor in enumerate(monitors):
+        at, step = datetime(2026, 9, 28, tzinfo=UTC) + timedelta(minutes=index), 0
+        while at <= now:
+            rows.append(CheckResult(monitor=monitor, at=at, region=region, outcome=2 if step % (index + 5) == 0 else 0,
+                                    latency_ms=40 + 300 * (step % 4)))
+            at, step = at + timedelta(minutes=41), step + 1
+    CheckResult.objects.bulk_create(rows, batch_size=5000)
+    # Days rolled up to Oct 14, hours to Oct 16 noon, the rest is read raw.
+    hour = datetime(2026, 9, 28, tzinfo=UTC)
+    while hour < datetime(2026, 10, 16, 12, tzinfo=UTC):
+        rollups.rollup_hour(hour)
+        hour += timedelta(hours=1)
+    for day in range(17):
+        rollups.rollup_day(datetime(2026, 9, 28, tzinfo=UTC) + timedelta(days=day))
+    incident_services.incident_open(title="API errors", impact="major", message="m", components={components[0].pk: "major_outage"},
+                                    by=responder, now=datetime(2026, 10, 3, 8, tzinfo=UTC))
+    plans = [("A", components[0], [0, 3], "UTC", {}), ("B", components[1], [1, 4, 0], "America/New_York", {}),
+             ("C", components[2], [2, 5], "Europe/Berlin", {"kind": "latency", "latency_threshold_ms": 300}),
+             ("D", None, [], "UTC", {}), ("E", components[0], [3, 1], "UTC", {"exclude_maintenance": False})]
+    for name, component, ids, zone, extra in plans:
+        SLO.objects.create(name=name, component=component, objective=99.0, window="calendar_month", time_zone=zone,
+                           **extra).monitors.set([monitors[i] for i in ids])
+    with CaptureQueriesContext(connection) as few:
+        found = reports.month_report(2026, 10, now=now)
+    slos = list(SLO.objects.select_related("component").order_by("name"))
+    assert found == [reports.service_report(slo, 2026, 10, now=now) for slo in slos]
+    for report, slo in zip(found, slos, strict=True):
+        zone = ZoneInfo(slo.time_zone)
+        start, _end = maths.month_of(2026, 10, zone)
+        counts = services.counts_between(slo, start, now + timedelta(microseconds=1), now=now)
+        assert (report.good, report.valid) == (counts.good, counts.valid), slo.name
+        before = services.counts_between(slo, *maths.month_of(2026, 9, zone), now=now)
+        assert report.previous_achieved == (100.0 * maths.sli(before) if before.valid else None), slo.name
+        ids = list(slo.monitors.values_list("pk", flat=True))
+        failing = availability.figures_by_monitor(ids, start, now + timedelta(microseconds=1), now=now)
+        names = dict(Monitor.objects.values_list("pk", "name"))
+        top = sorted(((names[pk], f.down) for pk, f in failing.items() if f.down), key=lambda r: (-r[1], r[0]))
+        assert report.top_failing == top[:5], slo.name
+    assert [r.incidents for r in found] == [1, 0, 0, 0, 1]
+    assert found[2].valid and found[2].good < found[2].valid  # the latency SLO counts checks under 300 ms
+    for index in range(8):
+        SLO.objects.create(name=f"F{index}", component=components[1], objective=99.0,
+                           window="calendar_month").monitors.set(monitors[index % 6:])
+    with CaptureQueriesContext(connection) as more:
+        assert len(reports.month_report(2026, 10, now=now)) == 13
+    assert len(more) == len(few), [q["sql"][:120] for q in more]

@@ -30,9 +30,10 @@ class Command(BaseCommand):
         now = timezone.now()
         total = SLO.objects.count()
         rows = []
-        for index, slo in enumerate(SLO.objects.select_related("component").order_by("name"), start=1):
-            self.stderr.write(f"  [{index}/{total}] {slo.name}")
-            rows.append(reports.service_report(slo, year, number, now=now))
+        for index, row in enumerate(reports.service_reports(SLO.objects.select_related("component").order_by("name"), year, number,
+                                                            now=now), start=1):
+            self.stderr.write(f"  [{index}/{total}] {row.slo}")
+            rows.append(row)
         width = max([len(r.slo) for r in rows] + [7])
         self.stdout.write(f"SLO report {month}\n")
         self.stdout.write(f"{'service'.ljust(width)}  objective  achieved   met     budget spent  downtime  incidents")
