@@ -1,13 +1,23 @@
-"""Real local servers for checker tests: HTTP with routes, and raw sockets that misbehave."""
+"""Real local servers for checker tests: HTTP with routes, raw sockets that misbehave, and a TLS
+listener presenting a chosen certificate."""
 
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 
@@ -144,3 +154,51 @@ def reset(conn: socket.socket) -> None:
     """Reads the request, then resets the connection (RST, not FIN)."""
     read_request(conn)
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+class TLSServer:
+    """A TLS listener on 127.0.0.1 that presents `cert` (signed for `key`), completes the handshake
+    and waits for the client to close: what the tls kind needs, which reads the peer's certificate
+    and sends nothing. Connections are served one at a time in one thread; a failed handshake (an
+    untrusted certificate, a wrong host name) is the client's verdict and only ends that connection.
+
+    Use it as a context manager, or call close()."""
+
+    def __init__(self, key: CertificateIssuerPrivateKeyTypes, cert: x509.Certificate) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        # load_cert_chain reads only files; the context keeps what it loaded, so the files can go.
+        with tempfile.TemporaryDirectory() as directory:
+            cert_file, key_file = Path(directory) / "cert.pem", Path(directory) / "key.pem"
+            cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+            key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+            self.context.load_cert_chain(cert_file, key_file)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            try:
+                with self.context.wrap_socket(conn, server_side=True) as tls_conn:
+                    tls_conn.recv(1)
+            except (OSError, ssl.SSLError):
+                pass
+
+    def close(self) -> None:
+        # shutdown wakes the accept() blocked in _serve (close alone leaves it waiting on Linux).
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import ssl
 import subprocess
 import threading
 import time
@@ -22,6 +21,7 @@ from monitors.checkers import dns as dns_check
 from monitors.checkers import postgres, redis_check, tcp, tls
 from monitors.checkers.base import CheckSession
 from monitors.models import Monitor
+from tests.servers import TLSServer
 
 NOW = datetime.now(UTC)
 
@@ -60,72 +60,42 @@ def issue(ca, *, host: str = "localhost", days_left: float = 90, issuer=None):
     return key, cert
 
 
-class TLSServer:
-    def __init__(self, key, cert, tmp_path) -> None:
-        cert_file, key_file = tmp_path / f"c{id(self)}.pem", tmp_path / f"k{id(self)}.pem"
-        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(cert_file, key_file)
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            try:
-                with self.context.wrap_socket(conn, server_side=True) as tls_conn:
-                    tls_conn.recv(1)
-            except (OSError, ssl.SSLError):
-                pass
-
-    def close(self) -> None:
-        self.listener.close()
-
-
-def check_tls(ca, cert_pair, tmp_path, **settings):
-    server = TLSServer(*cert_pair, tmp_path)
-    try:
+def check_tls(ca, cert_pair, **settings):
+    with TLSServer(*cert_pair) as server:
         ca_pem = ca[1].public_bytes(serialization.Encoding.PEM).decode()
         settings.setdefault("server_name", "localhost")
         return tls.check(monitor("tls", f"127.0.0.1:{server.port}", ca_pem=ca_pem, **settings), CheckSession(), NOW)
-    finally:
-        server.close()
 
 
-def test_a_valid_certificate_is_up_with_its_expiry(ca, tmp_path):
-    result = check_tls(ca, issue(ca, days_left=90), tmp_path)
+def test_a_valid_certificate_is_up_with_its_expiry(ca):
+    result = check_tls(ca, issue(ca, days_left=90))
     assert result.outcome == "ok" and "valid for 90 more days" in result.message
     assert result.details["days_left"] == pytest.approx(90, abs=0.01)
 
 
-def test_expiring_soon_is_degraded_then_down(ca, tmp_path):
-    warn = check_tls(ca, issue(ca, days_left=10), tmp_path, warn_days=14, critical_days=7)
+def test_expiring_soon_is_degraded_then_down(ca):
+    warn = check_tls(ca, issue(ca, days_left=10), warn_days=14, critical_days=7)
     assert warn.outcome == "degraded" and "expires in 10.0 days" in warn.message and "warning below 14" in warn.message
-    critical = check_tls(ca, issue(ca, days_left=3), tmp_path, warn_days=14, critical_days=7)
+    critical = check_tls(ca, issue(ca, days_left=3), warn_days=14, critical_days=7)
     assert critical.outcome == "down" and "critical below 7" in critical.message
 
 
-def test_an_expired_certificate_is_down(ca, tmp_path):
-    result = check_tls(ca, issue(ca, days_left=-2), tmp_path)
+def test_an_expired_certificate_is_down(ca):
+    result = check_tls(ca, issue(ca, days_left=-2))
     assert result.outcome == "down" and result.message.startswith("certificate expired on ")
 
 
-def test_a_certificate_for_another_host_is_not_trusted(ca, tmp_path):
-    result = check_tls(ca, issue(ca, host="other.example"), tmp_path)
+def test_a_certificate_for_another_host_is_not_trusted(ca):
+    result = check_tls(ca, issue(ca, host="other.example"))
     assert result.outcome == "down" and "not trusted" in result.message and "hostname" in result.message.lower()
 
 
-def test_a_certificate_from_an_unknown_ca_is_not_trusted(ca, tmp_path):
+def test_a_certificate_from_an_unknown_ca_is_not_trusted(ca):
     stranger_key = _key()
     stranger = (x509.CertificateBuilder().subject_name(_name("Stranger")).issuer_name(_name("Stranger")).public_key(stranger_key.public_key())
                 .serial_number(1).not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=100))
                 .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(stranger_key, hashes.SHA256()))
-    result = check_tls(ca, issue(ca, issuer=(stranger_key, stranger)), tmp_path)
+    result = check_tls(ca, issue(ca, issuer=(stranger_key, stranger)))
     assert result.outcome == "down" and "not trusted" in result.message
 
 

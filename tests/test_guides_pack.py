@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import ssl
-import threading
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -30,7 +27,7 @@ from core import events
 from monitors import pings
 from monitors.models import Monitor
 from monitors.tasks import check_batch
-from tests.servers import HTTPServer, respond
+from tests.servers import HTTPServer, TLSServer, respond
 
 pytestmark = pytest.mark.django_db
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
@@ -89,38 +86,17 @@ def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-class TLSServer:
-    """A TLS listener whose certificate (from a CA made here) expires 30 days after T0."""
-
-    def __init__(self, tmp_path) -> None:
-        ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-        self.ca = (x509.CertificateBuilder().subject_name(_name("Pack CA")).issuer_name(_name("Pack CA")).public_key(ca_key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(T0 - timedelta(days=1))
-                   .not_valid_after(T0 + timedelta(days=3650)).add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                   .sign(ca_key, hashes.SHA256()))
-        cert = (x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(self.ca.subject).public_key(key.public_key())
-                .serial_number(x509.random_serial_number()).not_valid_before(T0 - timedelta(days=1)).not_valid_after(T0 + timedelta(days=30))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False).sign(ca_key, hashes.SHA256()))
-        (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                             serialization.NoEncryption()))
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self.listener.accept()
-            except OSError:
-                return
-            try:
-                with self.context.wrap_socket(connection, server_side=True) as tls_connection:
-                    tls_connection.recv(1)
-            except (OSError, ssl.SSLError):
-                pass
+def expiring_certificate() -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A CA made here, and a certificate for localhost from it that expires 30 days after T0."""
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(_name("Pack CA")).issuer_name(_name("Pack CA")).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(T0 - timedelta(days=1))
+          .not_valid_after(T0 + timedelta(days=3650)).add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    cert = (x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(ca.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(T0 - timedelta(days=1)).not_valid_after(T0 + timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False).sign(ca_key, hashes.SHA256()))
+    return ca, key, cert
 
 
 @pytest.fixture
@@ -131,10 +107,10 @@ def app():
 
 
 @pytest.fixture
-def tls_server(tmp_path):
-    server = TLSServer(tmp_path)
-    yield server
-    server.listener.close()
+def certificate_authority_and_server():
+    ca, key, cert = expiring_certificate()
+    with TLSServer(key, cert) as server:
+        yield ca, server
 
 
 def install(app: Application, tls_port: int = 1) -> None:
@@ -293,9 +269,10 @@ def test_api_down_fires_after_a_minute_of_failed_health_checks(app):
     exercised("API down")
 
 
-def test_certificate_rules_fire_at_14_and_7_days(app, tls_server):
+def test_certificate_rules_fire_at_14_and_7_days(app, certificate_authority_and_server):
+    ca, tls_server = certificate_authority_and_server
     install(app, tls_port=tls_server.port)
-    ca_pem = tls_server.ca.public_bytes(serialization.Encoding.PEM).decode()
+    ca_pem = ca.public_bytes(serialization.Encoding.PEM).decode()
     tls = Monitor.objects.get(name="guides: TLS certificate")
     Monitor.objects.filter(pk=tls.pk).update(settings={**tls.settings, "ca_pem": ca_pem, "server_name": "localhost"})
     check(["TLS certificate"], T0)
