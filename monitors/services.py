@@ -64,7 +64,10 @@ log = logging.getLogger("vigil.engine")
 OUTCOME_CODES = {"ok": CheckResult.Outcome.OK, "degraded": CheckResult.Outcome.DEGRADED, "down": CheckResult.Outcome.DOWN}
 DEFAULT_FLAP_THRESHOLD = 6  # state changes within FLAP_WINDOW that mark a monitor flapping
 CLAIM_LIMIT = 2000
-BATCH_SIZE = 50
+# Checks per task: each batch pays a task message, a handful of queries and a commit, so larger
+# batches cost less per check (50 -> 100: 0.325 -> 0.289 ms CPU per check in-process), while a
+# batch's results wait for its slowest check (each bounded by its monitor's timeout).
+BATCH_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -237,10 +240,7 @@ def record_results(*, region_name: str, checked: Sequence[Checked], now: datetim
         )
         regions_of = region_names_for(ids)
         in_maintenance = monitor_ids_under_maintenance(ids)
-        recent_changes = dict(
-            StateChange.objects.filter(monitor_id__in=ids, at__gte=now - FLAP_WINDOW).values("monitor_id")
-            .annotate(n=Count("id")).values_list("monitor_id", "n").order_by()
-        )
+        recent_changes = _RecentChanges(ids, now)
         changes: list[StateChange] = []
         touched_states: list[MonitorRegionState] = []
         for item in sorted(checked, key=lambda c: (c.monitor_id, c.slot)):
@@ -252,11 +252,11 @@ def record_results(*, region_name: str, checked: Sequence[Checked], now: datetim
                 continue
             current_regions = set(regions_of.get(monitor.pk) or [settings.VIGIL_DEFAULT_REGION])
             change = _apply(monitor, region_state, states[monitor.pk], current_regions, item, now, monitor.pk in in_maintenance,
-                            recent_changes.get(monitor.pk, 0))
+                            recent_changes)
             touched_states.append(region_state)
             if change is not None:
                 changes.append(change)
-                recent_changes[monitor.pk] = recent_changes.get(monitor.pk, 0) + 1
+                recent_changes.add(monitor.pk)
         update_rows(
             touched_states,
             ["verdict", "consecutive_down", "consecutive_bad", "consecutive_ok", "consecutive_not_down", "last_slot", "last_message",
@@ -407,6 +407,27 @@ def _region_states(monitors: dict[int, Monitor], region: Region) -> dict[int, di
     return by_monitor
 
 
+class _RecentChanges:
+    """State changes per monitor of a batch within FLAP_WINDOW (flapping), read for the whole batch
+    when the first of its monitors changes state: most batches change none and skip the query."""
+
+    def __init__(self, ids: list[int], now: datetime) -> None:
+        self._ids, self._now = ids, now
+        self._counts: dict[int, int] | None = None
+
+    def count(self, monitor_id: int) -> int:
+        if self._counts is None:
+            self._counts = dict(
+                StateChange.objects.filter(monitor_id__in=self._ids, at__gte=self._now - FLAP_WINDOW).values("monitor_id")
+                .annotate(n=Count("id")).values_list("monitor_id", "n").order_by()
+            )
+        return self._counts.get(monitor_id, 0)
+
+    def add(self, monitor_id: int) -> None:
+        self._counts = self._counts or {}
+        self._counts[monitor_id] = self._counts.get(monitor_id, 0) + 1
+
+
 def _apply(
     monitor: Monitor,
     region_state: MonitorRegionState,
@@ -414,8 +435,8 @@ def _apply(
     current_regions: set[str],
     item: Checked,
     now: datetime,
-    in_maintenance: bool = False,
-    recent_changes: int = 0,
+    in_maintenance: bool,
+    recent_changes: _RecentChanges,
 ) -> StateChange | None:
     policy = policy_for(monitor)
     if _no_verdict(item.result):
@@ -475,7 +496,7 @@ def _apply(
         if reason != monitor.state_reason and new_state != Monitor.State.UP:
             monitor.state_reason = reason[:300]
         return None
-    return _transition(monitor, new_state, reason, all_states, now, recent_changes)
+    return _transition(monitor, new_state, reason, all_states, now, recent_changes.count(monitor.pk))
 
 
 def _transition(

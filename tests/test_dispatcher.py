@@ -127,14 +127,15 @@ def _two_dispatchers_race() -> None:
 def test_batches_go_to_each_region_queue_on_the_broker():
     eu = Region.objects.create(name="eu")
     us = Region.objects.create(name="us")
-    multi = make_monitors(120)
-    for monitor in multi[:70]:
+    size = services.BATCH_SIZE
+    multi = make_monitors(2 * size + 20)
+    for monitor in multi[:size + 20]:
         monitor.regions.set([eu, us])
     broker = get_redis(broker_redis_url())
     claimed = services.dispatch_due(now=NOW + timedelta(seconds=61))
-    assert claimed == 120
-    assert broker.llen("checks.eu") == 2 and broker.llen("checks.us") == 2  # 70 ids in batches of 50
-    assert broker.llen("checks.default") == 1  # the 50 with no region
+    assert claimed == 2 * size + 20
+    assert broker.llen("checks.eu") == 2 and broker.llen("checks.us") == 2  # size + 20 ids: one full batch and one of 20
+    assert broker.llen("checks.default") == 1  # the `size` with no region
     message = json.loads(broker.lindex("checks.eu", 0))
     assert message["headers"]["task"] == "monitors.run_check_batch"
 
