@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import logging
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor, wait
-from concurrent.futures import TimeoutError as FuturesTimeout
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from celery import shared_task
@@ -58,41 +59,82 @@ def close_sessions(**_: object) -> None:
 atexit.register(close_sessions)
 
 
+# A batch's results are written as they come: at least WRITE_AT_ONCE finished checks, or all that are
+# left, or what has finished once the first of them has waited STRAGGLER_SECONDS for slower ones. The
+# checks still in flight go on meanwhile (HTTP on the loop, other kinds in the pool), so a batch's
+# writing overlaps its own I/O and one slow target no longer holds back the others' results until
+# its timeout.
+WRITE_AT_ONCE = 50
+STRAGGLER_SECONDS = 1.0
+
+
 def check_batch(items: list[list[object]], region: str, now: datetime | None = None) -> int:
-    """Run a batch of (monitor id, slot) checks concurrently, then record them in one transaction.
+    """Run a batch of (monitor id, slot) checks concurrently and record them as they finish.
 
     HTTP checks run together on the session's event loop (one thread, every request in flight at
-    once); the other kinds in the thread pool."""
+    once); the other kinds in the thread pool. Each write is one transaction (record_results); a
+    redelivered batch skips the slots already applied."""
     slots = {int(monitor_id): datetime.fromisoformat(str(slot)) for monitor_id, slot in items}  # type: ignore[call-overload]
     with engine_phase("io"):
         monitors = Monitor.objects.in_bulk(list(slots))
         pool, session = _executor(region)
         started = now or timezone.now()
+        finished: queue.SimpleQueue[tuple[int, Result]] = queue.SimpleQueue()
         on_loop = [monitor for monitor in monitors.values() if monitor.kind in ASYNC_KINDS]
-        futures = {pool.submit(run_check, monitor, session, started): monitor for monitor in monitors.values() if monitor.kind not in ASYNC_KINDS}
-        # Every checker bounds itself; this is the backstop for one that does not.
-        longest = max((m.timeout_seconds for m in monitors.values()), default=1.0)
-        results: dict[int, Result] = {}
-        if on_loop:
-            gathered = asyncio.run_coroutine_threadsafe(_run_on_loop(on_loop, session, started), session.loop)
-            try:
-                results.update(gathered.result(timeout=longest + 5))
-            except FuturesTimeout:
+        gathered = asyncio.run_coroutine_threadsafe(_run_on_loop(on_loop, session, started, finished), session.loop) if on_loop else None
+        for monitor in monitors.values():
+            if monitor.kind not in ASYNC_KINDS:
+                pool.submit(_run_in_pool, monitor, session, started, finished)
+    # Every checker bounds itself; this is the backstop for one that does not.
+    longest = max((m.timeout_seconds for m in monitors.values()), default=1.0) + 5
+    deadline = time.monotonic() + longest
+    pending = set(monitors)
+    while pending:
+        with engine_phase("io"):
+            ready = _collect(finished, pending, deadline)
+        if not ready:  # past the deadline: what is still running is down
+            if gathered is not None:
                 gathered.cancel()
-        done, _not_done = wait(futures, timeout=longest + 5)
-        for future, monitor in futures.items():
-            if future in done:
-                results[monitor.pk] = future.result()
-        checked = [services.Checked(monitor.pk, slots[monitor.pk], results.get(monitor.pk) or down(f"check did not finish within {longest + 5:g}s"))
-                   for monitor in monitors.values()]
-    with engine_phase("result_write"):
-        services.record_results(region_name=region, checked=checked, now=timezone.now(), monitors=monitors)
-    return len(checked)
+            ready = {pk: down(f"check did not finish within {longest:g}s") for pk in pending}
+        pending -= ready.keys()
+        checked = [services.Checked(pk, slots[pk], result) for pk, result in ready.items()]
+        with engine_phase("result_write"):
+            services.record_results(region_name=region, checked=checked, now=timezone.now(), monitors=monitors)
+    return len(monitors)
 
 
-async def _run_on_loop(monitors: list[Monitor], session: CheckSession, now: datetime) -> dict[int, Result]:
-    results = await asyncio.gather(*(run_check_async(monitor, session, now) for monitor in monitors))
-    return {monitor.pk: result for monitor, result in zip(monitors, results, strict=True)}
+def _collect(finished: queue.SimpleQueue[tuple[int, Result]], pending: set[int], deadline: float) -> dict[int, Result]:
+    """Wait for the next results to write (see WRITE_AT_ONCE); empty once the deadline has passed."""
+    ready: dict[int, Result] = {}
+    first_at: float | None = None
+    while len(ready) < min(WRITE_AT_ONCE, len(pending)):
+        wait_until = deadline if first_at is None else min(deadline, first_at + STRAGGLER_SECONDS)
+        try:
+            pk, result = finished.get(timeout=max(0.0, wait_until - time.monotonic()))
+        except queue.Empty:
+            break
+        if pk in pending:
+            ready[pk] = result
+            first_at = first_at or time.monotonic()
+    while True:  # and whatever else has finished meanwhile
+        try:
+            pk, result = finished.get_nowait()
+        except queue.Empty:
+            return ready
+        if pk in pending:
+            ready[pk] = result
+
+
+def _run_in_pool(monitor: Monitor, session: CheckSession, now: datetime, finished: queue.SimpleQueue[tuple[int, Result]]) -> None:
+    finished.put((monitor.pk, run_check(monitor, session, now)))
+
+
+async def _run_on_loop(monitors: list[Monitor], session: CheckSession, now: datetime,
+                       finished: queue.SimpleQueue[tuple[int, Result]]) -> None:
+    async def one(monitor: Monitor) -> None:
+        finished.put((monitor.pk, await run_check_async(monitor, session, now)))
+
+    await asyncio.gather(*(one(monitor) for monitor in monitors))
 
 
 @shared_task(name="monitors.run_check_batch", acks_late=True, reject_on_worker_lost=True)
