@@ -16,7 +16,7 @@ from celery.signals import worker_process_shutdown
 from django.db import close_old_connections
 from django.utils import timezone
 
-from core.metrics import engine_phase
+from core.metrics import count_engine_seconds
 from monitors import rollups, services
 from monitors.checkers import ASYNC_KINDS, run_check, run_check_async
 from monitors.checkers.base import CheckSession, Result, down
@@ -75,31 +75,36 @@ def check_batch(items: list[list[object]], region: str, now: datetime | None = N
     once); the other kinds in the thread pool. Each write is one transaction (record_results); a
     redelivered batch skips the slots already applied."""
     slots = {int(monitor_id): datetime.fromisoformat(str(slot)) for monitor_id, slot in items}  # type: ignore[call-overload]
-    with engine_phase("io"):
-        monitors = Monitor.objects.in_bulk(list(slots))
-        pool, session = _executor(region)
-        started = now or timezone.now()
-        finished: queue.SimpleQueue[tuple[int, Result]] = queue.SimpleQueue()
-        on_loop = [monitor for monitor in monitors.values() if monitor.kind in ASYNC_KINDS]
-        gathered = asyncio.run_coroutine_threadsafe(_run_on_loop(on_loop, session, started, finished), session.loop) if on_loop else None
-        for monitor in monitors.values():
-            if monitor.kind not in ASYNC_KINDS:
-                pool.submit(_run_in_pool, monitor, session, started, finished)
+    batch_cpu, batch_wall = time.process_time(), time.monotonic()
+    write_cpu = write_wall = 0.0
+    monitors = Monitor.objects.in_bulk(list(slots))
+    pool, session = _executor(region)
+    started = now or timezone.now()
+    finished: queue.SimpleQueue[tuple[int, Result]] = queue.SimpleQueue()
+    on_loop = [monitor for monitor in monitors.values() if monitor.kind in ASYNC_KINDS]
+    gathered = asyncio.run_coroutine_threadsafe(_run_on_loop(on_loop, session, started, finished), session.loop) if on_loop else None
+    for monitor in monitors.values():
+        if monitor.kind not in ASYNC_KINDS:
+            pool.submit(_run_in_pool, monitor, session, started, finished)
     # Every checker bounds itself; this is the backstop for one that does not.
     longest = max((m.timeout_seconds for m in monitors.values()), default=1.0) + 5
     deadline = time.monotonic() + longest
     pending = set(monitors)
     while pending:
-        with engine_phase("io"):
-            ready = _collect(finished, pending, deadline)
+        ready = _collect(finished, pending, deadline)
         if not ready:  # past the deadline: what is still running is down
             if gathered is not None:
                 gathered.cancel()
             ready = {pk: down(f"check did not finish within {longest:g}s") for pk in pending}
         pending -= ready.keys()
         checked = [services.Checked(pk, slots[pk], result) for pk, result in ready.items()]
-        with engine_phase("result_write"):
-            services.record_results(region_name=region, checked=checked, now=timezone.now(), monitors=monitors)
+        cpu, wall = time.thread_time(), time.monotonic()
+        services.record_results(region_name=region, checked=checked, now=timezone.now(), monitors=monitors)
+        write_cpu, write_wall = write_cpu + time.thread_time() - cpu, write_wall + time.monotonic() - wall
+    # Where the batch's time went: writing is this thread's CPU while it wrote; I/O is the rest of the
+    # process's CPU (the loop and pool threads, running on while a write goes on) and of the wall time.
+    count_engine_seconds("result_write", cpu=write_cpu, wall=write_wall)
+    count_engine_seconds("io", cpu=time.process_time() - batch_cpu - write_cpu, wall=time.monotonic() - batch_wall - write_wall)
     return len(monitors)
 
 

@@ -5,10 +5,12 @@ timeout) and writing everything at once."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from django.utils import timezone
 
+from core.metrics import engine_seconds
 from monitors import services, tasks
 from monitors.models import CheckResult, Monitor
 from tests.servers import HTTPServer, respond
@@ -66,3 +68,26 @@ def test_a_hung_check_is_written_down_when_its_timeout_passes_and_the_rest_up(mo
         server.close()
     outcomes = dict(CheckResult.objects.filter(at=slot).values_list("monitor_id", "outcome"))
     assert outcomes == {fast.pk: CheckResult.Outcome.OK, hung_monitor.pk: CheckResult.Outcome.DOWN}
+
+
+def test_a_batch_counts_where_its_time_went_without_counting_twice():
+    """vigil_engine_seconds_total: the writes' CPU is the writing thread's, the I/O's the rest of the
+    process's, so the two add up to the batch's CPU even though they overlap in time."""
+    def seconds(phase: str, clock: str) -> float:
+        return float(engine_seconds.labels(phase, clock)._value.get())
+
+    server = HTTPServer({"/fast": lambda handler: respond(handler, 200, b"fine")})
+    before = {(phase, clock): seconds(phase, clock) for phase in ("io", "result_write") for clock in ("cpu", "wall")}
+    try:
+        monitors = [Monitor.objects.create(name=f"m-{i}", kind="http", target=f"{server.url}/fast", retries=0) for i in range(20)]
+        slot = timezone.now()
+        cpu, wall = time.process_time(), time.monotonic()
+        tasks.check_batch([[m.pk, slot.isoformat()] for m in monitors], "default")
+        cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+    finally:
+        server.close()
+    spent = {key: seconds(*key) - value for key, value in before.items()}
+    assert spent[("io", "wall")] > 0 and spent[("result_write", "wall")] > 0 and spent[("result_write", "cpu")] > 0
+    assert spent[("io", "wall")] + spent[("result_write", "wall")] <= wall
+    # The server's threads run in this process too: the batch's phases can only count less than all of it.
+    assert 0 < spent[("io", "cpu")] + spent[("result_write", "cpu")] <= cpu
