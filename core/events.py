@@ -32,6 +32,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from core.bulk import insert_rows
 from core.models import Event, EventCursor, EventFailure
 
 log = logging.getLogger("vigil.events")
@@ -101,7 +102,7 @@ def record_many(events: Sequence[Event]) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [COMMIT_ORDER_LOCK])
-    Event.objects.bulk_create(list(events))
+    insert_rows(Event, ["topic", "key", "payload", "at"], [(event.topic, event.key, event.payload, event.at) for event in events])
     topics = {event.topic for event in events}
     transaction.on_commit(lambda: wake(topics))
 

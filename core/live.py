@@ -12,12 +12,13 @@ Topics: "monitors" and "monitor-<id>", "alerts", "incidents" and "incident-<id>"
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -30,15 +31,39 @@ def changed_message(topics: Iterable[str]) -> dict[str, Any]:
     return {"type": "changed", "topics": sorted(set(topics))}
 
 
+SEND_SECONDS = 5.0
+_loop_lock = threading.Lock()
+_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
+
+
+def _sender_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per process, in its own thread, that sends every push: the channel layer keeps
+    its Redis connections per loop, so they are reused. (async_to_sync made a loop and a thread per
+    push, and a new connection with it: ~5 ms CPU a push; bench: every check changes state.) A
+    forked child (celery's prefork) makes its own: the parent's thread did not come along."""
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop[0] != os.getpid() or _loop[1].is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="vigil-live", daemon=True).start()
+            _loop = (os.getpid(), loop)
+        return _loop[1]
+
+
 def publish(group: str, *, topics: Iterable[str]) -> bool:
     """Tell the group's open pages now; False when the push could not be sent (pages poll meanwhile)."""
     layer = get_channel_layer()
     if layer is None:
         return False
     try:
-        async_to_sync(layer.group_send)(group, {"type": "live.changed", "topics": sorted(set(topics))})
+        message = {"type": "live.changed", "topics": sorted(set(topics))}
+        sending = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _sender_loop())
+        try:
+            sending.result(SEND_SECONDS)
+        finally:
+            sending.cancel()  # no-op once sent; stops a send stuck on an unreachable Redis
     except Exception as exc:  # noqa: BLE001 - a live push never breaks the write that caused it
-        log.warning("live update to %s not sent: %s", group, exc)
+        log.warning("live update to %s not sent: %s", group, exc or type(exc).__name__)
         return False
     return True
 
