@@ -28,7 +28,7 @@ def _column_values(rows: Sequence[Any], field: models.Field[Any, Any], read: Any
     return [field.get_db_prep_save(value, connection) for value in values]
 
 
-def _array_statement(sql: str, arrays: list[list[Any]], *, fetch: bool = False) -> list[tuple[Any, ...]]:
+def array_statement(sql: str, arrays: list[list[Any]], *, fetch: bool = False) -> list[tuple[Any, ...]]:
     """Run one statement whose parameters are whole columns (PostgreSQL arrays, unnested in SQL).
 
     A plain psycopg cursor on Django's connection (so the caller's transaction) binds them on the
@@ -69,7 +69,7 @@ def update_rows(rows: Sequence[models.Model], fields: list[str]) -> None:
         arrays = [_column_values(rows, f, lambda row, name=f.attname: getattr(row, name)) for f in columns]
         arrays.append([row.pk for row in rows])
         unnest = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [*columns, pk])
-        _array_statement(
+        array_statement(
             f"UPDATE {quote(meta.db_table)} AS t SET " + ", ".join(f"{name} = v.{name}" for name in names[:-1])
             + f" FROM unnest({unnest}) AS v({', '.join(names)}) WHERE t.{names[-1]} = v.{names[-1]}", arrays)
         return
@@ -108,7 +108,7 @@ def insert_rows(model: type[models.Model], fields: list[str], rows: Sequence[Seq
     pk = meta.pk
     assert pk is not None
     # As Django's bulk_create does for VALUES, the keys come back in the order the rows went in.
-    found = _array_statement(
+    found = array_statement(
         f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT {names} FROM unnest({unnest}) WITH ORDINALITY AS v({names}, ordinal) "
         "ORDER BY ordinal" + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
         + (f" RETURNING {quote(str(pk.column))}" if returning else ""), arrays, fetch=returning)

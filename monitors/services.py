@@ -26,7 +26,7 @@ from django.db.models import Count
 from django.http import HttpRequest
 
 from core import events
-from core.bulk import insert_rows, update_rows
+from core.bulk import array_statement, insert_rows, update_rows
 from core.egress import allow_for, refuse_outside
 from core.metrics import check_results, engine_phase
 from core.models import Event
@@ -152,7 +152,7 @@ def _set_next_due(updates: Sequence[tuple[int, datetime | None]]) -> None:
     assert isinstance(field, models.DateTimeField)
     table = connection.ops.quote_name(Monitor._meta.db_table)
     if connection.vendor == "postgresql":
-        _array_statement(
+        array_statement(
             f"UPDATE {table} AS t SET next_due_at = v.due FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, due) WHERE t.id = v.id",
             [[monitor_id for monitor_id, _ in updates], [due for _, due in updates]])
         return
