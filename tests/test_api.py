@@ -160,6 +160,30 @@ def test_check_now_results_and_uptime(client, admin_user):
     assert call(client, "get", f"/monitors/{monitor.pk}/results?period=week", auth).status_code == 422
 
 
+def test_results_carry_the_measured_values_per_bucket(client, admin_user):
+    from monitors import services as monitor_services
+    from monitors.checkers import thresholds
+
+    auth = bearer(admin_user, scope="read")
+    monitor = Monitor.objects.create(name="pool", kind="postgres", target="postgres://127.0.0.1:5432/postgres",
+                                     settings={"query": "select 0.5", "label": "pool use", "unit": "%", "scale": 100, "warn_above": 0.8})
+    now = (timezone.now() - timedelta(hours=1)).replace(minute=30, second=0, microsecond=0)  # four checks in the last full hour
+    for minutes, measured in ((-3, 0.5), (-2, 0.9), (-1, 0.7)):
+        at = now + timedelta(minutes=minutes)
+        monitor_services.record_results(region_name="default", now=at, checked=[
+            monitor_services.Checked(monitor.pk, at, thresholds.judged(measured, {"warn_above": 0.8}, latency_ms=2))])
+    monitor_services.record_results(region_name="default", now=now, checked=[
+        monitor_services.Checked(monitor.pk, now, thresholds.judged(0.6, {"warn_above": 0.8}, latency_ms=2))])
+    results = call(client, "get", f"/monitors/{monitor.pk}/results?hours=3", auth).json()
+    assert (results["value_label"], results["value_unit"]) == ("pool use", "%")
+    measured = [point for point in results["points"] if point["value"]]
+    assert len(measured) == 1 and measured[0]["total"] == 4
+    value = measured[0]["value"]
+    assert value["count"] == 4 and value["last"] == pytest.approx(60) and value["high"] == pytest.approx(90)
+    assert value["low"] == pytest.approx(50) and value["mean"] == pytest.approx(67.5)
+    assert all(point["value"] is None for point in results["points"] if not point["total"])
+
+
 # --- Incidents, alerting, pages, SLOs ---------------------------------------------------------------------
 
 

@@ -214,12 +214,27 @@ class RollupPoint(Schema):
     p99_ms: float | None
 
 
+class ValuesOut(Schema):
+    count: int = Field(description="Checks that measured a value in the bucket.")
+    low: float | None
+    mean: float | None
+    high: float | None
+    last: float | None
+
+
+class ValuedPoint(RollupPoint):
+    value: ValuesOut | None = Field(description="The measured value (shown as `value_label` in `value_unit`, scaled as the monitor's "
+                                                "thresholds judge it); null when no check of the bucket measured one.")
+
+
 class ResultsOut(Schema):
     monitor_id: int
     period: str
     start: datetime
     end: datetime
-    points: list[RollupPoint]
+    value_label: str
+    value_unit: str
+    points: list[ValuedPoint]
 
 
 @router.get("/monitors/{monitor_id}/results", response=responses(200, ResultsOut), summary="Results over time (rollups plus the live current hour)")
@@ -230,7 +245,18 @@ def monitor_results(request: HttpRequest, monitor_id: Id, period: Literal["hour"
     end = timezone.now()
     start = end - timedelta(hours=hours)
     points = selectors.series(monitor, period=period, start=start, end=end + timedelta(microseconds=1), now=end)
-    return {"monitor_id": monitor.pk, "period": period, "start": start, "end": end, "points": [point.as_dict() for point in points]}
+    values = {point.start: point for point in
+              selectors.value_series(monitor, period=period, start=start, end=end + timedelta(microseconds=1), now=end)}
+    display = selectors.value_display(monitor)
+
+    def valued(point: selectors.Point) -> dict[str, Any]:
+        measured = values.get(point.start)
+        value = None if measured is None or not measured.count else {
+            "count": measured.count, "low": measured.low, "mean": measured.mean, "high": measured.high, "last": measured.last}
+        return {**point.as_dict(), "value": value}
+
+    return {"monitor_id": monitor.pk, "period": period, "start": start, "end": end, "value_label": str(display["label"]),
+            "value_unit": str(display["unit"]), "points": [valued(point) for point in points]}
 
 
 class WindowOut(Schema):
