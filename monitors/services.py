@@ -37,6 +37,7 @@ from incidents.selectors import component_ids_under_maintenance
 from monitors import checkers
 from monitors import state as machine
 from monitors.bounds import DEFAULT_RETRY_INTERVAL, default_retry_interval
+from monitors.bulk import array_statement, insert_rows, update_rows
 from monitors.checkers import heartbeat as heartbeat_checker
 from monitors.checkers import metric as metric_checker
 from monitors.checkers import thresholds
@@ -148,7 +149,7 @@ def _set_next_due(updates: Sequence[tuple[int, datetime | None]]) -> None:
     assert isinstance(field, models.DateTimeField)
     table = connection.ops.quote_name(Monitor._meta.db_table)
     if connection.vendor == "postgresql":
-        _array_statement(
+        array_statement(
             f"UPDATE {table} AS t SET next_due_at = v.due FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, due) WHERE t.id = v.id",
             [[monitor_id for monitor_id, _ in updates], [due for _, due in updates]])
         return
@@ -280,98 +281,6 @@ def record_results(*, region_name: str, checked: Sequence[Checked], now: datetim
         announce(changes)
     _count_results(checked, monitors)
     return changes
-
-
-# Columns whose Python values PostgreSQL takes as they are (Django's get_db_prep_save would return them
-# unchanged): update_rows and insert_rows pass them without a call per value.
-_PLAIN_FIELDS = frozenset({
-    "AutoField", "BigAutoField", "BigIntegerField", "BooleanField", "CharField", "DateTimeField", "FloatField", "ForeignKey",
-    "IntegerField", "PositiveIntegerField", "PositiveSmallIntegerField", "SmallIntegerField", "TextField",
-})
-
-
-def _column_values(rows: Sequence[Any], field: models.Field[Any, Any], read: Any) -> list[Any]:
-    values = [read(row) for row in rows]
-    if field.get_internal_type() in _PLAIN_FIELDS and not (isinstance(field, models.DateTimeField) and not settings.USE_TZ):
-        return values
-    return [field.get_db_prep_save(value, connection) for value in values]
-
-
-def _array_statement(sql: str, arrays: list[list[Any]]) -> None:
-    """Run one statement whose parameters are whole columns (PostgreSQL arrays, unnested in SQL).
-
-    A plain psycopg cursor on Django's connection (so the caller's transaction) binds them on the
-    server: the statement's text is the same for any number of rows (psycopg prepares it after a few
-    runs, unless OPTIONS' prepare_threshold says never), and no row's values are spliced into SQL text (Django's client-side cursor did that for 600
-    placeholders a batch: a third of a check's CPU, bench: checks per second)."""
-    import psycopg
-
-    connection.ensure_connection()
-    raw = connection.connection
-    assert isinstance(raw, psycopg.Connection)
-    with psycopg.Cursor(raw) as cursor:
-        cursor.execute(sql, arrays)
-
-
-def update_rows(rows: Sequence[models.Model], fields: list[str]) -> None:
-    """Write these fields of these rows in one statement (PostgreSQL: UPDATE ... FROM unnest(column
-    arrays); elsewhere one prepared UPDATE run for every row).
-
-    Django's bulk_update builds a CASE expression per field and row; for a batch of 50 monitors that
-    cost more CPU than running the checks, and one UPDATE per row cost a round of the protocol each
-    (bench: checks per second)."""
-    if not rows:
-        return
-    model = type(rows[0])
-    meta = model._meta
-    columns: list[models.Field[Any, Any]] = []
-    for name in fields:
-        field = meta.get_field(name)
-        assert isinstance(field, models.Field)
-        columns.append(field)
-    pk = meta.pk
-    assert pk is not None
-    quote = connection.ops.quote_name
-    if connection.vendor == "postgresql":
-        names = [quote(str(f.column)) for f in columns] + [quote(str(pk.column))]
-        arrays = [_column_values(rows, f, lambda row, name=f.attname: getattr(row, name)) for f in columns]
-        arrays.append([row.pk for row in rows])
-        unnest = ", ".join(f"%s::{f.db_type(connection)}[]" for f in [*columns, pk])
-        _array_statement(
-            f"UPDATE {quote(meta.db_table)} AS t SET " + ", ".join(f"{name} = v.{name}" for name in names[:-1])
-            + f" FROM unnest({unnest}) AS v({', '.join(names)}) WHERE t.{names[-1]} = v.{names[-1]}", arrays)
-        return
-    params = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in columns] + [pk.get_db_prep_save(row.pk, connection)]
-              for row in rows]
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {quote(meta.db_table)} SET " + ", ".join(f"{quote(str(f.column))} = %s" for f in columns)
-            + f" WHERE {quote(str(pk.column))} = %s", params)
-
-
-def insert_rows(model: type[models.Model], fields: list[str], rows: Sequence[Sequence[Any]], *, ignore_conflicts: bool = False) -> None:
-    """Insert rows given as tuples of these fields' values, in one statement.
-
-    PostgreSQL: INSERT ... SELECT FROM unnest(column arrays), no model instance per row (they cost
-    more than the insert for a batch of check results); elsewhere bulk_create."""
-    if not rows:
-        return
-    meta = model._meta
-    columns: list[models.Field[Any, Any]] = []
-    for name in fields:
-        field = meta.get_field(name)
-        assert isinstance(field, models.Field)
-        columns.append(field)
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_create([model(**dict(zip((f.attname for f in columns), row, strict=True))) for row in rows],
-                                           ignore_conflicts=ignore_conflicts)
-        return
-    quote = connection.ops.quote_name
-    arrays = [_column_values(rows, f, lambda row, index=index: row[index]) for index, f in enumerate(columns)]
-    unnest = ", ".join(f"%s::{f.db_type(connection)}[]" for f in columns)
-    _array_statement(
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(f.column)) for f in columns)}) SELECT * FROM unnest({unnest})"
-        + (" ON CONFLICT DO NOTHING" if ignore_conflicts else ""), arrays)
 
 
 def _measured(result: Result) -> float | None:
