@@ -39,6 +39,12 @@ class StubHTTP:
             return down("HTTP 503 Service Unavailable (stub network)", latency_ms=1, status_code=503)
         return ok("HTTP 200 (stub network)", latency_ms=1, status_code=200)
 
+    async def check_async(self, monitor: Any, session: Any, now: datetime) -> Any:
+        """The worker runs a batch's HTTP checks on its session's loop (monitors.checkers.ASYNC_KINDS, decided
+        from the real checker at import): without this every stubbed check raised AttributeError, was
+        logged with its traceback and stored as down."""
+        return self.check(monitor, session, now)
+
     def validate(self, target: str, settings: dict[str, Any]) -> dict[str, str]:
         errors: dict[str, str] = self.real.validate(target, settings)
         return errors

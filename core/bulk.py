@@ -82,13 +82,16 @@ def update_rows(rows: Sequence[models.Model], fields: list[str]) -> None:
 
 
 def insert_rows(model: type[models.Model], fields: list[str], rows: Sequence[Sequence[Any]], *, ignore_conflicts: bool = False,
-                returning: bool = False) -> list[Any]:
+                returning: bool = False, unique_fields: Sequence[str] = (), update_fields: Sequence[str] = ()) -> list[Any]:
     """Insert rows given as tuples of these fields' values, in one statement; with `returning`, their
     primary keys in the rows' order (not with ignore_conflicts: a skipped row has none).
 
+    With unique_fields and update_fields, a row whose unique fields exist already updates those
+    fields instead, and only when one of them changes (an unchanged row is not written again).
+
     PostgreSQL: INSERT ... SELECT FROM unnest(column arrays) in the arrays' order, no model instance
     per row (they cost more than the insert for a batch of check results); elsewhere bulk_create."""
-    assert not (returning and ignore_conflicts)
+    assert not (returning and (ignore_conflicts or update_fields))
     if not rows:
         return []
     meta = model._meta
@@ -98,18 +101,27 @@ def insert_rows(model: type[models.Model], fields: list[str], rows: Sequence[Seq
         assert isinstance(field, models.Field)
         columns.append(field)
     if connection.vendor != "postgresql":
-        made = model._default_manager.bulk_create([model(**dict(zip((f.attname for f in columns), row, strict=True))) for row in rows],
-                                                  ignore_conflicts=ignore_conflicts)
+        instances = [model(**dict(zip((f.attname for f in columns), row, strict=True))) for row in rows]
+        if update_fields:
+            made = model._default_manager.bulk_create(instances, update_conflicts=True, unique_fields=unique_fields,
+                                                      update_fields=update_fields)
+        else:
+            made = model._default_manager.bulk_create(instances, ignore_conflicts=ignore_conflicts)
         return [item.pk for item in made] if returning else []
     quote = connection.ops.quote_name
     arrays = [_column_values(rows, f, lambda row, index=index: row[index]) for index, f in enumerate(columns)]
     unnest = ", ".join(f"%s::{f.db_type(connection)}[]" for f in columns)
     names = ", ".join(quote(str(f.column)) for f in columns)
+    conflict = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    if update_fields:
+        keys = [quote(str(meta.get_field(name).column)) for name in unique_fields]  # type: ignore[union-attr]
+        changed = [quote(str(meta.get_field(name).column)) for name in update_fields]  # type: ignore[union-attr]
+        conflict = (f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET " + ", ".join(f"{name} = EXCLUDED.{name}" for name in changed)
+                    + f" WHERE ({', '.join(f't.{name}' for name in changed)}) IS DISTINCT FROM ({', '.join(f'EXCLUDED.{name}' for name in changed)})")
     pk = meta.pk
     assert pk is not None
     # As Django's bulk_create does for VALUES, the keys come back in the order the rows went in.
     found = array_statement(
-        f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT {names} FROM unnest({unnest}) WITH ORDINALITY AS v({names}, ordinal) "
-        "ORDER BY ordinal" + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
-        + (f" RETURNING {quote(str(pk.column))}" if returning else ""), arrays, fetch=returning)
+        f"INSERT INTO {quote(meta.db_table)} AS t ({names}) SELECT {names} FROM unnest({unnest}) WITH ORDINALITY AS v({names}, ordinal) "
+        "ORDER BY ordinal" + conflict + (f" RETURNING {quote(str(pk.column))}" if returning else ""), arrays, fetch=returning)
     return [row[0] for row in found]

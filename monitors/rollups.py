@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When, Window
 from django.db.models.functions import FirstValue, TruncHour
 
+from core.bulk import insert_rows
 from incidents.models import Maintenance
 from lib import latency_histogram
 from monitors.models import CheckResult, Monitor, Rollup
@@ -135,11 +137,7 @@ def rollup_hour(start: datetime) -> int:
     rollups = aggregate_raw(start, start + timedelta(hours=1))
     for rollup in rollups.values():
         rollup.period, rollup.start = Rollup.Period.HOUR, start
-    with transaction.atomic():
-        Rollup.objects.bulk_create(
-            list(rollups.values()), update_conflicts=True, unique_fields=["monitor", "period", "start"],
-            update_fields=ROLLUP_FIELDS, batch_size=1000,
-        )
+    _save(rollups.values())
     return len(rollups)
 
 
@@ -165,12 +163,21 @@ def rollup_day(start: datetime) -> int:
         day.histogram = latency_histogram.merge(day.histogram, hour.histogram)
         if hour.value_count:
             merge_values(day, count=hour.value_count, total=hour.value_sum, low=hour.value_min, high=hour.value_max, last=hour.value_last)
-    with transaction.atomic():
-        Rollup.objects.bulk_create(
-            list(merged.values()), update_conflicts=True, unique_fields=["monitor", "period", "start"],
-            update_fields=ROLLUP_FIELDS, batch_size=1000,
-        )
+    _save(merged.values())
     return len(merged)
+
+
+def _save(rollups: Iterable[Rollup]) -> None:
+    """Insert or update these rollups, 5,000 rows a statement from column arrays; a stored rollup
+    that would not change is not written again (the previous hour, recomputed every minute, mostly).
+
+    bulk_create's model instances and a Django call per value cost the worker 3.5 s of CPU a minute
+    at 50,000 monitors, while it was also the worker running checks (bench: simulated scale)."""
+    rows = [(r.monitor_id, r.period, r.start, *(getattr(r, name) for name in ROLLUP_FIELDS)) for r in rollups]
+    with transaction.atomic():
+        for start in range(0, len(rows), 5000):
+            insert_rows(Rollup, ["monitor", "period", "start", *ROLLUP_FIELDS], rows[start:start + 5000],
+                        unique_fields=["monitor", "period", "start"], update_fields=ROLLUP_FIELDS)
 
 
 def refresh_recent(*, now: datetime) -> int:

@@ -91,6 +91,32 @@ def test_refresh_recomputes_recent_hours_and_completes_yesterday():
 
 
 @pytest.mark.django_db
+def test_a_rollup_that_would_not_change_is_not_written_again():
+    """The previous hour is recomputed every minute; its rollups are rewritten only when a late result changes them."""
+    from django.db import connection
+
+    region = Region.objects.get(name="default")
+    monitor = Monitor.objects.create(name="api", kind="tcp", target="127.0.0.1:1")
+    CheckResult.objects.create(monitor=monitor, at=HOUR + timedelta(minutes=5), region=region, outcome=0, latency_ms=12)
+
+    def version() -> object:
+        if connection.vendor != "postgresql":
+            return Rollup.objects.values_list("total", flat=True).get()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT xmin::text FROM monitors_rollup")
+            return cursor.fetchone()[0]
+
+    rollups.refresh_recent(now=HOUR + timedelta(minutes=70))
+    first = version()
+    rollups.refresh_recent(now=HOUR + timedelta(minutes=71))
+    assert version() == first
+    CheckResult.objects.create(monitor=monitor, at=HOUR + timedelta(minutes=6), region=region, outcome=2, latency_ms=None)
+    rollups.refresh_recent(now=HOUR + timedelta(minutes=72))
+    assert version() != first
+    assert (Rollup.objects.get(period="hour").total, Rollup.objects.get(period="hour").ok) == (2, 1)
+
+
+@pytest.mark.django_db
 def test_raw_rows_older_than_retention_are_pruned_in_batches(monkeypatch):
     monkeypatch.setattr(rollups, "PRUNE_BATCH", 7)
     region = Region.objects.get(name="default")
